@@ -1,0 +1,66 @@
+"""User values -> floats and arrays: defaults, declared shapes, named dimensions."""
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+
+from .build import shape_mismatch
+from .errors import BindingError
+
+_KEEP = (np.float16, np.float32, np.float64)
+
+
+def to_value(value, name: str, span=None):
+    """A Python float for a scalar, a float ndarray otherwise (float64 unless given another float)."""
+    if isinstance(value, float) and not isinstance(value, np.generic):
+        return value
+    if isinstance(value, (bool, int)) and not isinstance(value, np.generic):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise BindingError(f"'{name}' must be a number or a rectangular array of numbers", span) from None
+    elif isinstance(value, np.generic):
+        value = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise BindingError(f"'{name}' must be a number or an array, got {type(value).__name__}", span)
+    if value.dtype.type not in _KEEP:
+        if value.dtype.kind not in "biuf":
+            raise BindingError(f"'{name}' must hold real numbers, got dtype {value.dtype}", span)
+        value = value.astype(np.float64)
+    if value.ndim == 0:
+        return float(value) if value.dtype == np.float64 else value[()]
+    return value
+
+
+def bind(leaves, bindings: dict) -> list:
+    """Values for the leaves, in the order of ``leaves``; raises BindingError."""
+    known = {leaf.name for leaf in leaves}
+    for name in bindings:
+        if name not in known:
+            raise BindingError(_unknown(name, known))
+    dims: dict = {}
+    values = []
+    for leaf in leaves:
+        if leaf.name in bindings:
+            value = to_value(bindings[leaf.name], leaf.name, leaf.span)
+        elif leaf.default is not None:
+            value = leaf.default
+        else:
+            raise BindingError(f"{leaf.kind} '{leaf.name}' has no value: bind it "
+                               f"(e.g. {leaf.name}=1.0) or give it a default", leaf.span)
+        if leaf.shape is not None:
+            problem = shape_mismatch(np.shape(value), leaf.shape, dims)
+            if problem:
+                raise BindingError(f"{leaf.kind} '{leaf.name}' {problem}", leaf.span)
+        values.append(value)
+    return values
+
+
+def _unknown(name: str, known) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{match[0]}'?" if match else ""
+    listing = ", ".join(sorted(known)) or "none"
+    return f"unknown input '{name}'{hint} (inputs and params: {listing})"

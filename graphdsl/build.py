@@ -1,0 +1,553 @@
+"""Syntax -> networkx.DiGraph.
+
+Every scope (a gate's body, or the file's top level) is first compiled to a flat
+list of ops in dependency order. Calls to compound gates stay as call ops until
+the scope is *flattened*: a gate's flattened template is built once, callees
+first, and a call copies it under the call's id prefix. Nothing here recurses
+over the graph, so 100,000-node chains and deeply nested expressions build in
+linear time.
+
+Node ids: a top-level name is its own id; an anonymous sub-expression of ``f``
+is ``f#1``, ``f#2``... in evaluation order; inside an expanded call ``s`` a local
+``e`` becomes ``s/e`` and the return expression's sub-expressions ``s/#1``...;
+iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+
+import networkx as nx
+import numpy as np
+
+from . import syntax as S
+from .errors import GraphDefinitionError, GraphLimitError, Span
+from .gates import GATES
+
+DEFAULT_MAX_NODES = 5_000_000
+INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    suffix: str  # node id relative to the enclosing call; "" is the call's own result
+    kind: str  # "const" or "gate"; before flattening also "call" and "repeat"
+    gate: str | None  # the gate (for call/repeat: the callee)
+    args: tuple  # refs: >= 0 an earlier op of the scope, < 0 parameter -1-ref
+    span: Span
+    options: dict | None = None
+    value: object = None  # a constant's value; repeat's count
+    symbol: str | None = None
+    scope: tuple = ()  # enclosing calls, outermost first: (gate, call id, call span)
+    named: bool = False  # the root of an assignment: must own a node with this id
+
+
+@dataclass
+class Scope:
+    """A compiled body: its parameters (or the file's leaves), ops and result."""
+
+    name: str
+    params: tuple
+    ops: list
+    root: int | None = None
+    calls: tuple = ()  # (callee gate name, call span) of compound callees
+
+
+@dataclass
+class Template:
+    ops: list  # primitive ops only
+    root: int
+
+
+def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
+    """Build the DAG of a parsed file; raises GraphDefinitionError subclasses."""
+    return _Builder(module, max_nodes).run()
+
+
+def _closest(name, candidates):
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _names_in(expr):
+    """Every Name read by an expression (not a repeated gate's name), in source order."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, S.Name):
+            yield node
+        elif isinstance(node, S.Call):
+            args = node.args[1:] if node.gate == "repeat" and node.args[:1] and \
+                isinstance(node.args[0], S.Name) else node.args
+            stack.extend(reversed(args))
+        elif isinstance(node, S.Array):
+            stack.extend(reversed(node.items))
+
+
+def constant(expr, what: str):
+    """The value of a literal (number or array), or a GraphDefinitionError."""
+    if isinstance(expr, S.Number):
+        return expr.value
+    if not isinstance(expr, S.Array):
+        raise GraphDefinitionError(f"{what} must be a number or an array literal", expr.span)
+    # Convert nested Array nodes to nested lists without recursion.
+    result: list = []
+    stack = [(expr, result)]
+    while stack:
+        node, target = stack.pop()
+        for item in node.items:
+            if isinstance(item, S.Number):
+                target.append(item.value)
+            elif isinstance(item, S.Array):
+                inner: list = []
+                target.append(inner)
+                stack.append((item, inner))
+            else:
+                raise GraphDefinitionError("array literals hold numbers only", item.span)
+    try:
+        return np.array(result, dtype=np.float64)
+    except ValueError:
+        raise GraphDefinitionError("array literal is not rectangular (or nests too deeply)",
+                                   expr.span) from None
+
+
+class _Builder:
+    def __init__(self, module: S.Module, max_nodes: int):
+        self.module = module
+        self.max_nodes = max_nodes
+        self.gate_defs: dict[str, S.GateDef] = {}
+        self.scopes: dict[str, Scope] = {}
+        self.templates: dict[str, Template] = {}
+
+    # ------------------------------------------------------------ entry point
+    def run(self) -> nx.DiGraph:
+        leaves, assigns, outputs = [], [], []
+        for stmt in self.module.statements:
+            if isinstance(stmt, S.GateDef):
+                if stmt.name in self.gate_defs:
+                    raise GraphDefinitionError(f"gate '{stmt.name}' is defined twice "
+                                               f"(first at line {self.gate_defs[stmt.name].span.line})",
+                                               stmt.span)
+                self.gate_defs[stmt.name] = stmt
+            elif isinstance(stmt, S.Leaf):
+                leaves.append(stmt)
+            elif isinstance(stmt, S.Assign):
+                assigns.append(stmt)
+            else:
+                outputs.append(stmt)
+        for gate in self.gate_defs.values():
+            self.scopes[gate.name] = self._compile_gate(gate)
+        top = self._compile_scope("the file", [S.Name(l.name, l.span) for l in leaves], assigns, None,
+                                  top_level=True)
+        self._check_recursion()
+        self._check_size(top, len(leaves))
+        ops = self._flatten(top).ops
+        return self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
+
+    # ------------------------------------------------------------ scopes
+    def _compile_gate(self, gate: S.GateDef) -> Scope:
+        assigns = [s for s in gate.body if isinstance(s, S.Assign)]
+        returns = [s for s in gate.body if isinstance(s, S.Return)]
+        if not returns:
+            raise GraphDefinitionError(f"gate '{gate.name}' has no 'return'", gate.span)
+        if len(returns) > 1:
+            raise GraphDefinitionError(f"gate '{gate.name}' has more than one 'return'", returns[1].span)
+        if gate.body[-1] is not returns[0]:
+            raise GraphDefinitionError(f"'return' must be the last statement of gate '{gate.name}'",
+                                       returns[0].span)
+        return self._compile_scope(f"gate '{gate.name}'", gate.params, assigns, returns[0], False)
+
+    def _compile_scope(self, where, params, assigns, ret, top_level) -> Scope:
+        prefix = "" if top_level else "/"
+        env: dict[str, int] = {}
+        spans: dict[str, Span] = {}
+        for i, param in enumerate(params):
+            self._define(param.id, param.span, spans, where)
+            env[param.id] = -1 - i
+        for stmt in assigns:
+            self._define(stmt.name, stmt.span, spans, where)
+        order = self._dependency_order(where, assigns, env, ret)
+        scope = Scope(where, tuple(p.id for p in params), [])
+        calls: list = []
+        for stmt in order:
+            name = prefix + stmt.name
+            env[stmt.name] = self._expr(stmt.expr, name, name, env, scope.ops, calls, True)
+        if ret is not None:
+            scope.root = self._expr(ret.expr, "", "/", env, scope.ops, calls, False)
+        scope.calls = tuple(calls)
+        return scope
+
+    def _define(self, name, span, spans, where):
+        if name in spans:
+            first = spans[name]
+            raise GraphDefinitionError(f"'{name}' is already defined (at line {first.line}, "
+                                       f"column {first.column})", span)
+        spans[name] = span
+
+    def _dependency_order(self, where, assigns, env, ret):
+        """Assignments sorted so that each comes after what it reads (file order otherwise)."""
+        defined = {s.name: s for s in assigns}
+        deps = nx.DiGraph()
+        deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
+        readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
+        for owner, expr in readers:
+            for ref in _names_in(expr):
+                if ref.id in defined:
+                    if owner is not None:
+                        deps.add_edge(owner, ref.id)
+                elif ref.id not in env:
+                    raise self._undefined(ref, where, list(env) + list(defined))
+        try:
+            ordered = list(nx.lexicographical_topological_sort(
+                deps.reverse(copy=False), key=lambda n: deps.nodes[n]["order"]))
+        except nx.NetworkXUnfeasible:
+            raise self._cycle(deps, defined) from None
+        return [defined[name] for name in ordered]
+
+    def _undefined(self, ref: S.Name, where: str, known) -> GraphDefinitionError:
+        hint = _closest(ref.id, known)
+        if where != "the file" and not hint:
+            hint = " (a gate body sees only its parameters and its own names)"
+        if ref.id in self.gate_defs or ref.id in GATES:
+            hint = f"; '{ref.id}' is a gate: call it as {ref.id}(...)"
+        return GraphDefinitionError(f"'{ref.id}' is not defined{hint}", ref.span)
+
+    def _cycle(self, deps, defined) -> GraphDefinitionError:
+        cycle = [a for a, _ in nx.find_cycle(deps)]
+        start = min(range(len(cycle)), key=lambda i: (defined[cycle[i]].span.line,
+                                                      defined[cycle[i]].span.column))
+        cycle = cycle[start:] + cycle[:start]
+        path = " -> ".join(cycle + [cycle[0]])
+        where = ", ".join(f"'{n}' at line {defined[n].span.line}" for n in cycle)
+        return GraphDefinitionError(f"cycle: {path} (defined: {where})", defined[cycle[0]].span)
+
+    # ------------------------------------------------------------ expressions
+    def _expr(self, expr, root_suffix, anonymous, env, ops, calls, named) -> int:
+        """Compile one expression into ops (post-order, without recursion); returns its ref."""
+        counter = 0
+        results: list = []
+        stack = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            is_root = node is expr
+            if isinstance(node, S.Name):
+                ref = env[node.id]
+                if is_root and named:
+                    ref = self._emit(ops, Op(root_suffix, "gate", "identity", (ref,), node.span,
+                                             symbol="="))
+                results.append(ref)
+                continue
+            if not ready and isinstance(node, S.Call):
+                children = self._check_call(node, calls)
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(children))
+                continue
+            if is_root:
+                suffix = root_suffix
+            else:
+                counter += 1
+                suffix = f"{anonymous}#{counter}"
+            if isinstance(node, S.Call):
+                results.append(self._emit_call(node, suffix, results, ops, is_root and named))
+            else:
+                value = constant(node, "an expression")
+                results.append(self._emit(ops, Op(suffix, "const", None, (), node.span, value=value,
+                                                  named=is_root and named)))
+        return results[-1]
+
+    @staticmethod
+    def _emit(ops, op) -> int:
+        ops.append(op)
+        return len(ops) - 1
+
+    def _emit_call(self, call, suffix, results, ops, named) -> int:
+        if call.gate == "repeat":
+            (arg,) = results[-1:]
+            del results[-1:]
+            return self._emit(ops, Op(suffix, "repeat", call.args[0].id, (arg,), call.span,
+                                      value=int(call.args[1].value), named=named))
+        n = len(call.args)
+        args = tuple(results[len(results) - n:]) if n else ()
+        del results[len(results) - n:]
+        if call.gate in self.gate_defs:
+            return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
+        gate = GATES[call.gate]
+        options = {name: opt.default for name, opt in gate.options.items()}
+        options.update((o.name, self._option(gate, o)) for o in call.options)
+        return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None,
+                                  symbol=call.symbol or gate.symbol, named=named))
+
+    def _check_call(self, call: S.Call, calls: list) -> tuple:
+        """Validate a call's gate, arity and options; returns the operands to compile."""
+        name = call.gate
+        if name == "repeat":
+            return self._check_repeat(call, calls)
+        if name in self.gate_defs:
+            expected = len(self.gate_defs[name].params)
+            if call.options:
+                raise GraphDefinitionError(f"gate '{name}' takes no options", call.options[0].span)
+            calls.append((name, call.span))
+        elif name in GATES:
+            expected = GATES[name].arity
+        else:
+            known = list(self.gate_defs) + [g for g in GATES if g != "identity"] + ["repeat"]
+            raise GraphDefinitionError(f"unknown gate '{name}'{_closest(name, known)}", call.span)
+        if len(call.args) != expected:
+            plural = "argument" if expected == 1 else "arguments"
+            raise GraphDefinitionError(f"gate '{name}' takes {expected} {plural}, got {len(call.args)}",
+                                       call.span)
+        return call.args
+
+    def _check_repeat(self, call: S.Call, calls: list) -> tuple:
+        if len(call.args) != 3 or call.options:
+            raise GraphDefinitionError("repeat takes 3 arguments: repeat(gate, n, x)", call.span)
+        gate, count, _ = call.args
+        if not isinstance(gate, S.Name):
+            raise GraphDefinitionError("repeat's first argument must be the name of a gate", gate.span)
+        if gate.id in self.gate_defs:
+            arity = len(self.gate_defs[gate.id].params)
+            calls.append((gate.id, call.span))
+        elif gate.id in GATES:
+            arity = GATES[gate.id].arity
+        else:
+            known = list(self.gate_defs) + list(GATES)
+            raise GraphDefinitionError(f"unknown gate '{gate.id}'{_closest(gate.id, known)}", gate.span)
+        if arity != 1:
+            raise GraphDefinitionError(f"repeat needs a one-argument gate; '{gate.id}' takes {arity}",
+                                       gate.span)
+        if not (isinstance(count, S.Number) and count.value >= 0 and count.value.is_integer()):
+            raise GraphDefinitionError("repeat's count must be a whole number >= 0", count.span)
+        return call.args[2:]
+
+    def _option(self, gate, option: S.Option):
+        spec = gate.options.get(option.name)
+        if spec is None:
+            known = ", ".join(gate.options) or "none"
+            raise GraphDefinitionError(f"gate '{gate.name}' has no option '{option.name}' "
+                                       f"(options: {known})", option.span)
+        value = option.value
+        if spec.kind == "number" and isinstance(value, S.Number):
+            return value.value
+        if spec.kind == "axis":
+            if isinstance(value, S.Name) and value.id == "None":
+                return None
+            if isinstance(value, S.Number) and value.value.is_integer():
+                return int(value.value)
+            if isinstance(value, S.Array) and all(isinstance(i, S.Number) and i.value.is_integer()
+                                                  for i in value.items):
+                return tuple(int(i.value) for i in value.items)
+        wanted = "a number" if spec.kind == "number" else "a whole number, a list of them, or None"
+        raise GraphDefinitionError(f"option '{option.name}' of '{gate.name}' must be {wanted}",
+                                   value.span)
+
+    # ------------------------------------------------------------ gate calls
+    def _check_recursion(self):
+        calls = nx.DiGraph()
+        for name, scope in self.scopes.items():
+            calls.add_node(name)
+            for callee, span in scope.calls:
+                calls.add_edge(name, callee, span=span)
+        try:
+            cycle = nx.find_cycle(calls)
+        except nx.NetworkXNoCycle:
+            return
+        names = [a for a, _ in cycle] + [cycle[0][0]]
+        span = calls.edges[cycle[0]]["span"]
+        raise GraphDefinitionError(f"recursive gates: {' -> '.join(names)}", span)
+
+    def _size(self, name: str, sizes: dict) -> int:
+        """Nodes one call of a gate creates (computed bottom-up, memoised, no recursion)."""
+        if name not in self.gate_defs:
+            return 1
+        stack = [name]
+        while stack:
+            current = stack[-1]
+            pending = [c for c, _ in self.scopes[current].calls if c not in sizes]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            sizes[current] = self._ops_size(self.scopes[current].ops, sizes)
+        return sizes[name]
+
+    def _ops_size(self, ops, sizes) -> int:
+        total = 0
+        for op in ops:
+            if op.kind == "call":
+                total += self._size(op.gate, sizes) + 1
+            elif op.kind == "repeat":
+                total += op.value * (self._size(op.gate, sizes) + 1) + 1
+            else:
+                total += 1
+        return total
+
+    def _check_size(self, top: Scope, leaves: int):
+        sizes: dict = {}
+        for callee, _ in top.calls:
+            self._size(callee, sizes)
+        total = leaves + self._ops_size(top.ops, sizes)
+        if total > self.max_nodes:
+            raise GraphLimitError(
+                f"the graph would expand to about {total:,} nodes, more than the limit of "
+                f"{self.max_nodes:,}; raise it with --max-nodes N (or max_nodes=N in load/loads)",
+                self._biggest_call(top, sizes))
+
+    def _biggest_call(self, top: Scope, sizes) -> Span:
+        def cost(op):
+            if op.kind == "call":
+                return sizes.get(op.gate, 1)
+            return op.value * sizes.get(op.gate, 1) if op.kind == "repeat" else 1
+        return max(top.ops, key=cost).span if top.ops else Span(self.module.file, 1, 1)
+
+    def _template(self, name: str) -> Template:
+        if name not in self.gate_defs:
+            gate = GATES[name]
+            return Template([Op("", "gate", name, (-1,), None, symbol=gate.symbol,
+                                options={k: o.default for k, o in gate.options.items()} or None)], 0)
+        if name not in self.templates:
+            order = list(nx.dfs_postorder_nodes(self._call_graph(), name))
+            for callee in order:  # callees come first in a DFS post-order
+                if callee not in self.templates:
+                    self.templates[callee] = self._flatten(self.scopes[callee])
+        return self.templates[name]
+
+    def _call_graph(self):
+        graph = nx.DiGraph()
+        for name, scope in self.scopes.items():
+            graph.add_node(name)
+            graph.add_edges_from((name, callee) for callee, _ in scope.calls)
+        return graph
+
+    def _flatten(self, scope: Scope) -> Template:
+        out: list = []
+        refs: list = []  # scope op index -> ref in out (or a parameter ref)
+        for op in scope.ops:
+            args = tuple(refs[a] if a >= 0 else a for a in op.args)
+            if op.kind == "call":
+                refs.append(self._inline(op.gate, op.suffix, args, op.span, op.named, out))
+            elif op.kind == "repeat":
+                ref = args[0]
+                for k in range(1, op.value + 1):
+                    last = k == op.value
+                    ref = self._inline(op.gate, op.suffix if last else f"{op.suffix}@{k}", (ref,),
+                                       op.span, op.named and last, out)
+                if op.value == 0:
+                    ref = self._alias(ref, op.suffix, op.span, op.named, out)
+                refs.append(ref)
+            else:
+                refs.append(len(out))
+                out.append(replace(op, args=args))
+        root = scope.root if scope.root is None or scope.root < 0 else refs[scope.root]
+        return Template(out, root)
+
+    def _inline(self, callee, prefix, args, span, named, out) -> int:
+        template = self._template(callee)
+        base = len(out)
+        frame = ((callee, prefix, span),) if callee in self.gate_defs else ()
+        for op in template.ops:
+            new_args = tuple(base + a if a >= 0 else args[-1 - a] for a in op.args)
+            scope = frame + tuple((g, prefix + s, sp) for g, s, sp in op.scope)
+            out.append(replace(op, suffix=prefix + op.suffix, args=new_args, scope=scope,
+                               span=op.span or span))
+        root = template.root
+        if root >= 0:
+            return base + root
+        return self._alias(args[-1 - root], prefix, span, named, out)
+
+    @staticmethod
+    def _alias(ref, suffix, span, named, out) -> int:
+        if not named:
+            return ref
+        out.append(Op(suffix, "gate", "identity", (ref,), span, symbol="="))
+        return len(out) - 1
+
+    # ------------------------------------------------------------ the graph
+    def _outputs(self, outputs, leaves, assigns) -> tuple:
+        known = {s.name for s in assigns} | {l.name for l in leaves}
+        names: list = []
+        for out in outputs:
+            if out.name not in known:
+                raise GraphDefinitionError(f"output '{out.name}' is not defined"
+                                           f"{_closest(out.name, known)}", out.span)
+            if out.name in names:
+                raise GraphDefinitionError(f"'{out.name}' is already an output", out.span)
+            names.append(out.name)
+        if not names:
+            last = self.module.statements[-1].span if self.module.statements else None
+            span = last or Span(self.module.file, 1, 1)
+            raise GraphDefinitionError("the graph has no output: add a line such as 'output f'", span)
+        return tuple(names)
+
+    def _graph(self, leaves, ops, outputs) -> nx.DiGraph:
+        graph = nx.DiGraph(file=self.module.file, outputs=outputs,
+                           inputs=tuple(l.name for l in leaves if l.kind == "input"),
+                           params=tuple(l.name for l in leaves if l.kind == "param"))
+        for i, leaf in enumerate(leaves):
+            graph.add_node(leaf.name, kind=leaf.kind, span=leaf.span, order=i, scope=(),
+                           shape=_shape(leaf), default=_default(leaf), init=_init(leaf))
+        ids = [leaf.name for leaf in leaves]
+        base = len(leaves)
+        node_ids: list = []
+        for i, op in enumerate(ops):
+            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+            node_id = op.suffix
+            node_ids.append(node_id)
+            if op.kind == "const":
+                graph.add_node(node_id, kind="const", value=op.value, span=op.span, order=base + i,
+                               scope=op.scope, args=())
+            else:
+                graph.add_node(node_id, kind="gate", gate=op.gate, args=args, options=op.options or {},
+                               symbol=op.symbol, span=op.span, order=base + i, scope=op.scope)
+                graph.add_edges_from((a, node_id) for a in args)
+        return graph
+
+
+def _shape(leaf: S.Leaf):
+    return None if leaf.shape is None else tuple(d.value for d in leaf.shape)
+
+
+def _default(leaf: S.Leaf):
+    if leaf.default is None:
+        return None
+    value = constant(leaf.default, f"the default of '{leaf.name}'")
+    if leaf.shape is not None:
+        problem = shape_mismatch(np.shape(value), _shape(leaf), {})
+        if problem:
+            raise GraphDefinitionError(f"the default of '{leaf.name}' {problem}", leaf.default.span)
+    return value
+
+
+def _init(leaf: S.Leaf):
+    if leaf.init is None:
+        return None
+    call = leaf.init
+    if leaf.kind != "param":
+        raise GraphDefinitionError("only a param can be drawn at random ('~'); an input is bound "
+                                   "at run time", call.span)
+    if call.gate not in INITIALIZERS:
+        raise GraphDefinitionError(f"unknown initializer '{call.gate}'"
+                                   f"{_closest(call.gate, INITIALIZERS)} (use normal, uniform or zeros)",
+                                   call.span)
+    if len(call.args) != INITIALIZERS[call.gate] or call.options:
+        raise GraphDefinitionError(f"{call.gate} takes {INITIALIZERS[call.gate]} numbers", call.span)
+    for dim in leaf.shape or ():
+        if isinstance(dim.value, str):
+            raise GraphDefinitionError(f"'{leaf.name}' is drawn at random, so its shape needs numbers, "
+                                       f"not '{dim.value}'", dim.span)
+    args = tuple(float(constant(a, f"an argument of {call.gate}")) for a in call.args)
+    return call.gate, args
+
+
+def shape_mismatch(actual: tuple, declared: tuple, dims: dict) -> str | None:
+    """Why `actual` does not fit a declared shape (updating named dims), or None."""
+    text = "[" + ", ".join(str(d) for d in declared) + "]"
+    if len(actual) != len(declared):
+        got = "a scalar" if not actual else f"shape {list(actual)}"
+        return f"should have shape {text}, got {got}"
+    for size, dim in zip(actual, declared):
+        if isinstance(dim, int):
+            if size != dim:
+                return f"should have shape {text}, got shape {list(actual)}"
+        elif dims.setdefault(dim, size) != size:
+            return f"should have shape {text} with {dim} = {dims[dim]}, got shape {list(actual)}"
+    return None

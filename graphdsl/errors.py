@@ -1,0 +1,78 @@
+"""The error tree and its one renderer: ``FILE:LINE:COL: error: MESSAGE``, the line, a caret."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a source file; ``line`` and ``column`` are 1-based."""
+
+    file: str
+    line: int
+    column: int
+    source_line: str = ""
+
+
+class GraphError(Exception):
+    """Base of every error a user's model, bindings or numbers can cause.
+
+    ``line`` and ``column`` are 1-based, or ``None`` when no place in the
+    source is to blame (an unknown binding, say).
+    """
+
+    def __init__(self, message: str, span: Span | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+    @property
+    def file(self) -> str | None:
+        return self.span.file if self.span else None
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def render(self, file: str | None = None) -> str:
+        """The message as a compiler prints it: location, source line, caret."""
+        span = self.span
+        if span is None:
+            where = f"{file}: " if file else ""
+            return f"{where}error: {self.message}"
+        head = f"{span.file}:{span.line}:{span.column}: error: {self.message}"
+        if not span.source_line:
+            return head
+        line = span.source_line.expandtabs(1)
+        caret = " " * (min(span.column, len(line) + 1) - 1) + "^"
+        return f"{head}\n    {line}\n    {caret}"
+
+    def __str__(self) -> str:
+        if self.span is None:
+            return self.message
+        return f"{self.span.file}:{self.span.line}:{self.span.column}: {self.message}"
+
+
+class GraphSyntaxError(GraphError):
+    """The text does not parse."""
+
+
+class GraphDefinitionError(GraphError):
+    """A well-formed file that does not define a graph: unknown or twice-defined
+    names, cycles, unknown gates, wrong arity, bad options, recursive gates."""
+
+
+class GraphLimitError(GraphDefinitionError):
+    """The graph would expand beyond the node limit."""
+
+
+class BindingError(GraphError):
+    """A missing, unknown or wrongly shaped binding."""
+
+
+class NumericError(GraphError):
+    """A gate failed or produced a non-finite number on the bound values."""

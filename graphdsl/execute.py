@@ -1,0 +1,98 @@
+"""The reference interpreters: forward values, reverse-mode gradients, forward-mode
+tangents, all over the slots of a Schedule. They are plain loops over prepared
+steps; the graph itself is never walked here."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import NumericError
+from .schedule import Schedule
+
+
+def unbroadcast(ct, shape: tuple):
+    """Sum a cotangent back to an operand's shape (undoing numpy broadcasting)."""
+    ct_shape = np.shape(ct)
+    if ct_shape == shape:
+        return ct
+    lead = len(ct_shape) - len(shape)
+    if lead < 0:
+        return np.broadcast_to(ct, shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and ct_shape[lead + i] != 1)
+    total = np.sum(ct, axis=axes, keepdims=False)
+    return np.reshape(total, shape) if shape else float(total) if np.ndim(total) == 0 else total
+
+
+def broadcast_to(t, shape: tuple):
+    """A tangent with the shape of the value it belongs to."""
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+
+
+def forward(schedule: Schedule, leaf_values: list) -> list:
+    """Every node's value, by slot."""
+    values = [None] * len(schedule.ids)
+    for leaf, value in zip(schedule.leaves, leaf_values):
+        values[leaf.slot] = value
+    for slot, value in schedule.constants:
+        values[slot] = value
+    step = None
+    try:
+        for step in schedule.steps:
+            values[step.slot] = step.gate.forward(*[values[a] for a in step.args], **step.options)
+    except (ValueError, TypeError, IndexError, ArithmeticError) as err:
+        raise gate_failure(step, values, err) from None
+    return values
+
+
+def backward(schedule: Schedule, output: str, values: list) -> list:
+    """The gradient of ``output`` (seeded with ones) for every node that needs one, by slot."""
+    plan = schedule.plans[output]
+    grads = [None] * len(values)
+    seed = values[plan.seed]
+    grads[plan.seed] = np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+    current = None
+    try:
+        for current in plan.steps:
+            step = current.step
+            g = grads[step.slot]
+            if g is None:
+                continue
+            out = values[step.slot]
+            args = [values[a] for a in step.args]
+            for i, (a, need) in enumerate(zip(step.args, current.needs)):
+                if need:
+                    ct = unbroadcast(step.gate.vjps[i](g, out, *args, **step.options), np.shape(args[i]))
+                    grads[a] = ct if grads[a] is None else grads[a] + ct
+    except (ValueError, TypeError, IndexError, ArithmeticError) as err:
+        raise gate_failure(current.step, values, err, "its gradient") from None
+    return grads
+
+
+def tangents(schedule: Schedule, values: list, leaf_tangents: dict) -> list:
+    """Forward-mode: the tangent of every node (None for zero), by slot."""
+    result = [None] * len(values)
+    for slot, t in leaf_tangents.items():
+        result[slot] = t
+    step = None
+    try:
+        for step in schedule.steps:
+            ts = [result[a] for a in step.args]
+            if any(t is not None for t in ts):
+                args = [values[a] for a in step.args]
+                t = step.gate.jvp(ts, values[step.slot], *args, **step.options)
+                result[step.slot] = None if t is None else broadcast_to(t, np.shape(values[step.slot]))
+    except (ValueError, TypeError, IndexError, ArithmeticError) as err:
+        raise gate_failure(step, values, err, "its tangent") from None
+    return result
+
+
+def describe(value) -> str:
+    if isinstance(value, np.ndarray) and value.ndim:
+        return f"an array of shape {list(value.shape)}"
+    return f"{float(value):g}" if value is not None else "nothing"
+
+
+def gate_failure(step, values, err, what="it") -> NumericError:
+    operands = ", ".join(describe(values[a]) for a in step.args)
+    return NumericError(f"gate '{step.gate.name}' failed computing {what} on ({operands}): {err}",
+                        step.span)

@@ -1,0 +1,272 @@
+"""Program and Result: parse -> build -> schedule once; then run as often as you like."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from . import execute
+from .bindings import bind, to_value
+from .build import DEFAULT_MAX_NODES, build, shape_mismatch
+from .errors import BindingError, GraphSyntaxError, Span
+from .parse import parse
+from .schedule import Schedule, schedule
+
+
+def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program":
+    """Parse, build and schedule a ``.graph`` file.
+
+    >>> prog = load("examples/mul_add.graph")          # doctest: +SKIP
+    >>> prog.run(x=-2, y=5, z=-4).grads["x"]           # doctest: +SKIP
+    -4.0
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise GraphSyntaxError(f"the file is not UTF-8 text (byte 0x{data[err.start]:02x})",
+                               Span(str(path), line, column)) from None
+    return loads(text, name=str(path), max_nodes=max_nodes, seed=seed)
+
+
+def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NODES,
+          seed: int = 0) -> "Program":
+    """Parse, build and schedule the text of a ``.graph`` file.
+
+    >>> loads("input x = 3\\noutput y = x * x").run().grads["x"]
+    6.0
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+
+
+def export(value):
+    """What the API hands out: a Python float for a scalar, a writable ndarray otherwise."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return float(value)
+        return value if value.flags.writeable else value.copy()
+    return float(value)
+
+
+class Program:
+    """A compiled graph: immutable; ``run`` is re-entrant."""
+
+    def __init__(self, graph: nx.DiGraph, *, seed: int = 0, _schedule: Schedule | None = None):
+        self._graph = nx.freeze(graph)
+        self._schedule = _schedule or _with_drawn_params(schedule(graph), graph, seed)
+
+    # ------------------------------------------------------------ description
+    @property
+    def inputs(self) -> tuple:
+        return self._graph.graph["inputs"]
+
+    @property
+    def params(self) -> tuple:
+        return self._graph.graph["params"]
+
+    @property
+    def outputs(self) -> tuple:
+        return self._graph.graph["outputs"]
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        return self._graph
+
+    @property
+    def file(self) -> str:
+        return self._graph.graph["file"]
+
+    @property
+    def forward_order(self) -> tuple:
+        return self._schedule.ids
+
+    @property
+    def backward_order(self) -> tuple:
+        return self._schedule.plans[self.outputs[0]].order
+
+    def defaults(self) -> dict:
+        """The default value of every input and param that has one."""
+        return {leaf.name: export(leaf.default) for leaf in self._schedule.leaves
+                if leaf.default is not None}
+
+    def __repr__(self) -> str:
+        return (f"<Program {self.file!r}: inputs {', '.join(self.inputs) or '-'}; params "
+                f"{', '.join(self.params) or '-'}; outputs {', '.join(self.outputs)}; "
+                f"{len(self._schedule.ids)} nodes>")
+
+    # ------------------------------------------------------------ evaluation
+    def run(self, of: str | None = None, **bindings) -> "Result":
+        """Forward pass, then the reverse-mode gradient of one output.
+
+        >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
+        {'x': 4.0, 'y': 3.0}
+        """
+        of = self._output(of)
+        with np.errstate(all="ignore"):
+            values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
+            grads = execute.backward(self._schedule, of, values)
+        return Result(self, values, grads, of)
+
+    def forward(self, **bindings) -> dict:
+        """The outputs only, as a dict."""
+        with np.errstate(all="ignore"):
+            values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
+        return {name: export(values[slot]) for name, slot in self._schedule.outputs}
+
+    def jvp(self, bindings: dict, tangents: dict) -> tuple:
+        """Forward mode: ``(outputs, output_tangents)`` for tangents of inputs/params."""
+        leaves = self._schedule.leaves
+        leaf_values = bind(leaves, dict(bindings))
+        by_name = {leaf.name: (leaf, value) for leaf, value in zip(leaves, leaf_values)}
+        seeds = {}
+        for name, t in tangents.items():
+            if name not in by_name:
+                raise BindingError(f"tangent for unknown input '{name}'")
+            leaf, value = by_name[name]
+            t = to_value(t, name, leaf.span)
+            if np.shape(t) != np.shape(value):
+                try:
+                    t = np.broadcast_to(t, np.shape(value))
+                except ValueError:
+                    raise BindingError(f"the tangent of '{name}' has shape {list(np.shape(t))}, its "
+                                       f"value {list(np.shape(value))}", leaf.span) from None
+            seeds[leaf.slot] = t
+        with np.errstate(all="ignore"):
+            values = execute.forward(self._schedule, leaf_values)
+            ts = execute.tangents(self._schedule, values, seeds)
+        outputs, out_tangents = {}, {}
+        for name, slot in self._schedule.outputs:
+            outputs[name] = export(values[slot])
+            t = ts[slot]
+            out_tangents[name] = export(np.zeros_like(values[slot]) if t is None else t)
+        return outputs, out_tangents
+
+    def check_gradients(self, of: str | None = None, eps: float = 1e-6, tolerance: float = 1e-5,
+                        **bindings):
+        """Compare reverse-mode gradients with central differences; see GradientReport."""
+        from .gradcheck import check_gradients
+
+        return check_gradients(self, self._output(of), eps, tolerance, bindings)
+
+    def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
+        """``run`` once per row of the bindings' common leading axis, stacked."""
+        rows = _batch_rows(bindings)
+        results = [self.run(of, **{name: value[i] for name, value in bindings.items()})
+                   for i in range(rows)]
+        stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
+                             for k in (getattr(results[0], key) if results else {})}
+        return BatchResult(stack("outputs"), stack("grads"), self._output(of), rows)
+
+    def with_params(self, params: dict) -> "Program":
+        """A new Program whose param defaults are ``params`` (the rest unchanged)."""
+        leaves = {leaf.name: leaf for leaf in self._schedule.leaves}
+        updated = {}
+        for name, value in params.items():
+            leaf = leaves.get(name)
+            if leaf is None or leaf.kind != "param":
+                raise BindingError(f"'{name}' is not a param of this graph (params: "
+                                   f"{', '.join(self.params) or 'none'})")
+            value = to_value(value, name, leaf.span)
+            problem = leaf.shape is not None and shape_mismatch(np.shape(value), leaf.shape, {})
+            if problem:
+                raise BindingError(f"param '{name}' {problem}", leaf.span)
+            updated[name] = value
+        return Program(self._graph, _schedule=_replace_defaults(self._schedule, updated))
+
+    def to_dot(self, result: "Result | None" = None) -> str:
+        """Graphviz DOT source; with a result, edges carry values and gradients."""
+        from .dot import to_dot
+
+        return to_dot(self, result)
+
+    def _output(self, of):
+        if of is None:
+            return self.outputs[0]
+        if of not in self._schedule.plans:
+            raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
+        return of
+
+
+class Result:
+    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id."""
+
+    def __init__(self, program: Program, values: list, grads: list, of: str):
+        self.program = program
+        self.of = of
+        sched = program._schedule
+        self._values, self._grads = values, grads
+        self.outputs = {name: export(values[slot]) for name, slot in sched.outputs}
+        self.grads = {leaf.name: export(grads[leaf.slot]) if grads[leaf.slot] is not None
+                      else export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
+
+    @property
+    def values(self) -> dict:
+        """Every node's value, keyed by node id."""
+        return {node: export(v) for node, v in zip(self.program._schedule.ids, self._values)}
+
+    @property
+    def node_grads(self) -> dict:
+        """The gradient of the differentiated output at every node a gradient reaches."""
+        return {node: export(g) for node, g in zip(self.program._schedule.ids, self._grads)
+                if g is not None}
+
+    def __repr__(self) -> str:
+        return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
+
+
+class BatchResult:
+    """``run_batch``'s numbers: every output and gradient with a leading batch axis."""
+
+    def __init__(self, outputs: dict, grads: dict, of: str, rows: int):
+        self.outputs, self.grads, self.of, self.rows = outputs, grads, of, rows
+
+    def __repr__(self) -> str:
+        return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"
+
+
+def _batch_rows(bindings: dict) -> int:
+    lengths = {}
+    for name, value in bindings.items():
+        shape = np.shape(value)
+        if not shape:
+            raise BindingError(f"'{name}' needs a leading batch axis in run_batch, got a scalar")
+        lengths[name] = shape[0]
+    if len(set(lengths.values())) > 1:
+        listing = ", ".join(f"{k}: {v}" for k, v in lengths.items())
+        raise BindingError(f"run_batch bindings must share one leading length ({listing})")
+    if not lengths:
+        raise BindingError("run_batch needs at least one binding with a leading batch axis")
+    return next(iter(lengths.values()))
+
+
+def _replace_defaults(sched: Schedule, values: dict) -> Schedule:
+    leaves = tuple(replace(leaf, default=values[leaf.name]) if leaf.name in values else leaf
+                   for leaf in sched.leaves)
+    return replace(sched, leaves=leaves)
+
+
+def _with_drawn_params(sched: Schedule, graph: nx.DiGraph, seed: int) -> Schedule:
+    """Draw the initial value of every ``param ~ dist(...)``, in declaration order."""
+    rng = np.random.default_rng(seed)
+    drawn = {}
+    for name in graph.graph["params"]:
+        data = graph.nodes[name]
+        if data["init"] is None:
+            continue
+        dist, args = data["init"]
+        shape = data["shape"] or ()
+        if dist == "normal":
+            value = rng.normal(args[0], args[1], size=shape)
+        elif dist == "uniform":
+            value = rng.uniform(args[0], args[1], size=shape)
+        else:
+            value = np.zeros(shape)
+        drawn[name] = float(value) if not shape else value
+    return _replace_defaults(sched, drawn) if drawn else sched
