@@ -88,6 +88,8 @@ def tangents(schedule: Schedule, values: list, leaf_tangents: dict) -> list:
 
 def describe(value) -> str:
     if isinstance(value, np.ndarray) and value.ndim:
+        if value.size <= 6:
+            return np.array2string(value, precision=4, separator=", ")
         return f"an array of shape {list(value.shape)}"
     return f"{float(value):g}" if value is not None else "nothing"
 
@@ -96,3 +98,37 @@ def gate_failure(step, values, err, what="it") -> NumericError:
     operands = ", ".join(describe(values[a]) for a in step.args)
     return NumericError(f"gate '{step.gate.name}' failed computing {what} on ({operands}): {err}",
                         step.span)
+
+
+def first_nonfinite(schedule: Schedule, values: list, grads: list | None = None, output: str | None = None):
+    """The first node, in the order the passes ran, whose value (or gradient) is NaN or infinite,
+    as a NumericError naming the gate, its operands and its line; None when all are finite."""
+    for step in schedule.steps:
+        if not _finite(values[step.slot]):
+            return _nonfinite(step, values, values[step.slot], "produced")
+    if grads is not None:
+        for back in schedule.plans[output].steps:
+            step = back.step
+            for a, need in zip(step.args, back.needs):
+                if need and not _finite(grads[a]):
+                    return NumericError(
+                        f"the gradient of {output} became {_kind(grads[a])} flowing back through "
+                        f"gate '{step.gate.name}' (operands {', '.join(describe(values[b]) for b in step.args)}; "
+                        f"upstream gradient {describe(grads[step.slot])})", step.span)
+    return None
+
+
+def _finite(value) -> bool:
+    return value is None or bool(np.all(np.isfinite(value)))
+
+
+def _kind(value) -> str:
+    v = np.asarray(value)
+    return "NaN" if np.any(np.isnan(v)) else ("-inf" if np.any(v == -np.inf) and not np.any(v == np.inf) else
+                                               "inf" if not np.any(v == -np.inf) else "infinite")
+
+
+def _nonfinite(step, values, value, verb) -> NumericError:
+    operands = ", ".join(describe(values[a]) for a in step.args)
+    word = "input" if len(step.args) == 1 else "inputs"
+    return NumericError(f"{step.gate.name} {verb} {_kind(value)} from {word} {operands}", step.span)

@@ -100,7 +100,9 @@ def _ensure_float(x):
 elementwise("add", lambda a, b: a + b, ONE, ONE, symbol="+")
 elementwise("sub", lambda a, b: a - b, ONE, MINUS_ONE, symbol="-")
 elementwise("mul", lambda a, b: a * b, lambda out, a, b: b, lambda out, a, b: a, symbol="*")
-elementwise("div", lambda a, b: a / b, lambda out, a, b: 1.0 / b, lambda out, a, b: -out / b, symbol="/")
+# Division goes through numpy so that x/0 is inf (IEEE), never ZeroDivisionError on Python floats.
+elementwise("div", np.divide, lambda out, a, b: np.divide(1.0, b), lambda out, a, b: np.divide(-out, b),
+            symbol="/")
 elementwise("neg", lambda a: -a, MINUS_ONE, symbol="-")
 elementwise("identity", lambda a: a, ONE, symbol="=")
 
@@ -123,14 +125,14 @@ elementwise("pow", np.power, _pow_da, _pow_db, symbol="**")
 
 # ---------------------------------------------------------------- elementwise functions
 elementwise("exp", np.exp, lambda out, x: out)
-elementwise("log", np.log, lambda out, x: 1.0 / x)
+elementwise("log", np.log, lambda out, x: np.divide(1.0, x))
 elementwise("sin", np.sin, lambda out, x: np.cos(x))
 elementwise("cos", np.cos, lambda out, x: -np.sin(x))
 elementwise("tan", np.tan, lambda out, x: 1.0 + out * out)
 elementwise("tanh", np.tanh, lambda out, x: 1.0 - out * out)
-elementwise("sqrt", np.sqrt, lambda out, x: 0.5 / out, symbol="√")
+elementwise("sqrt", np.sqrt, lambda out, x: np.divide(0.5, out), symbol="√")
 elementwise("square", lambda x: x * x, lambda out, x: 2.0 * x, symbol="x²")
-elementwise("reciprocal", lambda x: 1.0 / x, lambda out, x: -out * out, symbol="1/x")
+elementwise("reciprocal", lambda x: np.divide(1.0, x), lambda out, x: -out * out, symbol="1/x")
 elementwise("abs", np.abs, lambda out, x: np.sign(x), symbol="|x|")
 elementwise("relu", lambda x: np.maximum(x, 0.0), lambda out, x: np.greater(x, 0.0) * 1.0)
 
@@ -186,7 +188,7 @@ _register(Gate("sum", 1, _sum, (lambda g, out, x, axis=None: _expand(g, np.shape
                lambda ts, out, x, axis=None: np.sum(ts[0], axis=axis), "Σ",
                {"axis": Option(None, "axis")}))
 _register(Gate("mean", 1, _mean,
-               (lambda g, out, x, axis=None: _expand(g / _count(np.shape(x), axis), np.shape(x), axis),),
+               (lambda g, out, x, axis=None: _expand(np.divide(g, _count(np.shape(x), axis)), np.shape(x), axis),),
                lambda ts, out, x, axis=None: np.mean(ts[0], axis=axis), "mean",
                {"axis": Option(None, "axis")}))
 

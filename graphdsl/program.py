@@ -102,8 +102,11 @@ class Program:
                 f"{len(self._schedule.ids)} nodes>")
 
     # ------------------------------------------------------------ evaluation
-    def run(self, of: str | None = None, **bindings) -> "Result":
+    def run(self, of: str | None = None, check_finite: bool = False, **bindings) -> "Result":
         """Forward pass, then the reverse-mode gradient of one output.
+
+        With ``check_finite=True`` the first node whose value or gradient is NaN or
+        infinite raises a NumericError naming its gate and line.
 
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
@@ -112,6 +115,10 @@ class Program:
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
             grads = execute.backward(self._schedule, of, values)
+        if check_finite:
+            problem = execute.first_nonfinite(self._schedule, values, grads, of)
+            if problem:
+                raise problem
         return Result(self, values, grads, of)
 
     def forward(self, **bindings) -> dict:
