@@ -1,0 +1,127 @@
+"""Numbers from files: ``.json`` objects, ``.npz`` archives and ``.csv`` tables with a header.
+
+Every reader returns ``{name: float or ndarray}`` and turns every problem into a
+DataFileError that names the file (and, for CSV, the line and column)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GraphError, Span
+
+
+class DataFileError(GraphError):
+    """A data file that cannot be read, or does not hold the numbers it should."""
+
+
+def read_data(path) -> dict:
+    """Read a .json, .npz or .csv file of named numbers."""
+    path = Path(path)
+    readers = {".json": read_json, ".npz": read_npz, ".csv": read_csv}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DataFileError(f"{path}: unsupported data file type '{path.suffix}' (use .json, .npz or .csv)")
+    return reader(path)
+
+
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: is a directory, not a file") from None
+    except OSError as err:
+        raise DataFileError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def _text(path: Path) -> str:
+    try:
+        return _bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path}: not UTF-8 text") from None
+
+
+def read_json(path) -> dict:
+    path = Path(path)
+    text = _text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFileError(f"invalid JSON: {err.msg}", _span(path, text, err.lineno, err.colno)) from None
+    if not isinstance(data, dict):
+        raise DataFileError(f"{path}: expected a JSON object of name: value pairs")
+    return {str(name): _numbers(value, f"{path}: '{name}'") for name, value in data.items()}
+
+
+def read_npz(path) -> dict:
+    path = Path(path)
+    try:
+        with np.load(io.BytesIO(_bytes(path)), allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise DataFileError(f"{path}: not an .npz archive")
+            return {name: _numbers(archive[name], f"{path}: '{name}'") for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise DataFileError(f"{path}: not a readable .npz archive ({err})") from None
+
+
+def read_csv(path) -> dict:
+    """One column per header name, one row per sample."""
+    path = Path(path)
+    text = _text(path)
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [(i + 1, row) for i, row in enumerate(rows) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise DataFileError(f"{path}: empty CSV file (expected a header row of input names)")
+    header_line, header = rows[0]
+    names = [cell.strip() for cell in header]
+    for col, name in enumerate(names):
+        if not name.isidentifier():
+            raise DataFileError(f"bad column name '{name}' (expected an input name)",
+                                _span(path, text, header_line, _column(text, header_line, col)))
+    columns = [[] for _ in names]
+    for line, row in rows[1:]:
+        if len(row) != len(names):
+            raise DataFileError(f"expected {len(names)} cells, found {len(row)}", _span(path, text, line, 1))
+        for col, cell in enumerate(row):
+            try:
+                columns[col].append(float(cell))
+            except ValueError:
+                raise DataFileError(f"column '{names[col]}': '{cell.strip()}' is not a number",
+                                    _span(path, text, line, _column(text, line, col))) from None
+    return {name: np.array(values, dtype=np.float64) for name, values in zip(names, columns)}
+
+
+def _numbers(value, what: str):
+    try:
+        array = np.asarray(value, dtype=np.float64) if not isinstance(value, np.ndarray) else value
+    except (ValueError, TypeError):
+        raise DataFileError(f"{what} is not a number or a rectangular array of numbers") from None
+    if array.dtype.kind not in "biuf":
+        raise DataFileError(f"{what} holds {array.dtype}, not numbers")
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    return float(array) if array.ndim == 0 else array
+
+
+def _span(path: Path, text: str, line: int, column: int) -> Span:
+    lines = text.split("\n")
+    source = lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
+    return Span(str(path), line, column, source)
+
+
+def _column(text: str, line: int, cell: int) -> int:
+    """The 1-based column where a CSV cell starts (simple rows; quoted commas are rare here)."""
+    source = text.split("\n")[line - 1]
+    column = 1
+    for _ in range(cell):
+        comma = source.find(",", column - 1)
+        if comma < 0:
+            break
+        column = comma + 2
+    return column
