@@ -15,7 +15,7 @@ iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -25,6 +25,10 @@ from .errors import GraphDefinitionError, GraphLimitError, Span
 from .gates import GATES
 
 DEFAULT_MAX_NODES = 5_000_000
+# Each node records the calls it sits in, so nesting costs memory per node; no graph a
+# person writes nests compound gates anywhere near this deep.
+MAX_GATE_DEPTH = 100
+_HUGE = 10**30  # node counts saturate here
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
 
 
@@ -54,9 +58,32 @@ class Scope:
 
 
 @dataclass
-class Template:
-    ops: list  # primitive ops only
-    root: int
+class _Frame:
+    """A call being expanded: its scope, its operands and the ids of its nodes."""
+
+    scope: Scope
+    args: tuple  # refs of the values of the scope's parameters
+    result_id: str  # the id of the call's result
+    prefix: str  # the start of the ids of its other nodes
+    calls: tuple  # (gate, call id, call span) of the enclosing calls, outermost first
+    refs: list = field(default_factory=list)  # op index -> ref of its node
+    value: int | None = None  # a repeat in progress: the ref it has reached,
+    operand: int | None = None  # the operand of its latest call
+    done: int = 0  # and how many calls have run
+
+    def id(self, suffix: str) -> str:
+        return self.prefix + suffix if suffix else self.result_id
+
+    def ref(self, a: int) -> int:
+        return self.refs[a] if a >= 0 else self.args[-1 - a]
+
+    def call(self, scope: Scope, gate: str, suffix: str, span: Span, args: tuple) -> "_Frame":
+        """The frame of a call made at ``suffix``. A call that is this frame's own result
+        (``return f(a)``) shares its id, so the callee's other nodes go under "/return",
+        a keyword that no local name can be."""
+        result_id = self.id(suffix)
+        return _Frame(scope, args, result_id, self.prefix + (suffix or "/return"),
+                      self.calls + ((gate, result_id, span),))
 
 
 def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
@@ -82,6 +109,20 @@ def _names_in(expr):
             stack.extend(reversed(args))
         elif isinstance(node, S.Array):
             stack.extend(reversed(node.items))
+
+
+def find_cycle(graph: nx.DiGraph) -> list:
+    """The edges of one cycle of ``graph``, or [] when it has none, in linear time.
+
+    ``nx.find_cycle`` without a source restarts its search from every node, which
+    takes quadratic time on a long chain; searching from one node of a strongly
+    connected component finds a cycle in one pass.
+    """
+    for component in nx.strongly_connected_components(graph):
+        start = next(iter(component))
+        if len(component) > 1 or graph.has_edge(start, start):
+            return list(nx.find_cycle(graph.subgraph(component), source=start))
+    return []
 
 
 def constant(expr, what: str):
@@ -117,7 +158,6 @@ class _Builder:
         self.max_nodes = max_nodes
         self.gate_defs: dict[str, S.GateDef] = {}
         self.scopes: dict[str, Scope] = {}
-        self.templates: dict[str, Template] = {}
 
     # ------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
@@ -141,7 +181,7 @@ class _Builder:
                                   top_level=True)
         self._check_recursion()
         self._check_size(top, len(leaves))
-        ops = self._flatten(top).ops
+        ops = self._expand(top, len(leaves))
         return self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
 
     # ------------------------------------------------------------ scopes
@@ -213,7 +253,7 @@ class _Builder:
         return GraphDefinitionError(f"'{ref.id}' is not defined{hint}", ref.span)
 
     def _cycle(self, deps, defined) -> GraphDefinitionError:
-        cycle = [a for a, _ in nx.find_cycle(deps)]
+        cycle = [a for a, _ in find_cycle(deps)]
         start = min(range(len(cycle)), key=lambda i: (defined[cycle[i]].span.line,
                                                       defined[cycle[i]].span.column))
         cycle = cycle[start:] + cycle[:start]
@@ -347,50 +387,68 @@ class _Builder:
             calls.add_node(name)
             for callee, span in scope.calls:
                 calls.add_edge(name, callee, span=span)
-        try:
-            cycle = nx.find_cycle(calls)
-        except nx.NetworkXNoCycle:
+        cycle = find_cycle(calls)
+        if not cycle:
             return
         names = [a for a, _ in cycle] + [cycle[0][0]]
         span = calls.edges[cycle[0]]["span"]
         raise GraphDefinitionError(f"recursive gates: {' -> '.join(names)}", span)
 
-    def _size(self, name: str, sizes: dict) -> int:
-        """Nodes one call of a gate creates (computed bottom-up, memoised, no recursion)."""
-        if name not in self.gate_defs:
-            return 1
-        stack = [name]
+    def _measure(self, top: Scope) -> tuple:
+        """For each compound gate the file calls: the nodes one call of it makes, and how
+        many levels deep its calls nest (bottom-up, each gate once, no recursion)."""
+        sizes: dict = {}
+        depths: dict = {}
+        stack = [callee for callee, _ in top.calls]
         while stack:
             current = stack[-1]
-            pending = [c for c, _ in self.scopes[current].calls if c not in sizes]
+            if current in sizes:  # reached twice through different callers
+                stack.pop()
+                continue
+            callees = [callee for callee, _ in self.scopes[current].calls]
+            pending = [callee for callee in callees if callee not in sizes]
             if pending:
                 stack.extend(pending)
                 continue
             stack.pop()
             sizes[current] = self._ops_size(self.scopes[current].ops, sizes)
-        return sizes[name]
+            depths[current] = 1 + max((depths[callee] for callee in callees), default=0)
+        return sizes, depths
 
-    def _ops_size(self, ops, sizes) -> int:
+    @staticmethod
+    def _ops_size(ops, sizes) -> int:
         total = 0
         for op in ops:
             if op.kind == "call":
-                total += self._size(op.gate, sizes) + 1
+                total += sizes[op.gate] + 1
             elif op.kind == "repeat":
-                total += op.value * (self._size(op.gate, sizes) + 1) + 1
+                total += op.value * (sizes.get(op.gate, 1) + 1) + 1
             else:
                 total += 1
-        return total
+        return min(total, _HUGE)  # saturate: 10**12 repeats of 10**12 repeats... stay cheap
 
     def _check_size(self, top: Scope, leaves: int):
-        sizes: dict = {}
-        for callee, _ in top.calls:
-            self._size(callee, sizes)
-        total = leaves + self._ops_size(top.ops, sizes)
+        sizes, depths = self._measure(top)
+        if top.calls:
+            callee, span = max(top.calls, key=lambda call: depths[call[0]])
+            if depths[callee] > MAX_GATE_DEPTH:
+                raise GraphLimitError(
+                    f"compound gates call each other {depths[callee]:,} levels deep "
+                    f"({self._deepest_chain(callee, depths)}), more than the limit of "
+                    f"{MAX_GATE_DEPTH}", span)
+        total = min(leaves + self._ops_size(top.ops, sizes), _HUGE)
         if total > self.max_nodes:
+            about = "more than 10^30" if total >= _HUGE else f"about {total:,}"
             raise GraphLimitError(
-                f"the graph would expand to about {total:,} nodes, more than the limit of "
+                f"the graph would expand to {about} nodes, more than the limit of "
                 f"{self.max_nodes:,}; raise it with --max-nodes N (or max_nodes=N in load/loads)",
                 self._biggest_call(top, sizes))
+
+    def _deepest_chain(self, name: str, depths: dict) -> str:
+        chain = [name]
+        while self.scopes[chain[-1]].calls:
+            chain.append(max((callee for callee, _ in self.scopes[chain[-1]].calls), key=depths.get))
+        return " -> ".join(chain if len(chain) <= 5 else chain[:3] + ["..."] + chain[-1:])
 
     def _biggest_call(self, top: Scope, sizes) -> Span:
         def cost(op):
@@ -399,67 +457,68 @@ class _Builder:
             return op.value * sizes.get(op.gate, 1) if op.kind == "repeat" else 1
         return max(top.ops, key=cost).span if top.ops else Span(self.module.file, 1, 1)
 
-    def _template(self, name: str) -> Template:
-        if name not in self.gate_defs:
-            gate = GATES[name]
-            return Template([Op("", "gate", name, (-1,), None, symbol=gate.symbol,
-                                options={k: o.default for k, o in gate.options.items()} or None)], 0)
-        if name not in self.templates:
-            order = list(nx.dfs_postorder_nodes(self._call_graph(), name))
-            for callee in order:  # callees come first in a DFS post-order
-                if callee not in self.templates:
-                    self.templates[callee] = self._flatten(self.scopes[callee])
-        return self.templates[name]
+    def _expand(self, top: Scope, leaves: int) -> list:
+        """The ops of the whole graph: every compound call inlined, outermost first.
 
-    def _call_graph(self):
-        graph = nx.DiGraph()
-        for name, scope in self.scopes.items():
-            graph.add_node(name)
-            graph.add_edges_from((name, callee) for callee, _ in scope.calls)
-        return graph
-
-    def _flatten(self, scope: Scope) -> Template:
+        Each call being expanded is a frame on an explicit stack, so nesting depth
+        costs no Python recursion; every op is copied once, with its final id and
+        the tuple of its enclosing calls, which the ops of one call share.
+        """
         out: list = []
-        refs: list = []  # scope op index -> ref in out (or a parameter ref)
-        for op in scope.ops:
-            args = tuple(refs[a] if a >= 0 else a for a in op.args)
+        stack = [_Frame(top, tuple(-1 - i for i in range(leaves)), "", "", ())]
+        while stack:
+            frame = stack[-1]
+            if len(frame.refs) == len(frame.scope.ops):
+                stack.pop()
+                if stack:
+                    self._returned(stack[-1], frame, out)
+                continue
+            op = frame.scope.ops[len(frame.refs)]
+            args = tuple(frame.ref(a) for a in op.args)
             if op.kind == "call":
-                refs.append(self._inline(op.gate, op.suffix, args, op.span, op.named, out))
+                stack.append(frame.call(self.scopes[op.gate], op.gate, op.suffix, op.span, args))
             elif op.kind == "repeat":
-                ref = args[0]
-                for k in range(1, op.value + 1):
-                    last = k == op.value
-                    ref = self._inline(op.gate, op.suffix if last else f"{op.suffix}@{k}", (ref,),
-                                       op.span, op.named and last, out)
-                if op.value == 0:
-                    ref = self._alias(ref, op.suffix, op.span, op.named, out)
-                refs.append(ref)
+                self._iterate(stack, frame, op, out)
             else:
-                refs.append(len(out))
-                out.append(replace(op, args=args))
-        root = scope.root if scope.root is None or scope.root < 0 else refs[scope.root]
-        return Template(out, root)
+                frame.refs.append(len(out))
+                out.append(replace(op, suffix=frame.id(op.suffix), args=args, scope=frame.calls))
+        return out
 
-    def _inline(self, callee, prefix, args, span, named, out) -> int:
-        template = self._template(callee)
-        base = len(out)
-        frame = ((callee, prefix, span),) if callee in self.gate_defs else ()
-        for op in template.ops:
-            new_args = tuple(base + a if a >= 0 else args[-1 - a] for a in op.args)
-            scope = frame + tuple((g, prefix + s, sp) for g, s, sp in op.scope)
-            out.append(replace(op, suffix=prefix + op.suffix, args=new_args, scope=scope,
-                               span=op.span or span))
-        root = template.root
-        if root >= 0:
-            return base + root
-        return self._alias(args[-1 - root], prefix, span, named, out)
+    def _returned(self, frame, callee, out) -> None:
+        """Hand a finished call's result to the op of ``frame`` that made the call."""
+        op = frame.scope.ops[len(frame.refs)]
+        result = callee.ref(callee.scope.root)
+        if op.kind == "repeat":
+            frame.value, frame.done = result, frame.done + 1
+        elif result in callee.args:  # the gate returns an operand: a named call needs a node
+            frame.refs.append(_alias(result, callee.result_id, op.span, op.named, frame.calls, out))
+        else:
+            frame.refs.append(result)
 
-    @staticmethod
-    def _alias(ref, suffix, span, named, out) -> int:
-        if not named:
-            return ref
-        out.append(Op(suffix, "gate", "identity", (ref,), span, symbol="="))
-        return len(out) - 1
+    def _iterate(self, stack, frame, op, out) -> None:
+        """Make the next call of ``repeat(g, n, x)``, or end it once all n have run."""
+        if frame.value is None:
+            frame.value = frame.operand = frame.ref(op.args[0])
+            frame.done = 0
+        if frame.done == op.value:
+            value, fresh = frame.value, frame.value != frame.operand
+            frame.value = None
+            frame.refs.append(value if fresh else
+                              _alias(value, frame.id(op.suffix), op.span, op.named, frame.calls, out))
+            return
+        # The last call is the repeat's result; the others are numbered (under "/return"
+        # for a gate's result, whose own id "" is its caller's).
+        last = frame.done + 1 == op.value
+        suffix = op.suffix if last else f"{op.suffix or '/return'}@{frame.done + 1}"
+        frame.operand = frame.value
+        if op.gate in self.scopes:
+            stack.append(frame.call(self.scopes[op.gate], op.gate, suffix, op.span, (frame.value,)))
+            return
+        gate = GATES[op.gate]
+        out.append(Op(frame.id(suffix), "gate", op.gate, (frame.value,), op.span,
+                      {k: o.default for k, o in gate.options.items()} or None, symbol=gate.symbol,
+                      scope=frame.calls))
+        frame.value, frame.done = len(out) - 1, frame.done + 1
 
     # ------------------------------------------------------------ the graph
     def _outputs(self, outputs, leaves, assigns) -> tuple:
@@ -491,6 +550,8 @@ class _Builder:
         for i, op in enumerate(ops):
             args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
             node_id = op.suffix
+            if node_id in graph:  # two nodes under one id would silently merge into one
+                raise RuntimeError(f"graphdsl bug: two nodes were given the id {node_id!r}")
             node_ids.append(node_id)
             if op.kind == "const":
                 graph.add_node(node_id, kind="const", value=op.value, span=op.span, order=base + i,
@@ -500,6 +561,14 @@ class _Builder:
                                symbol=op.symbol, span=op.span, order=base + i, scope=op.scope)
                 graph.add_edges_from((a, node_id) for a in args)
         return graph
+
+
+def _alias(ref: int, node_id: str, span: Span, named: bool, calls: tuple, out: list) -> int:
+    """A named call whose gate returns an operand still needs a node of its own."""
+    if not named:
+        return ref
+    out.append(Op(node_id, "gate", "identity", (ref,), span, symbol="=", scope=calls))
+    return len(out) - 1
 
 
 def _shape(leaf: S.Leaf):
