@@ -15,7 +15,8 @@ iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -29,6 +30,7 @@ DEFAULT_MAX_NODES = 5_000_000
 # person writes nests compound gates anywhere near this deep.
 MAX_GATE_DEPTH = 100
 _HUGE = 10**30  # node counts saturate here
+_RAISE_LIMIT = "raise it with --max-nodes N (or max_nodes=N in load/loads)"
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
 
 
@@ -181,8 +183,12 @@ class _Builder:
                                   top_level=True)
         self._check_recursion()
         self._check_size(top, len(leaves))
+        self._check_drawn(leaves)
         ops = self._expand(top, len(leaves))
-        return self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
+        graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
+        if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
+            raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
+        return graph
 
     # ------------------------------------------------------------ scopes
     def _compile_gate(self, gate: S.GateDef) -> Scope:
@@ -438,11 +444,28 @@ class _Builder:
                     f"{MAX_GATE_DEPTH}", span)
         total = min(leaves + self._ops_size(top.ops, sizes), _HUGE)
         if total > self.max_nodes:
-            about = "more than 10^30" if total >= _HUGE else f"about {total:,}"
             raise GraphLimitError(
-                f"the graph would expand to {about} nodes, more than the limit of "
-                f"{self.max_nodes:,}; raise it with --max-nodes N (or max_nodes=N in load/loads)",
-                self._biggest_call(top, sizes))
+                f"the graph would expand to {_about(total)} nodes, more than the limit of "
+                f"{self.max_nodes:,}; {_RAISE_LIMIT}", self._biggest_call(top, sizes))
+
+    def _check_drawn(self, leaves):
+        """Params drawn at random are made when the file loads: refuse a size beyond the
+        limit, or a range numpy cannot draw from, before anything is allocated."""
+        for leaf in leaves:
+            if leaf.kind != "param" or leaf.init is None:
+                continue
+            dims = [dim.value for dim in leaf.shape or ()]
+            count = math.prod(dims) if all(isinstance(d, int) for d in dims) else 0
+            if count > self.max_nodes:
+                raise GraphLimitError(
+                    f"param '{leaf.name}' would hold {_about(count)} numbers, more than the limit "
+                    f"of {self.max_nodes:,} (the node limit); {_RAISE_LIMIT}", leaf.span)
+            args = leaf.init.args
+            if leaf.init.gate == "uniform" and len(args) == 2 and \
+                    all(isinstance(a, S.Number) for a in args) and \
+                    not math.isfinite(args[1].value - args[0].value):
+                raise GraphDefinitionError("uniform(lo, hi) needs hi - lo to be a finite number",
+                                           leaf.init.span)
 
     def _deepest_chain(self, name: str, depths: dict) -> str:
         chain = [name]
@@ -481,7 +504,8 @@ class _Builder:
                 self._iterate(stack, frame, op, out)
             else:
                 frame.refs.append(len(out))
-                out.append(replace(op, suffix=frame.id(op.suffix), args=args, scope=frame.calls))
+                out.append(Op(frame.id(op.suffix), op.kind, op.gate, args, op.span, op.options,
+                              op.value, op.symbol, frame.calls))
         return out
 
     def _returned(self, frame, callee, out) -> None:
@@ -550,8 +574,6 @@ class _Builder:
         for i, op in enumerate(ops):
             args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
             node_id = op.suffix
-            if node_id in graph:  # two nodes under one id would silently merge into one
-                raise RuntimeError(f"graphdsl bug: two nodes were given the id {node_id!r}")
             node_ids.append(node_id)
             if op.kind == "const":
                 graph.add_node(node_id, kind="const", value=op.value, span=op.span, order=base + i,
@@ -561,6 +583,10 @@ class _Builder:
                                symbol=op.symbol, span=op.span, order=base + i, scope=op.scope)
                 graph.add_edges_from((a, node_id) for a in args)
         return graph
+
+
+def _about(count: int) -> str:
+    return "more than 10^30" if count >= _HUGE else f"about {count:,}"
 
 
 def _alias(ref: int, node_id: str, span: Span, named: bool, calls: tuple, out: list) -> int:
@@ -598,13 +624,26 @@ def _init(leaf: S.Leaf):
                                    f"{_closest(call.gate, INITIALIZERS)} (use normal, uniform or zeros)",
                                    call.span)
     if len(call.args) != INITIALIZERS[call.gate] or call.options:
-        raise GraphDefinitionError(f"{call.gate} takes {INITIALIZERS[call.gate]} numbers", call.span)
+        raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}", call.span)
     for dim in leaf.shape or ():
         if isinstance(dim.value, str):
             raise GraphDefinitionError(f"'{leaf.name}' is drawn at random, so its shape needs numbers, "
                                        f"not '{dim.value}'", dim.span)
-    args = tuple(float(constant(a, f"an argument of {call.gate}")) for a in call.args)
+    args = tuple(constant(a, f"an argument of {call.gate}") for a in call.args)
+    for arg, value in zip(call.args, args):
+        if np.ndim(value):
+            raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}, not arrays", arg.span)
+    args = tuple(float(a) for a in args)
+    # numpy would refuse these at load time; say so at the initializer instead.
+    if call.gate == "normal" and args[1] < 0:
+        raise GraphDefinitionError("normal(mean, std) needs std >= 0", call.args[1].span)
+    if call.gate == "uniform" and args[0] > args[1]:
+        raise GraphDefinitionError("uniform(lo, hi) needs lo <= hi", call.args[0].span)
     return call.gate, args
+
+
+_INIT_USAGE = {"normal": "two numbers: normal(mean, std)", "uniform": "two numbers: uniform(lo, hi)",
+               "zeros": "no arguments: zeros()"}
 
 
 def shape_mismatch(actual: tuple, declared: tuple, dims: dict) -> str | None:

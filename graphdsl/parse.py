@@ -1,21 +1,14 @@
 """Text -> syntax: the LALR parser is built once; brackets are tracked here so that
 newlines inside ( ) and [ ] do not end a statement, and parse errors are phrased
-for people.
-
-The syntax objects are made by the parser itself as it reduces each rule (Lark's
-inline transformer): no parse tree is built, which takes half the time and a
-quarter of the memory on large files, and nothing recurses however deep the
-nesting. Positions therefore come from tokens, never from a tree's meta.
-"""
+for people."""
 from __future__ import annotations
 
 import math
-import threading
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
 from . import syntax as S
 from .errors import GraphSyntaxError, Span
@@ -44,7 +37,7 @@ def _grammar_path() -> Path:
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                maybe_placeholders=True, transformer=_TO_SYNTAX)
+                propagate_positions=True, maybe_placeholders=True)
 
 
 def parse(text: str, file: str = "<string>") -> S.Module:
@@ -54,8 +47,12 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     'add'
     """
     lines = text.split("\n")
-    _TO_SYNTAX.source.file, _TO_SYNTAX.source.lines = file, lines
-    return S.Module(file, tuple(_parse_tree(text, file, lines)))
+    tree = _parse_tree(text, file, lines)
+    try:
+        statements = _ToSyntax(file, lines).transform(tree)
+    except VisitError as err:
+        raise err.orig_exc from None
+    return S.Module(file, tuple(statements))
 
 
 def _span(file: str, lines: list, line: int, column: int) -> Span:
@@ -161,17 +158,17 @@ def _expected(expected: set) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else (words[0] if words else "nothing")
 
 
-class _ToSyntax(Transformer):
-    """Rules -> syntax dataclasses, called by the parser as it reduces each rule (rule
-    labels are gate names where they can be). The parser is built once, so the file
-    being parsed is per thread."""
+class _ToSyntax(Transformer_NonRecursive):
+    """Lark tree -> syntax dataclasses (tree labels are gate names where they can be)."""
 
-    def __init__(self):
+    def __init__(self, file: str, lines: list):
         super().__init__()
-        self.source = threading.local()
+        self.file, self.lines = file, lines
 
-    def _at(self, token: Token) -> Span:
-        return _span(self.source.file, self.source.lines, token.line, token.column)
+    def _at(self, item) -> Span:
+        if isinstance(item, Token):
+            return _span(self.file, self.lines, item.line, item.column)
+        return _span(self.file, self.lines, item.meta.line, item.meta.column)
 
     # --- expressions
     def number(self, children):
@@ -213,9 +210,10 @@ class _ToSyntax(Transformer):
             return S.Number(-operand.value, self._at(op))
         return S.Call("neg", (operand,), (), self._at(op), "-")
 
-    def array(self, children):
-        bracket, *items = children
-        return S.Array(tuple(item for item in items if item is not None), self._at(bracket))
+    @v_args(meta=True)
+    def array(self, meta, children):
+        items = tuple(child for child in children if child is not None)
+        return S.Array(items, _span(self.file, self.lines, meta.line, meta.column))
 
     def call(self, children):
         token, arguments = children
@@ -282,9 +280,10 @@ class _ToSyntax(Transformer):
     def output_stmt(self, children):
         return [item for items in children for item in items]
 
-    def return_stmt(self, children):
-        token, expr = children
-        return S.Return(expr, self._at(token))
+    @v_args(meta=True)
+    def return_stmt(self, meta, children):
+        (expr,) = children
+        return S.Return(expr, _span(self.file, self.lines, meta.line, meta.column))
 
     def params(self, children):
         return tuple(S.Name(str(t), self._at(t)) for t in children if t is not None)
@@ -298,9 +297,6 @@ class _ToSyntax(Transformer):
         for child in children:
             statements.extend(child if isinstance(child, list) else [child])
         return statements
-
-
-_TO_SYNTAX = _ToSyntax()
 
 
 def _bad_dim(token, span):
