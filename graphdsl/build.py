@@ -529,13 +529,26 @@ def _init(leaf: S.Leaf):
                                    f"{_closest(call.gate, INITIALIZERS)} (use normal, uniform or zeros)",
                                    call.span)
     if len(call.args) != INITIALIZERS[call.gate] or call.options:
-        raise GraphDefinitionError(f"{call.gate} takes {INITIALIZERS[call.gate]} numbers", call.span)
+        raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}", call.span)
     for dim in leaf.shape or ():
         if isinstance(dim.value, str):
             raise GraphDefinitionError(f"'{leaf.name}' is drawn at random, so its shape needs numbers, "
                                        f"not '{dim.value}'", dim.span)
-    args = tuple(float(constant(a, f"an argument of {call.gate}")) for a in call.args)
+    args = tuple(constant(a, f"an argument of {call.gate}") for a in call.args)
+    for arg, value in zip(call.args, args):
+        if np.ndim(value):
+            raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}, not arrays", arg.span)
+    args = tuple(float(a) for a in args)
+    # numpy would refuse these at load time; say so at the initializer instead.
+    if call.gate == "normal" and args[1] < 0:
+        raise GraphDefinitionError("normal(mean, std) needs std >= 0", call.args[1].span)
+    if call.gate == "uniform" and args[0] > args[1]:
+        raise GraphDefinitionError("uniform(lo, hi) needs lo <= hi", call.args[0].span)
     return call.gate, args
+
+
+_INIT_USAGE = {"normal": "two numbers: normal(mean, std)", "uniform": "two numbers: uniform(lo, hi)",
+               "zeros": "no arguments: zeros()"}
 
 
 def shape_mismatch(actual: tuple, declared: tuple, dims: dict) -> str | None:

@@ -35,6 +35,10 @@ def _plain(value):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # graphrun train ...: the training command lives in cli_train
+        from .cli_train import main as train_main
+        return train_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         prog = load(args.model)

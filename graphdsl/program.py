@@ -171,6 +171,21 @@ class Program:
                              for k in (getattr(results[0], key) if results else {})}
         return BatchResult(stack("outputs"), stack("grads"), self._output(of), rows)
 
+    def fit(self, data: dict, **settings):
+        """Train every param on ``data`` ({input name: one row per sample}) and return a
+        History; the Program itself does not change. Settings: ``epochs=10``,
+        ``batch_size=None`` (full batch), ``lr=0.01``, ``optimizer="sgd"|"momentum"|"adam"``,
+        ``seed=0``, ``of=None``, ``momentum=0.9``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
+        ``on_epoch=None``; see ``graphdsl.train.fit``.
+
+        >>> prog = loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
+        >>> round(prog.fit({"x": [1, 2], "y": [2, 4]}, epochs=50, lr=0.1).params["w"], 6)
+        2.0
+        """
+        from .train import fit
+
+        return fit(self, data, **settings)
+
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
         leaves = {leaf.name: leaf for leaf in self._schedule.leaves}

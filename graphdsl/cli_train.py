@@ -1,0 +1,266 @@
+"""``graphrun train``: fit a model's params to a data file, from the command line.
+
+    graphrun train model.graph --data train.npz --epochs 200 --lr 0.1 --save trained.npz
+
+Prints a summary (or, with --json, the history as JSON); shows progress on a terminal;
+exits 0 on success, 1 for a model, data or numeric error, 2 for a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .datafiles import DataFileError, read_data
+from .errors import GraphError, Span
+from .program import load
+from .train import OPTIMIZERS, DataError
+
+PLOT_TYPES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def _count(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _file_type(*suffixes: str):
+    def parse(text: str) -> str:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"'{text}' should end in {' or '.join(suffixes)}")
+        return text
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphrun train", description="Train every param of a .graph model on a data file: "
+        "each epoch shuffles the samples and updates the params on mini-batches of the loss.")
+    parser.add_argument("model", help="the .graph file")
+    parser.add_argument("--data", required=True, metavar="FILE",
+                        help=".npz (arrays named like the inputs, first axis = samples) or .csv "
+                             "(a header of input names; repeat a name for the columns of a matrix)")
+    parser.add_argument("--epochs", type=_count(0), default=10, help="passes over the data (default 10)")
+    parser.add_argument("--batch-size", type=_count(1), metavar="N",
+                        help="samples per update (default: all of them, one update per epoch)")
+    parser.add_argument("--lr", type=_positive, default=0.01, help="learning rate (default 0.01)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
+    parser.add_argument("--momentum", type=_positive, default=0.9, help="for --optimizer momentum (default 0.9)")
+    parser.add_argument("--seed", type=_count(0), default=0,
+                        help="seeds the params' random initial values and the shuffling (default 0)")
+    parser.add_argument("--of", metavar="NAME", help="the output to minimise (default: the first)")
+    parser.add_argument("--save", metavar="FILE.npz", type=_file_type(".npz"),
+                        help="write every trained param to an .npz archive")
+    parser.add_argument("--json", action="store_true", help="print the history as JSON instead")
+    parser.add_argument("--plot", metavar="FILE.png", type=_file_type(*PLOT_TYPES),
+                        help="draw the loss (and metrics) per epoch (needs matplotlib)")
+    return parser
+
+
+def main(argv) -> int:
+    """Run ``graphrun train`` with the arguments that follow ``train``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    problem = _check_outputs(args)
+    if problem:
+        print(f"graphrun train: error: {problem}", file=sys.stderr)
+        return 1
+    try:
+        prog = _load(args.model, args.seed)
+        data = read_data(args.data)
+        history = _fit(prog, data, args)
+    except DataError as err:
+        print(_render_data_error(err, args.data), file=sys.stderr)
+        return 1
+    except DataFileError as err:
+        print(_render_file_error(err, args.data), file=sys.stderr)
+        return 1
+    except GraphError as err:
+        print(err.render(args.model), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ngraphrun train: interrupted", file=sys.stderr)
+        return 130
+    try:
+        return _report(history, args)
+    except BrokenPipeError:  # stdout closed early (| head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _load(path: str, seed: int):
+    try:
+        return load(path, seed=seed)
+    except FileNotFoundError:
+        raise GraphError("no such file") from None
+    except IsADirectoryError:
+        raise GraphError("is a directory, not a .graph file") from None
+    except OSError as err:
+        raise GraphError(f"cannot read: {err.strerror or err}") from None
+
+
+def _fit(prog, data: dict, args):
+    progress = _Progress(args.epochs) if sys.stderr.isatty() else None
+    try:
+        return prog.fit(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, of=args.of,
+                        on_epoch=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _check_outputs(args) -> str | None:
+    """Problems with --save and --plot found before training, not after it."""
+    for flag, path in (("--save", args.save), ("--plot", args.plot)):
+        if path and not Path(path).resolve().parent.is_dir():
+            return f"{flag} {path}: the folder {Path(path).parent} does not exist"
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        return ("--plot needs matplotlib, which is not installed: "
+                "pip install 'graphdsl[plot]' (or pip install matplotlib)")
+    return None
+
+
+# ---------------------------------------------------------------- results
+def _report(history, args) -> int:
+    try:
+        if args.save:
+            np.savez(args.save, **{name: np.asarray(v) for name, v in history.params.items()})
+        if args.plot:
+            _plot(history, args.plot)
+    except OSError as err:
+        print(f"graphrun train: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(history.as_dict()))
+        return 0
+    print(_summary(history, args))
+    for flag, path in (("params", args.save), ("plot", args.plot)):
+        if path:
+            print(f"{flag} written to {path}")
+    return 0
+
+
+def _summary(history, args) -> str:
+    batch = f"batches of {args.batch_size}" if args.batch_size else "the full batch"
+    head = (f"trained {', '.join(history.params)} for {len(history.losses)} epochs "
+            f"({args.optimizer}, lr {args.lr:g}, {batch})")
+    if not history.losses:
+        return head
+    tail = "".join(f", {name} {values[-1]:.4g}" for name, values in history.metrics.items())
+    return f"{head}: {history.of} {history.losses[-1]:.4g}{tail} in the last epoch"
+
+
+def _plot(history, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(1, len(history.losses) + 1)
+    rows = 2 if history.metrics else 1
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(6.4, 2.4 + 2.0 * rows), squeeze=False)
+    axes[0, 0].plot(epochs, history.losses)
+    axes[0, 0].set_ylabel(history.of if history.of == "loss" else f"loss ({history.of})")
+    for name, values in history.metrics.items():
+        axes[-1, 0].plot(epochs, values, label=name)
+    if history.metrics:
+        axes[-1, 0].legend()
+    axes[-1, 0].set_xlabel("epoch")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+class _Progress:
+    """Epoch, loss and metrics on stderr: a tqdm bar when tqdm is installed, else one
+    line redrawn with a carriage return at most ten times a second."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.last = epochs, 0.0
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.bar = None
+        else:
+            self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, epoch: int, loss: float, metrics: dict) -> None:
+        text = f"loss {loss:.4g}" + "".join(f"  {name} {value:.4g}" for name, value in metrics.items())
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last >= 0.1 or epoch == self.epochs:
+            self.last = now
+            sys.stderr.write(f"\repoch {epoch}/{self.epochs}  {text}\033[K")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.last:
+            sys.stderr.write("\n")
+
+
+# ---------------------------------------------------------------- errors in data files
+def _render_data_error(err: DataError, data_path: str) -> str:
+    """``FILE: error: ...``, or ``FILE:LINE:COL: error: ...`` and a caret for a CSV cell."""
+    span = None
+    if err.row is not None and Path(data_path).suffix.lower() == ".csv":
+        span = _csv_cell(data_path, err.row, err.input, err.item)
+    if span is None:
+        return f"{data_path}: error: {err.message}"
+    return GraphError(err.message, span).render()
+
+
+def _render_file_error(err: DataFileError, data_path: str) -> str:
+    if err.span is not None:
+        return err.render()
+    prefix = f"{data_path}: "
+    message = err.message[len(prefix):] if err.message.startswith(prefix) else err.message
+    return f"{data_path}: error: {message}"
+
+
+def _csv_cell(path: str, row: int, column: str | None, item: int = 0) -> Span | None:
+    """Where sample ``row`` of input ``column`` (its ``item``-th column, for a matrix) sits in
+    a CSV file, skipping blank lines as the reader does."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    filled = [i for i, line in enumerate(lines) if any(cell.strip() for cell in line.split(","))]
+    if len(filled) < row + 2:
+        return None
+    header = [cell.strip() for cell in lines[filled[0]].split(",")]
+    line = lines[filled[row + 1]].rstrip("\r")
+    cells = [i for i, name in enumerate(header) if name == column]
+    cell = cells[item] if item < len(cells) else 0
+    column_at = sum(len(c) + 1 for c in line.split(",")[:cell]) + 1
+    return Span(path, filled[row + 1] + 1, column_at, line)
