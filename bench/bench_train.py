@@ -1,59 +1,68 @@
 """Time one training step of examples/two_layer_net.graph on the spiral data, against the
 same network written by hand in plain numpy (the floor) and in PyTorch eager (if installed).
 
-Every contender does the same work per step on the full batch of 300 samples, in float64:
-forward (2x100 ReLU layer, 100x3 scores), softmax cross-entropy loss plus L2, training
-accuracy, backward, and an SGD update of W1, b1, W2, b2. graphdsl runs through
-``Program.fit`` (full batch, so a step is an epoch). The contenders take turns, round
-after round, so that a machine busy with other work slows them alike; each figure is
-the median over rounds of the time per step, in CPU time of this process.
+Every contender does the same work per step on the full batch of 300 samples, in float64
+and on one thread: forward (2 -> 100 ReLU units -> 3 scores), softmax cross-entropy plus
+L2 regularisation, training accuracy, backward, and an SGD update of W1, b1, W2, b2.
+graphdsl runs through ``Program.fit`` (full batch, so one step is one epoch).
 
-    python bench/bench_train.py [--steps 200] [--rounds 15]
+Each contender lives in a process of its own (so that one's imports and memory do not
+change another's), with the same allocator settings; they take turns, round after round,
+so that a machine busy with other work slows them alike. A figure is the median over the
+rounds of the CPU time per step.
+
+    python bench/bench_train.py [--steps 200] [--rounds 11]
 """
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import multiprocessing
 import os
-
-# One thread for every contender: at this size threads only add overhead, and CPU time
-# (what is measured) would count their spinning.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402  (after the thread settings, which numpy reads at import)
-import statistics  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import graphdsl  # noqa: E402
-from graphdsl.datafiles import read_data  # noqa: E402
+import statistics
+import sys
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN, REG, LR = 100, 1e-3, 1.0
+THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def initial_params(prog) -> dict:
-    return {name: np.array(value) for name, value in prog.defaults().items() if name in prog.params}
+def _setup():
+    """The program, the data and its initial params, in the worker process."""
+    import graphdsl
+    from graphdsl.datafiles import read_data
+    from graphdsl.train import _keep_freed_memory
+
+    _keep_freed_memory()  # the same allocator settings for every contender
+    prog = graphdsl.load(ROOT / "examples" / "two_layer_net.graph")
+    data = read_data(ROOT / "examples" / "spiral.npz")
+    params = {name: value for name, value in prog.defaults().items() if name in prog.params}
+    return prog, data, params
 
 
-def graphdsl_trainer(prog, data):
+def graphdsl_trainer():
+    prog, data, _ = _setup()
+
     def train(steps):
         prog.fit(data, epochs=steps, lr=LR, optimizer="sgd")
     return train
 
 
-def numpy_trainer(params, X, y):
+def numpy_trainer():
     """The network by hand: the floor any interpreter of the graph is measured against."""
+    import numpy as np
+
+    _, data, params = _setup()
+    X, labels = data["X"], data["y"].astype(np.intp)
     W1, b1, W2, b2 = (params[k].copy() for k in ("W1", "b1", "W2", "b2"))
-    labels = y.astype(np.intp)
     rows = np.arange(len(labels))
 
     def step():
         hidden = np.maximum(X @ W1 + b1, 0.0)
         scores = hidden @ W2 + b2
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = exp / exp.sum(axis=1, keepdims=True)
         loss = -np.log(probs[rows, labels]).mean() + 0.5 * REG * (np.sum(W1 * W1) + np.sum(W2 * W2))
         accuracy = np.mean(scores.argmax(axis=1) == labels)
@@ -74,67 +83,85 @@ def numpy_trainer(params, X, y):
     return train
 
 
-def torch_trainer(params, X, y):
+def torch_trainer():
     import torch
 
     torch.set_num_threads(1)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    _, data, params = _setup()
+    X, y = torch.from_numpy(data["X"]), torch.from_numpy(data["y"].astype("int64"))
     W1, b1, W2, b2 = (torch.tensor(params[k], requires_grad=True) for k in ("W1", "b1", "W2", "b2"))
     optimizer = torch.optim.SGD([W1, b1, W2, b2], lr=LR)
 
     def train(steps):
         for _ in range(steps):
             optimizer.zero_grad()
-            scores = torch.relu(Xt @ W1 + b1) @ W2 + b2
-            loss = (torch.nn.functional.cross_entropy(scores, yt)
+            scores = torch.relu(X @ W1 + b1) @ W2 + b2
+            loss = (torch.nn.functional.cross_entropy(scores, y)
                     + 0.5 * REG * ((W1 * W1).sum() + (W2 * W2).sum()))
-            accuracy = (scores.argmax(dim=1) == yt).double().mean()
+            accuracy = (scores.argmax(dim=1) == y).double().mean()
             loss.backward()
             optimizer.step()
             loss.item(), accuracy.item()
     return train
 
 
-def contenders(prog, data) -> dict:
-    params = initial_params(prog)
-    found = {"graphdsl": graphdsl_trainer(prog, data), "numpy by hand": numpy_trainer(params, data["X"], data["y"])}
-    try:
-        found["PyTorch eager"] = torch_trainer(params, data["X"], data["y"])
-    except ImportError:
-        pass
-    return found
+TRAINERS = {"graphdsl": graphdsl_trainer, "numpy by hand": numpy_trainer, "PyTorch eager": torch_trainer}
 
 
-def measure(trainers: dict, steps: int, rounds: int) -> dict:
-    """Median seconds per step of each trainer, taking turns round after round."""
-    for train in trainers.values():
-        train(max(steps // 10, 1))  # warm up: imports, caches, allocator
-    times = {name: [] for name in trainers}
+def _worker(name: str, conn) -> None:
+    """Build one trainer, then answer each step count with the CPU seconds per step."""
+    os.environ.update(THREADS)
+    sys.path.insert(0, str(ROOT))
+    train = TRAINERS[name]()
+    train(20)  # warm up: imports, caches, the allocator
+    conn.send("ready")
+    for steps in iter(conn.recv, 0):
+        start = time.process_time()
+        train(steps)
+        conn.send((time.process_time() - start) / steps)
+
+
+def measure(names, steps: int, rounds: int) -> dict:
+    """Median seconds per step of each contender, each in its own process, taking turns."""
+    os.environ.update(THREADS)  # read by numpy and torch when the workers import them
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for name in names:
+        mine, theirs = context.Pipe()
+        process = context.Process(target=_worker, args=(name, theirs), daemon=True)
+        process.start()
+        workers[name] = (process, mine)
+    for _, conn in workers.values():
+        conn.recv()
+    times = {name: [] for name in names}
     for _ in range(rounds):
-        for name, train in trainers.items():
-            start = time.process_time()
-            train(steps)
-            times[name].append((time.process_time() - start) / steps)
+        for name, (_, conn) in workers.items():
+            conn.send(steps)
+            times[name].append(conn.recv())
+    for process, conn in workers.values():
+        conn.send(0)
+        process.join()
     return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="time per training step: graphdsl vs numpy vs PyTorch")
     parser.add_argument("--steps", type=int, default=200, help="steps per round (default 200)")
-    parser.add_argument("--rounds", type=int, default=15, help="rounds (default 15)")
+    parser.add_argument("--rounds", type=int, default=11, help="rounds (default 11)")
     args = parser.parse_args()
-    prog = graphdsl.load(ROOT / "examples" / "two_layer_net.graph")
-    data = read_data(ROOT / "examples" / "spiral.npz")
-    per_step = measure(contenders(prog, data), args.steps, args.rounds)
+    names = ["graphdsl", "numpy by hand"]
+    if importlib.util.find_spec("torch") is not None:
+        names.append("PyTorch eager")
+    per_step = measure(names, args.steps, args.rounds)
     floor = per_step["numpy by hand"]
-    print(f"two_layer_net.graph, spiral data (300 x 2), full batch, float64: "
-          f"{args.rounds} rounds of {args.steps} steps, median per step")
+    print(f"two_layer_net.graph on the spiral (300 samples), full batch, float64, one thread: "
+          f"median of {args.rounds} rounds of {args.steps} steps")
     for name, seconds in per_step.items():
-        print(f"  {name:14s} {seconds * 1e6:8.1f} us/step   {seconds / floor:5.2f}x numpy")
+        print(f"  {name:14s} {seconds * 1e6:7.1f} us/step   {seconds / floor:5.2f} x numpy by hand")
     if "PyTorch eager" in per_step:
-        print(f"  graphdsl / PyTorch eager: {per_step['graphdsl'] / per_step['PyTorch eager']:.2f}x")
+        print(f"  graphdsl takes {per_step['graphdsl'] / per_step['PyTorch eager']:.2f} x the time of PyTorch eager")
     else:
-        print("  (PyTorch not installed: pip install torch==2.13.0 for the third column)")
+        print("  (PyTorch is not installed: pip install torch, a CPU build, adds the third contender)")
 
 
 if __name__ == "__main__":
