@@ -2,9 +2,9 @@
 
 Step 1, forward the loss on a mini-batch; step 2, backward to every param; step 3,
 θ ← θ − η·dL/dθ (or momentum, or Adam). Each epoch shuffles the samples (seeded).
-The schedule was compiled once when the Program was loaded: a step only slices the
-data and runs the executor over prepared slots, so nothing is parsed, built or
-scheduled again, and no Result is made per step.
+The schedule was compiled once when the Program was loaded; a step slices the data
+and calls Program.run with the current params, so nothing is parsed, built or
+scheduled again, and every step gets whatever fast path ``run`` has.
 
 >>> import graphdsl
 >>> prog = graphdsl.loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
@@ -15,7 +15,6 @@ scheduled again, and no Result is made per step.
 from __future__ import annotations
 
 import ctypes
-import difflib
 import math
 import platform
 from dataclasses import dataclass, field
@@ -23,25 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import execute
-from .bindings import bind, to_value
-from .errors import BindingError, GraphError, NumericError
+from .errors import GraphError, NumericError
+from .train_data import LABEL_GATES, DataError, bind_samples, check_labels, check_samples
 
-# Gates whose second operand holds class ids: data feeding it is checked before training.
-LABEL_GATES = ("softmax_cross_entropy", "hinge_loss")
-
+__all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIMIZERS",
+           "DataError", "TrainingError"]
 
 class TrainingError(GraphError):
     """A model that cannot be trained: no param, or a loss that is not a scalar."""
-
-
-class DataError(BindingError):
-    """Training data that does not fit the model. ``input`` names the data input to blame,
-    ``row`` the sample (0-based) and ``item`` the entry within that sample (flat), when known."""
-
-    def __init__(self, message: str, input: str | None = None, row: int | None = None,
-                 item: int = 0, span=None):
-        super().__init__(message, span)
-        self.input, self.row, self.item = input, row, item
 
 
 # ---------------------------------------------------------------- optimizers
@@ -106,8 +94,10 @@ def make_optimizer(name: str, lr: float, momentum: float = 0.9, betas: tuple = (
 # ---------------------------------------------------------------- the result
 @dataclass
 class History:
-    """What ``fit`` returns: one mean loss per epoch, the trained params, and the other
-    scalar outputs (metrics such as accuracy) per epoch, each a mean over the epoch's batches."""
+    """What ``fit`` returns: the loss per epoch, the other scalar outputs (metrics such as
+    accuracy) per epoch, and the trained params. An epoch's figure is the mean over its
+    batches, weighted by their sizes, each measured on the params before that batch's
+    update (with the full batch: the loss at the start of the epoch)."""
 
     of: str
     losses: list = field(default_factory=list)
@@ -142,7 +132,7 @@ def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: f
     for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}")
-    loop = _Loop(program, of, _samples(program, data), batch_size)
+    loop = _Loop(program, of, check_samples(program, data), batch_size)
     _keep_freed_memory()
     history = History(of, metrics={name: [] for name in loop.metrics})
     rng = np.random.default_rng(seed)
@@ -194,7 +184,7 @@ class _Loop:
         self.n = len(next(iter(samples.values())))
         self.batch = self.n if batch_size is None else min(batch_size, self.n)
         sched = program._schedule
-        self.leaf_values = _bind(sched.leaves, samples)  # shapes and named dims, checked once up front
+        self.leaf_values = bind_samples(sched.leaves, samples)  # shapes and named dims, once
         self.params = {leaf.name: _own(value) for leaf, value in zip(sched.leaves, self.leaf_values)
                        if leaf.kind == "param"}
         reached = sched.plans[of].differentiable
@@ -245,7 +235,7 @@ class _Loop:
             values = execute.forward(sched, leaf_values)
         for step in label_steps:
             name = names[step.args[1]]
-            _check_labels(name, samples[name], np.shape(values[step.args[0]]), step)
+            check_labels(name, samples[name], np.shape(values[step.args[0]]), step)
         self._check_trainable(values[dict(sched.outputs)[self.of]])
         return [name for name, slot in sched.outputs if name != self.of and np.ndim(values[slot]) == 0]
 
@@ -270,81 +260,6 @@ class _Loop:
             problem = err
         return NumericError(f"training diverged in epoch {epoch}: {problem.message} (a smaller "
                             f"learning rate may help)", problem.span)
-
-
-# ---------------------------------------------------------------- checking the data
-def _samples(program, data) -> dict:
-    """The data as float arrays with one row per sample, or a DataError naming the input."""
-    if not hasattr(data, "items") or not data:
-        raise DataError("fit needs data: a dict of input name -> array with one row per sample")
-    samples = {}
-    for name, value in data.items():
-        if name not in program.inputs:
-            raise DataError(_not_an_input(name, program), name)
-        array = to_value(value, name)
-        if np.ndim(array) == 0:
-            raise DataError(f"input '{name}' needs one value per sample along its first axis, "
-                            f"but the data holds a single number", name)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            row, item = divmod(int(np.argmax(bad)), max(array[0].size, 1))
-            value = array.reshape(len(array), -1)[row, item]
-            raise DataError(f"input '{name}' holds {'NaN' if np.isnan(value) else value} at index "
-                            f"{_index(array.shape, row, item)}", name, row, item)
-        samples[name] = array
-    for leaf in program._schedule.leaves:
-        if leaf.kind == "input" and leaf.default is None and leaf.name not in samples:
-            raise DataError(f"the data holds no values for input '{leaf.name}', which has no default "
-                            f"(the data holds {', '.join(samples)})", leaf.name)
-    counts = {name: len(array) for name, array in samples.items()}
-    first = next(iter(counts))
-    for name, count in counts.items():
-        if count != counts[first]:
-            raise DataError(f"the data inputs disagree on the number of samples: '{first}' has "
-                            f"{counts[first]}, '{name}' has {count}", name)
-    if counts[first] == 0:
-        raise DataError("the data holds no samples", first)
-    return samples
-
-
-def _bind(leaves, samples: dict) -> list:
-    """bind(), with the blame put on the data when an input it lacks has an unfitting default."""
-    try:
-        return bind(leaves, samples)
-    except BindingError as err:
-        leaf = next((leaf for leaf in leaves if leaf.span == err.span), None)
-        if leaf is None or leaf.kind != "input" or leaf.name in samples:
-            raise
-        raise DataError(f"the data holds no values for input '{leaf.name}', and its default does not "
-                        f"fit the data: {err.message}", leaf.name) from None
-
-
-def _check_labels(name: str, labels, scores_shape: tuple, step) -> None:
-    classes = scores_shape[-1] if scores_shape else 0
-    bad = ~np.isin(labels, np.arange(classes))
-    if bad.any():
-        row, item = divmod(int(np.argmax(bad)), max(labels[0].size, 1))
-        value = labels.reshape(len(labels), -1)[row, item]
-        raise DataError(f"input '{name}' holds the class ids of {step.gate.name} (line {step.span.line}), "
-                        f"which must be whole numbers from 0 to {classes - 1}; at index "
-                        f"{_index(labels.shape, row, item)} it holds {value:g}", name, row, item)
-
-
-def _index(shape: tuple, row: int, item: int) -> str:
-    """Sample ``row``, flat entry ``item`` within it, written as numpy indexes it: 17 or [5, 1]."""
-    if len(shape) == 1:
-        return str(row)
-    return str([row, *map(int, np.unravel_index(item, shape[1:]))])
-
-
-def _not_an_input(name: str, program) -> str:
-    if name in program.params:
-        return f"'{name}' is a param: training learns it, so it cannot come from the data"
-    lower = {n.lower(): n for n in program.inputs}
-    match = difflib.get_close_matches(name.lower(), lower, n=1)
-    hint = f"; did you mean '{lower[match[0]]}'?" if match else ""
-    return f"the data holds '{name}', which is not an input of the graph{hint} " \
-           f"(inputs: {', '.join(program.inputs) or 'none'})"
 
 
 def _own(value):
