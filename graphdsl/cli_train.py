@@ -48,6 +48,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 def _file_type(*suffixes: str):
     def parse(text: str) -> str:
         if Path(text).suffix.lower() not in suffixes:
@@ -69,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="samples per update (default: all of them, one update per epoch)")
     parser.add_argument("--lr", type=_positive, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
-    parser.add_argument("--momentum", type=_positive, default=0.9, help="for --optimizer momentum (default 0.9)")
+    parser.add_argument("--momentum", type=_fraction, default=0.9, help="for --optimizer momentum (default 0.9)")
     parser.add_argument("--seed", type=_count(0), default=0,
                         help="seeds the params' random initial values and the shuffling (default 0)")
     parser.add_argument("--of", metavar="NAME", help="the output to minimise (default: the first)")

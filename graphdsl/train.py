@@ -82,6 +82,9 @@ def make_optimizer(name: str, lr: float, momentum: float = 0.9, betas: tuple = (
     """An optimizer by name: ``sgd``, ``momentum`` or ``adam``."""
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a positive number, got {lr!r}")
+    for what, value in (("momentum", momentum), ("betas[0]", betas[0]), ("betas[1]", betas[1])):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{what} must be at least 0 and below 1, got {value!r}")
     if name == "sgd":
         return SGD(lr)
     if name == "momentum":

@@ -208,6 +208,7 @@ def test_a_diverging_run_exits_1_naming_the_gate(capsys, tmp_path):
     (["--lr", "0"], "argument --lr: must be a positive number, got 0"),
     (["--lr", "inf"], "argument --lr: must be a positive number, got inf"),
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["--momentum", "1.5"], "argument --momentum: must be at least 0 and below 1, got 1.5"),
     (["--save", "out.txt"], "argument --save: 'out.txt' should end in .npz"),
     (["--plot", "out.txt"], "argument --plot: 'out.txt' should end in .png"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),

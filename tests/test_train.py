@@ -223,7 +223,8 @@ def test_models_that_cannot_be_trained(source, message):
 @pytest.mark.parametrize("settings,message", [
     ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"), ({"lr": 0}, "learning rate"),
     ({"lr": float("nan")}, "learning rate"), ({"epochs": -1}, "epochs"), ({"batch_size": 0}, "batch_size"),
-    ({"epochs": 1.5}, "epochs"),
+    ({"epochs": 1.5}, "epochs"), ({"optimizer": "momentum", "momentum": 1.0}, "momentum must be"),
+    ({"optimizer": "adam", "betas": (0.9, -0.1)}, "betas\\[1\\] must be"),
 ])
 def test_bad_settings_are_value_errors(prog, data, settings, message):
     with pytest.raises(ValueError, match=message):
