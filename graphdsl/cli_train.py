@@ -212,12 +212,12 @@ class _Progress:
     line redrawn with a carriage return at most ten times a second."""
 
     def __init__(self, epochs: int):
-        self.epochs, self.last = epochs, 0.0
+        self.epochs, self.last, self.bar = epochs, 0.0, None
         try:
             from tqdm import tqdm
         except ImportError:
-            self.bar = None
-        else:
+            return
+        if _width(sys.stderr) > 0:  # tqdm draws nothing on a terminal that reports 0 columns
             self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
 
     def __call__(self, epoch: int, loss: float, metrics: dict) -> None:
@@ -237,6 +237,13 @@ class _Progress:
             self.bar.close()
         elif self.last:
             sys.stderr.write("\n")
+
+
+def _width(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 80  # not a real file (a test's stand-in): assume an ordinary terminal
 
 
 # ---------------------------------------------------------------- errors in data files
