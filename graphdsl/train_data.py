@@ -60,13 +60,16 @@ def _sample_array(program, name: str, value):
 
 
 def bind_samples(leaves, samples: dict) -> list:
-    """bind(), with the blame put on the data when an input it lacks has an unfitting default."""
+    """bind(), with the blame put on the data when an input's samples (or, for an input
+    the data lacks, its default) do not have the declared shape."""
     try:
         return bind(leaves, samples)
     except BindingError as err:
         leaf = next((leaf for leaf in leaves if leaf.span == err.span), None)
-        if leaf is None or leaf.kind != "input" or leaf.name in samples:
+        if leaf is None or leaf.kind != "input":
             raise
+        if leaf.name in samples:
+            raise DataError(f"{err.message} (as declared at line {leaf.span.line})", leaf.name) from None
         raise DataError(f"the data holds no values for input '{leaf.name}', and its default does not "
                         f"fit the data: {err.message}", leaf.name) from None
 

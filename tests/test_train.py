@@ -186,6 +186,8 @@ def test_epochs_zero_returns_the_initial_params(prog, data):
     ({"X": np.zeros((4, 2))}, "no values for input 'y'", "y", None),
     ({"X": np.zeros((4, 2)), "y": np.zeros(3)}, "disagree on the number of samples: 'X' has 4, 'y' has 3", "y", None),
     ({"X": np.zeros((4, 2)), "y": 1.0}, "'y' needs one value per sample", "y", None),
+    ({"X": np.zeros((4, 3)), "y": np.zeros(4)}, "input 'X' should have shape \\[n, 2\\], got shape \\[4, 3\\] "
+                                                "\\(as declared at line 2\\)", "X", None),
     ({"X": np.zeros((0, 2)), "y": np.zeros(0)}, "no samples", "X", None),
     ({"X": [[0, 0], [0, np.nan]], "y": [0, 1]}, "'X' holds NaN at index \\[1, 1\\]", "X", 1),
     ({"X": [[0, 0], [0, np.inf]], "y": [0, 1]}, "'X' holds inf at index \\[1, 1\\]", "X", 1),
