@@ -359,6 +359,8 @@ class _Builder:
         """Nodes one call of a gate creates (computed bottom-up, memoised, no recursion)."""
         if name not in self.gate_defs:
             return 1
+        if name in sizes:
+            return sizes[name]
         stack = [name]
         while stack:
             current = stack[-1]

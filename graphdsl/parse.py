@@ -131,13 +131,20 @@ def _syntax_error(err: UnexpectedToken, previous, opened, skipped_newline, file,
     span = _span(file, lines, here.line, here.column + (len(here) if here is previous else 0))
     if opened and skipped_newline and opened[-1].type != "LBRACE":
         return _unclosed(opened[-1], file, lines)
+    if opened and opened[-1].type == "LBRACE" and token.type in ("INPUT", "PARAM", "OUTPUT", "GATE"):
+        return GraphSyntaxError(f"'{token}' is not allowed inside a gate body; is the '}}' of the "
+                                f"'{{' at line {opened[-1].line} missing?", span)
+    if token.type == "RETURN" and not opened:
+        return GraphSyntaxError("'return' is only allowed inside a gate body", span)
+    if previous is not None and previous.type in ("INPUT", "PARAM", "OUTPUT", "GATE") and \
+            token.type in ("EQUAL", "COMMA", "COLON", "_NL", "SEMICOLON", "$END"):
+        return GraphSyntaxError(f"'{previous}' is a keyword and cannot be used as a name",
+                                _span(file, lines, previous.line, previous.column))
     if token.type in ("INPUT", "PARAM", "OUTPUT", "GATE", "RETURN") and "NAME" in expected:
         return GraphSyntaxError(f"'{token}' is a keyword and cannot be used as a name", span)
     if _EXPR_START <= expected and previous is not None and previous.type in _OPERATORS | _OPEN.keys():
         return GraphSyntaxError(f"missing operand: expected an expression after {_describe(previous)}"
                                 f", found {_describe(token)}", span)
-    if token.type == "RETURN":
-        return GraphSyntaxError("'return' is only allowed inside a gate body", span)
     if token.type == "EQUAL" and "NAME" not in expected:
         return GraphSyntaxError("the left side of '=' must be a single name", span)
     return GraphSyntaxError(f"unexpected {_describe(token)}; expected {_expected(expected)}", span)
