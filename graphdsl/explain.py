@@ -94,15 +94,17 @@ def explain(result) -> list:
     edges = list(edge_gradients(result))
     shares = Counter(graph.nodes[e.step.node]["args"][e.index] for e in edges)
     totals: dict = {}
+    seen: Counter = Counter()
     for edge in edges:
         node = edge.step.node
         target = graph.nodes[node]["args"][edge.index]
         totals[target] = edge.gradient if target not in totals else totals[target] + edge.gradient
+        seen[target] += 1
         rule = None if edge.local is not None else _rule(edge, names, of)
         explanation = Explanation(of, node, target, edge.index, edge.step.gate.name,
                                   names.statement(node), _line(graph, node), edge.local, rule,
                                   edge.upstream, edge.gradient, totals[target], shares[target], "")
-        steps.append(_with_text(explanation, names))
+        steps.append(_with_text(explanation, names, seen[target] == shares[target]))
     return steps
 
 
@@ -111,21 +113,23 @@ def _seed_text(of: str, seed) -> str:
     return f"d{of}/d{of} = {what}   (the seed: the gradient of {of} with respect to itself)"
 
 
-def _with_text(e: Explanation, names: "_Names") -> Explanation:
+def _with_text(e: Explanation, names: "_Names", last: bool) -> Explanation:
     of, target, node = e.of, names.display(e.target), names.display(e.node)
     lhs = f"d{of}/d{target} {'+=' if e.shares > 1 else '='}"
     where = f"{e.expression}, line {e.line}" if e.line else e.expression
     if e.local is not None:
-        text = (f"{lhs} {format_compact(e.local)} × {format_compact(e.upstream)} = "
-                f"{format_compact(e.gradient)}   (local ∂{node}/∂{target} of {where}, "
-                f"× upstream d{of}/d{node})")
+        formula = f"{format_compact(e.local)} × {format_compact(e.upstream)}"
+        notes = [f"local ∂{node}/∂{target} of {where}", f"× upstream d{of}/d{node}"]
+        if np.shape(e.gradient) != np.shape(e.upstream):
+            shape = np.shape(e.gradient)
+            notes[-1] += f", summed back to shape {shape_text(shape)}" if shape else ", summed to one number"
     else:
-        text = (f"{lhs} {e.rule} = {format_compact(e.gradient)}   ({e.gate} rule of {where}; "
-                f"upstream d{of}/d{node} = {format_compact(e.upstream)})")
-    if np.shape(e.gradient) != np.shape(e.upstream) and e.local is not None:
-        text += f"; summed back to shape {shape_text(np.shape(e.gradient))}"
+        formula = e.rule
+        notes = [f"{e.gate} rule of {where}", f"upstream d{of}/d{node} = {format_compact(e.upstream)}"]
     if e.shares > 1:
-        text += f"; d{of}/d{target} so far: {format_compact(e.total)}"
+        notes[-1] += (f"; d{of}/d{target} {'in all' if last else 'so far'}: "
+                      f"{format_compact(e.total)}")
+    text = f"{lhs} {formula} = {format_compact(e.gradient)}   ({', '.join(notes)})"
     return Explanation(**{**e.__dict__, "text": text})
 
 
