@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     """Entry point of ``graphrun``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     _tolerant_streams()
+    # Subcommands (graphrun train ...) dispatch here, before the model parser sees argv.
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -173,6 +173,8 @@ class _Names:
         return f"({text})" if text != pretty(node) else text
 
     def statement(self, node: str) -> str:
+        if self.graph.nodes[node]["kind"] != "gate":
+            return pretty(node)
         text = self.expression(node, top=True)
         return text if is_anonymous(node) else f"{pretty(node)} = {text}"
 
