@@ -101,3 +101,23 @@ def test_aligned_lines_up_names_and_continues_arrays():
 
     lines = aligned([("f", 1.0), ("long", np.array([[1.0, 2.0], [3.0, 4.0]]))])
     assert lines == ["f    = 1", "long = [[1, 2],", "        [3, 4]]"]
+
+
+@pytest.mark.parametrize("text,where,words", [
+    ("input x = 1\ny = 2x\noutput y\n", "2:6", "expected an operator between '2' and 'x'"),
+    ("input x = 1\ny = x\noutput y,\n", "3:10", "expected a name, found a new line"),
+    ("input x = 1\ny = x +* 2\noutput y\n", "2:8", "missing operand"),
+    ("input x = 1\ny = exp(x\noutput y\n", "2:8", "'(' is never closed"),
+    ("gate g(a) { return a }\ngate g(b) { return b }\noutput y = g(1)\n", "2:6", "defined twice"),
+    ("gate g(a) { return g(a) }\noutput y = g(1)\n", "1:20", "recursive gates: g -> g"),
+    ("input x = [1, 2]\noutput y = sum(x, axis=foo)\n", "2:24", "option 'axis' of 'sum'"),
+])
+def test_model_mistakes_are_reported_with_their_place(capsys, tmp_path, text, where, words):
+    model = tmp_path / "m.graph"
+    model.write_text(text)
+    status, out, err = run(capsys, model)
+    assert status == 1 and out == ""
+    first, source, caret = err.splitlines()
+    assert first.startswith(f"{model}:{where}: error: ") and words in first
+    column = int(where.split(":")[1])
+    assert caret == " " * (3 + column) + "^" and source.startswith("    ")
