@@ -17,7 +17,7 @@ from .dot import to_dot
 from .explain import explain
 from .formatting import LARGE, format_number, format_value, shape_text, to_json
 from .program import Result
-from .render import FORMATS, find_dot, render, RenderError, INSTALL_HINT
+from .render import FORMATS, INSTALL_HINT, RenderError, find_dot, render
 
 
 def run(args) -> int:
@@ -25,12 +25,7 @@ def run(args) -> int:
     check_options(args)
     if args.render and find_dot() is None:
         raise RenderError(f"--render needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
-    prog = console.load_model(args.model, args.max_nodes)
-    if args.params:
-        prog = prog.with_params(console.read_bindings(args.params, (".npz", ".json"), "--params"))
-    if args.of is not None and args.of not in prog.outputs:
-        raise UsageError(f"--of {args.of}: not an output of {args.model} "
-                         f"(outputs: {', '.join(prog.outputs)})")
+    prog = _program(args)
     bindings = _bindings(args)
     if args.batch:
         return _run_batch(prog, args, bindings)
@@ -44,7 +39,10 @@ def run(args) -> int:
     report = prog.check_gradients(of=args.of, **bindings) if args.check else None
     steps = explain(result) if args.explain else None
     _write_pictures(prog, result, args)
-    _print_json(result, args, steps, report) if args.json else _print_human(result, args, steps, report)
+    if args.json:
+        _print_json(result, args, steps, report)
+    else:
+        _print_human(result, args, steps, report)
     if report is not None and not report.ok:
         raise console.CommandError(f"gradient check failed: largest relative error "
                                    f"{report.max_rel_error:.3g} is above the tolerance {report.tolerance:g}")
@@ -68,6 +66,17 @@ def check_options(args) -> None:
         raise UsageError(f"--render {args.render}: the file name must end in .svg, .png or .pdf")
     if args.dot and args.render and Path(args.dot).resolve() == Path(args.render).resolve():
         raise UsageError("--dot and --render name the same file")
+
+
+def _program(args):
+    """The model, with the params of ``--params``; ``--of`` checked against its outputs."""
+    prog = console.load_model(args.model, args.max_nodes)
+    if args.params:
+        prog = prog.with_params(console.read_bindings(args.params, (".npz", ".json"), "--params"))
+    if args.of is not None and args.of not in prog.outputs:
+        raise UsageError(f"--of {args.of}: not an output of {args.model} "
+                         f"(outputs: {', '.join(prog.outputs)})")
+    return prog
 
 
 def _bindings(args) -> dict:

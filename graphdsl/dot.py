@@ -14,7 +14,7 @@ from html import escape
 
 import pydot
 
-from .explain import _Names, edge_gradients, is_anonymous
+from .explain import NodeNames, edge_gradients, is_anonymous
 from .formatting import format_compact, shape_text
 
 VALUE_COLOR, GRADIENT_COLOR, PARAM_FILL = "darkgreen", "red3", "#fff2cc"
@@ -35,7 +35,7 @@ def to_dot(program, result=None, gradients: bool = True) -> str:
 class _Picture:
     def __init__(self, program, result, gradients: bool):
         self.program, self.graph = program, program.graph
-        self.names = _Names(self.graph)
+        self.names = NodeNames(self.graph)
         self.values = (dict(zip(program.forward_order, result._values)) if result is not None else {})
         self.of = result.of if result is not None and gradients else None
         self.edge_grads, self.totals = {}, {}

@@ -8,7 +8,7 @@ line each, or hands out as JSON.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class Explanation:
 def explain(result) -> list:
     """The backward pass of ``result.of`` as a list of :class:`Explanation`, seed first."""
     graph, of = result.program.graph, result.of
-    names = _Names(graph)
+    names = NodeNames(graph)
     seed_value = result._values[result.program._schedule.plans[of].seed]
     seed = np.ones_like(seed_value) if isinstance(seed_value, np.ndarray) else 1.0
     steps = [Explanation(of, None, of, None, None, names.statement(of), _line(graph, of), None, None,
@@ -113,7 +113,7 @@ def _seed_text(of: str, seed) -> str:
     return f"d{of}/d{of} = {what}   (the seed: the gradient of {of} with respect to itself)"
 
 
-def _with_text(e: Explanation, names: "_Names", last: bool) -> Explanation:
+def _with_text(e: Explanation, names: "NodeNames", last: bool) -> Explanation:
     of, target, node = e.of, names.display(e.target), names.display(e.node)
     lhs = f"d{of}/d{target} {'+=' if e.shares > 1 else '='}"
     where = f"{e.expression}, line {e.line}" if e.line else e.expression
@@ -130,10 +130,10 @@ def _with_text(e: Explanation, names: "_Names", last: bool) -> Explanation:
         notes[-1] += (f"; d{of}/d{target} {'in all' if last else 'so far'}: "
                       f"{format_compact(e.total)}")
     text = f"{lhs} {formula} = {format_compact(e.gradient)}   ({', '.join(notes)})"
-    return Explanation(**{**e.__dict__, "text": text})
+    return replace(e, text=text)
 
 
-def _rule(edge: EdgeGradient, names: "_Names", of: str) -> str:
+def _rule(edge: EdgeGradient, names: "NodeNames", of: str) -> str:
     """The rule of a non-elementwise gate, in symbols, for one operand."""
     step, i = edge.step, edge.index
     args = [names.display(a) for a in names.graph.nodes[step.node]["args"]]
@@ -160,7 +160,7 @@ def _line(graph, node) -> int | None:
     return span.line if span else None
 
 
-class _Names:
+class NodeNames:
     """How a node is called in explanations: its name, or the expression it stands for."""
 
     def __init__(self, graph):
