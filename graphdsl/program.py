@@ -197,7 +197,7 @@ class Program:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
         from .render import mimebundle
 
-        return mimebundle(self.to_dot(), repr(self))
+        return mimebundle(self)
 
     def _repr_svg_(self):
         return self._repr_mimebundle_().get("image/svg+xml")
@@ -240,7 +240,7 @@ class Result:
         """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
         from .render import mimebundle
 
-        return mimebundle(self.program.to_dot(self), repr(self))
+        return mimebundle(self.program, self)
 
     def _repr_svg_(self):
         return self._repr_mimebundle_().get("image/svg+xml")

@@ -12,6 +12,7 @@ INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz;
                 "sudo dnf install graphviz; macOS: brew install graphviz; conda: conda install "
                 "graphviz), or write the DOT source with --dot and render it elsewhere")
 TIMEOUT = 300  # seconds; a picture of a very large graph can take Graphviz a long time
+PICTURE_LIMIT = 2000  # nodes: a notebook does not draw bigger graphs
 
 
 class RenderError(GraphError):
@@ -43,8 +44,13 @@ def render(dot_source: str, fmt: str = "svg") -> bytes:
     return done.stdout
 
 
-def mimebundle(dot_source: str, text: str) -> dict:
-    """What a notebook shows: the SVG picture, or the DOT source when Graphviz is absent."""
+def mimebundle(program, result=None) -> dict:
+    """What a notebook shows for a Program (or a Result): the SVG picture; the DOT source
+    when Graphviz is absent; just the repr for graphs too large to draw usefully."""
+    text = repr(program if result is None else result)
+    if len(program.forward_order) > PICTURE_LIMIT:
+        return {"text/plain": text}
+    dot_source = program.to_dot(result)
     if find_dot() is None:
         return {"text/plain": dot_source}
     try:

@@ -46,3 +46,8 @@ def test_programs_and_results_show_themselves_as_svg(mul_add):
     texts = {t.text for t in ET.fromstring(bundle["image/svg+xml"]).iter(f"{SVG}text")}
     assert "df/dx = -4" in texts
     assert ET.fromstring(mul_add._repr_svg_()).tag == f"{SVG}svg"
+
+
+def test_notebooks_do_not_draw_huge_graphs(monkeypatch, mul_add):
+    monkeypatch.setattr(render, "PICTURE_LIMIT", 3)
+    assert mul_add._repr_mimebundle_() == {"text/plain": repr(mul_add)}
