@@ -56,13 +56,13 @@ class _Picture:
             self._container(self.graph.nodes[node]["scope"]).add_node(self._node(node))
         for node in self.program.forward_order:
             for index, arg in enumerate(self.graph.nodes[node].get("args", ())):
-                self.dot.add_edge(pydot.Edge(arg, node, **self._edge_style(node, index, arg)))
+                self.dot.add_edge(pydot.Edge(_id(arg), _id(node), **self._edge_style(node, index, arg)))
         for name in self.program.outputs:
-            self.dot.add_node(pydot.Node(f"output {name}", shape="box", style="bold",
+            self.dot.add_node(pydot.Node(_id(f"output {name}"), shape="box", style="bold",
                                          label=f"<<b>{escape(name)}</b>>", tooltip=f"output {name}"))
             attrs = {"label": self._edge_label(name, 1.0 if name == self.of else None)} \
                 if self.values else {}
-            self.dot.add_edge(pydot.Edge(name, f"output {name}", **attrs))
+            self.dot.add_edge(pydot.Edge(_id(name), _id(f"output {name}"), **attrs))
         return self.dot
 
     # ------------------------------------------------------------ nodes
@@ -72,14 +72,14 @@ class _Picture:
         if kind in ("input", "param"):
             return self._leaf(node, data)
         if kind == "const":
-            return pydot.Node(node, shape="plaintext", fontsize="10", label=_quoted(format_compact(
+            return pydot.Node(_id(node), shape="plaintext", fontsize="10", label=_quoted(format_compact(
                 data["value"], _LABEL_ENTRIES)), tooltip=f"constant, line {_line(data)}")
         symbol = data.get("symbol") or data["gate"]
         attrs = {"shape": "circle" if len(symbol) <= 3 else "ellipse", "label": _quoted(symbol),
                  "tooltip": _quoted(f"{self.names.statement(node)}   (line {_line(data)})")}
         if not is_anonymous(node) and node not in self.program.outputs:
             attrs["xlabel"] = _quoted(node.rsplit("/", 1)[-1])  # inside a cluster: the local name
-        return pydot.Node(node, **attrs)
+        return pydot.Node(_id(node), **attrs)
 
     def _leaf(self, node: str, data: dict) -> pydot.Node:
         rows = [f"<b>{escape(node)}</b>" + self._leaf_value(node, data)]
@@ -90,7 +90,7 @@ class _Picture:
                  "tooltip": f"{data['kind']} {node}, line {_line(data)}"}
         if data["kind"] == "param":
             attrs.update(style="rounded,filled", fillcolor=PARAM_FILL)
-        return pydot.Node(node, **attrs)
+        return pydot.Node(_id(node), **attrs)
 
     def _leaf_value(self, node: str, data: dict) -> str:
         if node in self.values:
@@ -125,6 +125,11 @@ class _Picture:
         if gradient is not None:
             rows.append(_colored(format_compact(gradient, _LABEL_ENTRIES), GRADIENT_COLOR))
         return "<" + "<br/>".join(rows) + ">"
+
+
+def _id(node: str) -> str:
+    # Always quoted: a model may name a value 'node', 'edge' or 'graph', which are DOT keywords.
+    return f'"{node}"'
 
 
 def _colored(text: str, color: str) -> str:

@@ -111,6 +111,12 @@ def test_aligned_lines_up_names_and_continues_arrays():
     ("gate g(a) { return a }\ngate g(b) { return b }\noutput y = g(1)\n", "2:6", "defined twice"),
     ("gate g(a) { return g(a) }\noutput y = g(1)\n", "1:20", "recursive gates: g -> g"),
     ("input x = [1, 2]\noutput y = sum(x, axis=foo)\n", "2:24", "option 'axis' of 'sum'"),
+    ("input a = [1, 2, 3], b = [1, 2]\noutput f = sum(a * b)\n", "2:18",
+     "gate 'mul' cannot combine shapes [3] and [2]: numpy broadcasting needs each dimension"),
+    ("input a = [[1, 2], [3, 4]]\noutput f = sum(a @ 2)\n", "2:18",
+     "matmul needs operands with at least one dimension, got shapes [2, 2] and []"),
+    ("input a = [[[1]]]\noutput f = sum(dot(a, a))\n", "2:16",
+     "gate 'dot' failed on ([[[1.]]], [[[1.]]]): dot takes scalars, vectors and matrices"),
 ])
 def test_model_mistakes_are_reported_with_their_place(capsys, tmp_path, text, where, words):
     model = tmp_path / "m.graph"

@@ -24,6 +24,11 @@ def numbers(label: str, color: str) -> list:
     return re.findall(rf'<font color="{color}">([^<]*)</font>', label or "")
 
 
+def node(graph, name: str):
+    (found,) = graph.get_node(f'"{name}"')
+    return found
+
+
 def edges(graph) -> list:
     return [(e.get_source().strip('"'), e.get_destination().strip('"'), e.get_label())
             for e in graph.get_edges()]
@@ -48,7 +53,7 @@ def test_a_value_used_twice_gets_two_edges_whose_gradients_add_up():
     graph = parsed(prog, prog.run())
     shares = [float(numbers(label, "red3")[0]) for a, _, label in edges(graph) if a == "x"]
     assert sorted(shares) == pytest.approx(sorted([3.0, 3.0, np.cos(3.0)]), abs=1e-5)
-    box = graph.get_node("x")[0].get("label")
+    box = node(graph, "x").get("label")
     assert numbers(box, "red3") == [f"df/dx = {6 + np.cos(3.0):.6g}"]
 
 
@@ -57,10 +62,10 @@ def test_gates_show_symbols_leaves_are_boxes_constants_small():
     graph = parsed(prog, prog.run())
     symbols = {n.get("label").strip('"') for n in graph.get_nodes() if n.get("shape") in ("circle", "ellipse")}
     assert symbols == {"*", "+", "σ", "max", "exp"}
-    assert graph.get_node("w")[0].get("style").strip('"') == "rounded,filled"  # params are shaded
-    assert graph.get_node("x")[0].get("shape") == "box"
+    assert node(graph, "w").get("style").strip('"') == "rounded,filled"  # params are shaded
+    assert node(graph, "x").get("shape") == "box"
     assert {n.get("label").strip('"') for n in graph.get_nodes() if n.get("shape") == "plaintext"} == {"1", "0.5"}
-    assert graph.get_node('"output f"')[0].get("style") == "bold"
+    assert node(graph, "output f").get("style") == "bold"
 
 
 def test_compound_gate_calls_are_nested_labelled_clusters():
@@ -78,7 +83,7 @@ def test_without_a_result_edges_are_bare_and_leaves_show_their_shape():
     prog = graphdsl.loads("input W: [2, 3], x: [3]\noutput f = sum(W @ x)")
     graph = parsed(prog)
     assert all(label is None for _, _, label in edges(graph))
-    assert graph.get_node("W")[0].get("label") == "<<b>W</b>: [2, 3]>"
+    assert node(graph, "W").get("label") == "<<b>W</b>: [2, 3]>"
 
 
 def test_arrays_show_values_when_small_and_shapes_when_large():
@@ -87,6 +92,15 @@ def test_arrays_show_values_when_small_and_shapes_when_large():
     labels = {a: label for a, _, label in edges(graph)}
     assert numbers(labels["v"], "darkgreen") == ["[1, 2]"]
     assert numbers(labels["M"], "darkgreen") == ["shape [2, 3]"]
+
+
+def test_names_that_are_dot_keywords_stay_nodes():
+    prog = graphdsl.loads("input graph = 1, edge = 2\nnode = graph + edge\noutput strict = node * 2")
+    graph = parsed(prog, prog.run())
+    named = {n.get_name() for n in graph.get_nodes()} - {"node", "edge"}  # minus the defaults
+    assert named == {'"graph"', '"edge"', '"node"', '"strict"', '"strict#1"', '"output strict"'}
+    assert ("graph", "node", '<<font color="darkgreen">1</font><br/><font color="red3">2</font>>') \
+        in edges(graph)
 
 
 def test_no_gradients_option_and_determinism():
