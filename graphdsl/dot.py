@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from html import escape
 
+import numpy as np
 import pydot
 
 from .explain import NodeNames, edge_gradients, is_anonymous
@@ -60,10 +61,16 @@ class _Picture:
         for name in self.program.outputs:
             self.dot.add_node(pydot.Node(_id(f"output {name}"), shape="box", style="bold",
                                          label=f"<<b>{escape(name)}</b>>", tooltip=f"output {name}"))
-            attrs = {"label": self._edge_label(name, 1.0 if name == self.of else None)} \
-                if self.values else {}
+            attrs = {"label": self._edge_label(name, self._seed(name))} if self.values else {}
             self.dot.add_edge(pydot.Edge(_id(name), _id(f"output {name}"), **attrs))
         return self.dot
+
+    def _seed(self, output: str):
+        """The gradient of the differentiated output with respect to itself: ones."""
+        if output != self.of:
+            return None
+        value = self.values[output]
+        return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
 
     # ------------------------------------------------------------ nodes
     def _node(self, node: str) -> pydot.Node:
