@@ -14,6 +14,7 @@ from . import console, execute
 from .bindings import bind
 from .console import UsageError
 from .dot import to_dot
+from .errors import NumericError
 from .explain import explain
 from .formatting import LARGE, format_number, format_value, shape_text, to_json
 from .program import Result
@@ -44,8 +45,8 @@ def run(args) -> int:
     else:
         _print_human(result, args, steps, report)
     if report is not None and not report.ok:
-        raise console.CommandError(f"gradient check failed: largest relative error "
-                                   f"{report.max_rel_error:.3g} is above the tolerance {report.tolerance:g}")
+        raise NumericError(f"gradient check of {report.of} failed: largest relative error "
+                           f"{report.max_rel_error:.3g} is above the tolerance {report.tolerance:g}")
     return console.EXIT_OK
 
 
