@@ -147,7 +147,17 @@ def _syntax_error(err: UnexpectedToken, previous, opened, skipped_newline, file,
                                 f", found {_describe(token)}", span)
     if token.type == "EQUAL" and "NAME" not in expected:
         return GraphSyntaxError("the left side of '=' must be a single name", span)
-    return GraphSyntaxError(f"unexpected {_describe(token)}; expected {_expected(expected)}", span)
+    if {"PLUS", "STAR"} <= expected and token.type in ("NAME", "NUMBER") and previous is not None:
+        return GraphSyntaxError(f"expected an operator between {_describe(previous)} and "
+                                f"{_describe(token)} (multiplication is written '*')", span)
+    return GraphSyntaxError(f"expected {_expected(_closers_open(expected, opened))}, found "
+                            f"{_describe(token)}", span)
+
+
+def _closers_open(expected: set, opened: list) -> set:
+    """Only the innermost open bracket may be closed: drop the other closers LALR allows."""
+    allowed = {name for name, opener in _CLOSE.items() if opened and opened[-1].type == opener}
+    return {name for name in expected if name not in _CLOSE or name in allowed}
 
 
 def _expected(expected: set) -> str:

@@ -193,6 +193,15 @@ class Program:
 
         return to_dot(self, result)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
+        from .render import mimebundle
+
+        return mimebundle(self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
+
     def _output(self, of):
         if of is None:
             return self.outputs[0]
@@ -226,6 +235,15 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
+        from .render import mimebundle
+
+        return mimebundle(self.program, self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
 
 
 class BatchResult:
