@@ -7,7 +7,9 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+import threading
+
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
 from . import syntax as S
@@ -36,8 +38,10 @@ def _grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    # The transformer runs inline: syntax objects are built as rules reduce, with no
+    # intermediate parse tree (positions come from the tokens the rules keep).
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                propagate_positions=True, maybe_placeholders=True)
+                maybe_placeholders=True, transformer=_TO_SYNTAX)
 
 
 def parse(text: str, file: str = "<string>") -> S.Module:
@@ -47,11 +51,14 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     'add'
     """
     lines = text.split("\n")
-    tree = _parse_tree(text, file, lines)
-    try:
-        statements = _ToSyntax(file, lines).transform(tree)
-    except VisitError as err:
-        raise err.orig_exc from None
+    with _LOCK:  # the inline transformer holds the file being parsed
+        _TO_SYNTAX.file, _TO_SYNTAX.lines = file, lines
+        try:
+            statements = _parse_tree(text, file, lines)
+        except VisitError as err:
+            raise err.orig_exc from None
+        finally:
+            _TO_SYNTAX.lines = []
     return S.Module(file, tuple(statements))
 
 
@@ -175,17 +182,15 @@ def _expected(expected: set) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else (words[0] if words else "nothing")
 
 
-class _ToSyntax(Transformer_NonRecursive):
-    """Lark tree -> syntax dataclasses (tree labels are gate names where they can be)."""
+class _ToSyntax(Transformer):
+    """Rule reductions -> syntax dataclasses (rule labels are gate names where they can be)."""
 
-    def __init__(self, file: str, lines: list):
-        super().__init__()
-        self.file, self.lines = file, lines
+    def __init__(self):
+        super().__init__(visit_tokens=False)
+        self.file, self.lines = "<string>", []
 
-    def _at(self, item) -> Span:
-        if isinstance(item, Token):
-            return _span(self.file, self.lines, item.line, item.column)
-        return _span(self.file, self.lines, item.meta.line, item.meta.column)
+    def _at(self, token: Token) -> Span:
+        return _span(self.file, self.lines, token.line, token.column)
 
     # --- expressions
     def number(self, children):
@@ -227,10 +232,9 @@ class _ToSyntax(Transformer_NonRecursive):
             return S.Number(-operand.value, self._at(op))
         return S.Call("neg", (operand,), (), self._at(op), "-")
 
-    @v_args(meta=True)
-    def array(self, meta, children):
-        items = tuple(child for child in children if child is not None)
-        return S.Array(items, _span(self.file, self.lines, meta.line, meta.column))
+    def array(self, children):
+        bracket, *items = children
+        return S.Array(tuple(item for item in items if item is not None), self._at(bracket))
 
     def call(self, children):
         token, arguments = children
@@ -297,10 +301,9 @@ class _ToSyntax(Transformer_NonRecursive):
     def output_stmt(self, children):
         return [item for items in children for item in items]
 
-    @v_args(meta=True)
-    def return_stmt(self, meta, children):
-        (expr,) = children
-        return S.Return(expr, _span(self.file, self.lines, meta.line, meta.column))
+    def return_stmt(self, children):
+        keyword, expr = children
+        return S.Return(expr, self._at(keyword))
 
     def params(self, children):
         return tuple(S.Name(str(t), self._at(t)) for t in children if t is not None)
@@ -319,3 +322,7 @@ class _ToSyntax(Transformer_NonRecursive):
 def _bad_dim(token, span):
     raise GraphSyntaxError(f"a dimension must be a whole number or a name, not {token}", span)
 
+
+
+_TO_SYNTAX = _ToSyntax()
+_LOCK = threading.Lock()

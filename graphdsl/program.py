@@ -1,6 +1,8 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +45,21 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+    with _without_gc():
+        return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+
+
+@contextmanager
+def _without_gc():
+    # Building a big graph allocates millions of objects and no cycles worth collecting;
+    # the cyclic collector's repeated full scans would make loading superlinear.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def export(value):
