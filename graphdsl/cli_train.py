@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import math
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import console
 from .datafiles import DataFileError, read_data
 from .errors import GraphError, Span
 from .program import load
@@ -93,43 +95,41 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv) -> int:
     """Run ``graphrun train`` with the arguments that follow ``train``; returns the exit status."""
-    args = _parser().parse_args(argv)
-    problem = _check_outputs(args)
-    if problem:
-        print(f"graphrun train: error: {problem}", file=sys.stderr)
-        return 1
     try:
-        prog = _load(args.model, args.seed)
-        data = read_data(args.data)
-        history = _fit(prog, data, args)
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed
+        return int(done.code or 0)
+    return console.guarded(lambda: _train(args), file=args.model, prog="graphrun train")
+
+
+def _train(args) -> int:
+    """The command itself: errors in the data are reported here, against the data file;
+    everything else is raised for console.guarded to report."""
+    _check_outputs(args)
+    prog = _load(args.model, args.seed)
+    try:
+        history = _fit(prog, read_data(args.data), args)
     except DataError as err:
         print(_render_data_error(err, args.data), file=sys.stderr)
-        return 1
+        return console.EXIT_ERROR
     except DataFileError as err:
         print(_render_file_error(err, args.data), file=sys.stderr)
-        return 1
-    except GraphError as err:
-        print(err.render(args.model), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ngraphrun train: interrupted", file=sys.stderr)
-        return 130
-    try:
-        return _report(history, args)
-    except BrokenPipeError:  # stdout closed early (| head): nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return console.EXIT_ERROR
+    _write_outputs(history, args)
+    print(json.dumps(history.as_dict()) if args.json else _summary(history, args))
+    return console.EXIT_OK
 
 
 def _load(path: str, seed: int):
+    """graphdsl.load with the seed of the initial values; file problems as one line."""
     try:
         return load(path, seed=seed)
     except FileNotFoundError:
-        raise GraphError("no such file") from None
+        raise console.CommandError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise GraphError("is a directory, not a .graph file") from None
+        raise console.CommandError(f"{path}: is a directory, not a .graph file") from None
     except OSError as err:
-        raise GraphError(f"cannot read: {err.strerror or err}") from None
+        raise console.CommandError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def _fit(prog, data: dict, args):
@@ -143,48 +143,41 @@ def _fit(prog, data: dict, args):
             progress.close()
 
 
-def _check_outputs(args) -> str | None:
-    """Problems with --save and --plot found before training, not after it."""
+def _check_outputs(args) -> None:
+    """Problems with --save and --plot, found before training rather than after it."""
     for flag, path in (("--save", args.save), ("--plot", args.plot)):
         if path and not Path(path).resolve().parent.is_dir():
-            return f"{flag} {path}: the folder {Path(path).parent} does not exist"
+            raise console.CommandError(f"{flag} {path}: the folder {Path(path).parent} does not exist")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        return ("--plot needs matplotlib, which is not installed: "
-                "pip install 'graphdsl[plot]' (or pip install matplotlib)")
-    return None
+        raise console.CommandError("--plot needs matplotlib, which is not installed: "
+                                   "pip install 'graphdsl[plot]' (or pip install matplotlib)")
 
 
 # ---------------------------------------------------------------- results
-def _report(history, args) -> int:
-    try:
-        if args.save:
-            np.savez(args.save, **{name: np.asarray(v) for name, v in history.params.items()})
-        if args.plot:
-            _plot(history, args.plot)
-    except OSError as err:
-        print(f"graphrun train: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(history.as_dict()))
-        return 0
-    print(_summary(history, args))
-    for flag, path in (("params", args.save), ("plot", args.plot)):
-        if path:
-            print(f"{flag} written to {path}")
-    return 0
+def _write_outputs(history, args) -> None:
+    """--save and --plot, each written whole or not at all, never over the model or data."""
+    protect = (args.model, args.data)
+    if args.save:
+        archive = io.BytesIO()
+        np.savez(archive, **{name: np.asarray(v) for name, v in history.params.items()})
+        console.write_atomic(args.save, archive.getvalue(), protect)
+    if args.plot:
+        console.write_atomic(args.plot, _plot(history, Path(args.plot).suffix[1:].lower()), protect)
 
 
 def _summary(history, args) -> str:
     batch = f"batches of {args.batch_size}" if args.batch_size else "the full batch"
-    head = (f"trained {', '.join(history.params)} for {len(history.losses)} epochs "
-            f"({args.optimizer}, lr {args.lr:g}, {batch})")
-    if not history.losses:
-        return head
-    tail = "".join(f", {name} {values[-1]:.4g}" for name, values in history.metrics.items())
-    return f"{head}: {history.of} {history.losses[-1]:.4g}{tail} in the last epoch"
+    lines = [f"trained {', '.join(history.params)} for {len(history.losses)} epochs "
+             f"({args.optimizer}, lr {args.lr:g}, {batch})"]
+    if history.losses:
+        tail = "".join(f", {name} {values[-1]:.4g}" for name, values in history.metrics.items())
+        lines[0] += f": {history.of} {history.losses[-1]:.4g}{tail} in the last epoch"
+    lines += [f"{what} written to {path}" for what, path in (("params", args.save), ("plot", args.plot)) if path]
+    return "\n".join(lines)
 
 
-def _plot(history, path: str) -> None:
+def _plot(history, kind: str) -> bytes:
+    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png, svg...)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
@@ -201,10 +194,12 @@ def _plot(history, path: str) -> None:
         axes[-1, 0].legend()
     axes[-1, 0].set_xlabel("epoch")
     fig.tight_layout()
+    picture = io.BytesIO()
     try:
-        fig.savefig(path)
+        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind)
     finally:
         plt.close(fig)
+    return picture.getvalue()
 
 
 class _Progress:

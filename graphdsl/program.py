@@ -1,6 +1,8 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +45,21 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+    with _without_gc():
+        return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+
+
+@contextmanager
+def _without_gc():
+    # Building a big graph allocates millions of objects and no cycles worth collecting;
+    # the cyclic collector's repeated full scans would make loading superlinear.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def export(value):
@@ -208,6 +224,15 @@ class Program:
 
         return to_dot(self, result)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
+        from .render import mimebundle
+
+        return mimebundle(self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
+
     def _output(self, of):
         if of is None:
             return self.outputs[0]
@@ -241,6 +266,15 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
+        from .render import mimebundle
+
+        return mimebundle(self.program, self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
 
 
 class BatchResult:

@@ -189,7 +189,7 @@ def test_model_errors_are_rendered_with_the_model_line(capsys, tmp_path):
     assert status == 1
     assert err.startswith(f"{model}:2:15: error: the graph has no param to train")
     status, _, err = train(capsys, tmp_path / "nope.graph", "--data", data)
-    assert status == 1 and err == f"{tmp_path}/nope.graph: error: no such file\n"
+    assert status == 1 and err == f"graphrun train: error: {tmp_path}/nope.graph: no such file\n"
 
 
 def test_a_diverging_run_exits_1_naming_the_gate(capsys, tmp_path):
@@ -214,17 +214,26 @@ def test_a_diverging_run_exits_1_naming_the_gate(capsys, tmp_path):
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_flags_are_usage_errors(capsys, flags, message):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["train", SOFTMAX, "--data", SPIRAL, *flags])
-    assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    status, out, err = train(capsys, SOFTMAX, "--data", SPIRAL, *flags)
+    assert status == 2 and out == "" and message in err
 
 
 def test_data_is_required(capsys):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["train", SOFTMAX])
-    assert info.value.code == 2
-    assert "the following arguments are required: --data" in capsys.readouterr().err
+    status, _, err = train(capsys, SOFTMAX)
+    assert status == 2 and "the following arguments are required: --data" in err
+
+
+def test_help_exits_0(capsys):
+    status, out, _ = train(capsys, "--help")
+    assert status == 0 and "--batch-size" in out
+
+
+def test_save_never_overwrites_the_data(capsys, tmp_path):
+    data = tmp_path / "spiral.npz"
+    data.write_bytes(Path(SPIRAL).read_bytes())
+    status, _, err = train(capsys, SOFTMAX, "--data", data, "--epochs", 1, "--save", data)
+    assert status == 2 and "refusing to overwrite" in err
+    assert data.read_bytes() == Path(SPIRAL).read_bytes()
 
 
 def test_outputs_into_a_missing_folder_fail_before_training(capsys, tmp_path):
