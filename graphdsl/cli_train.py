@@ -22,6 +22,7 @@ import numpy as np
 from . import console
 from .datafiles import DataFileError, read_data
 from .errors import GraphError, Span
+from .formatting import to_json
 from .program import load
 from .train import OPTIMIZERS, DataError
 
@@ -116,7 +117,7 @@ def _train(args) -> int:
         print(_render_file_error(err, args.data), file=sys.stderr)
         return console.EXIT_ERROR
     _write_outputs(history, args)
-    print(json.dumps(history.as_dict()) if args.json else _summary(history, args))
+    print(json.dumps(to_json(history.as_dict())) if args.json else _summary(history, args))
     return console.EXIT_OK
 
 

@@ -52,6 +52,15 @@ def test_json_prints_the_history_only(capsys):
     assert np.array_equal(history["params"]["W"], expected.params["W"])
 
 
+def test_json_writes_a_metric_that_is_nan_as_a_string(capsys, tmp_path):
+    model = tmp_path / "m.graph"
+    model.write_text("input x\nparam w = 1\noutput loss = mean(square(w * x))\noutput odd = log(-mean(x * x))\n")
+    data = tmp_path / "d.csv"
+    data.write_text("x\n1\n2\n")
+    status, out, _ = train(capsys, model, "--data", data, "--epochs", 2, "--json")
+    assert status == 0 and json.loads(out)["metrics"]["odd"] == ["NaN", "NaN"]
+
+
 def test_of_chooses_the_loss(capsys, tmp_path):
     model = tmp_path / "m.graph"
     model.write_text("input x, y\nparam w = 0\noutput spread = mean(x)\noutput fit = mean(square(w * x - y))\n")
