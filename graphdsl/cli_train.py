@@ -149,6 +149,8 @@ def _check_outputs(args) -> None:
     for flag, path in (("--save", args.save), ("--plot", args.plot)):
         if path and not Path(path).resolve().parent.is_dir():
             raise console.CommandError(f"{flag} {path}: the folder {Path(path).parent} does not exist")
+        if path and any(console.same_file(path, keep) for keep in (args.model, args.data)):
+            raise console.UsageError(f"refusing to overwrite '{path}' with {flag}: it is one of the inputs")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise console.CommandError("--plot needs matplotlib, which is not installed: "
                                    "pip install 'graphdsl[plot]' (or pip install matplotlib)")
