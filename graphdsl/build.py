@@ -120,11 +120,14 @@ def find_cycle(graph: nx.DiGraph) -> list:
     takes quadratic time on a long chain; searching from one node of a strongly
     connected component finds a cycle in one pass.
     """
-    for component in nx.strongly_connected_components(graph):
-        start = next(iter(component))
-        if len(component) > 1 or graph.has_edge(start, start):
-            return list(nx.find_cycle(graph.subgraph(component), source=start))
-    return []
+    cyclic = [c for c in nx.strongly_connected_components(graph)
+              if len(c) > 1 or any(graph.has_edge(n, n) for n in c)]
+    if not cyclic:
+        return []
+    position = {node: i for i, node in enumerate(graph)}  # report the cycle met first
+    start = min((node for c in cyclic for node in c), key=position.__getitem__)
+    component = next(c for c in cyclic if start in c)
+    return list(nx.find_cycle(graph.subgraph(component), source=start))
 
 
 def constant(expr, what: str):
@@ -233,16 +236,23 @@ class _Builder:
     def _dependency_order(self, where, assigns, env, ret):
         """Assignments sorted so that each comes after what it reads (file order otherwise)."""
         defined = {s.name: s for s in assigns}
-        deps = nx.DiGraph()
-        deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
+        reads: list = []  # (reader, name read) between assignments
+        in_order, seen = True, set()
         readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
         for owner, expr in readers:
             for ref in _names_in(expr):
                 if ref.id in defined:
                     if owner is not None:
-                        deps.add_edge(owner, ref.id)
+                        reads.append((owner, ref.id))
+                        in_order = in_order and ref.id in seen
                 elif ref.id not in env:
                     raise self._undefined(ref, where, list(env) + list(defined))
+            seen.add(owner)
+        if in_order:  # the common case: every name is defined before it is read
+            return assigns
+        deps = nx.DiGraph()
+        deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
+        deps.add_edges_from(reads)
         try:
             ordered = list(nx.lexicographical_topological_sort(
                 deps.reverse(copy=False), key=lambda n: deps.nodes[n]["order"]))
@@ -565,23 +575,26 @@ class _Builder:
         graph = nx.DiGraph(file=self.module.file, outputs=outputs,
                            inputs=tuple(l.name for l in leaves if l.kind == "input"),
                            params=tuple(l.name for l in leaves if l.kind == "param"))
-        for i, leaf in enumerate(leaves):
-            graph.add_node(leaf.name, kind=leaf.kind, span=leaf.span, order=i, scope=(),
-                           shape=_shape(leaf), default=_default(leaf), init=_init(leaf))
+        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
+                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
+                 for i, leaf in enumerate(leaves)]
         ids = [leaf.name for leaf in leaves]
-        base = len(leaves)
+        edges = []
         node_ids: list = []
-        for i, op in enumerate(ops):
-            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+        for i, op in enumerate(ops, start=len(leaves)):
             node_id = op.suffix
             node_ids.append(node_id)
             if op.kind == "const":
-                graph.add_node(node_id, kind="const", value=op.value, span=op.span, order=base + i,
-                               scope=op.scope, args=())
-            else:
-                graph.add_node(node_id, kind="gate", gate=op.gate, args=args, options=op.options or {},
-                               symbol=op.symbol, span=op.span, order=base + i, scope=op.scope)
-                graph.add_edges_from((a, node_id) for a in args)
+                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
+                                        "scope": op.scope, "args": ()}))
+                continue
+            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
+                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
+                                    "order": i, "scope": op.scope}))
+            edges.extend((a, node_id) for a in args)
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from(edges)
         return graph
 
 
