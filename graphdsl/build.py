@@ -70,7 +70,6 @@ class _Frame:
     calls: tuple  # (gate, call id, call span) of the enclosing calls, outermost first
     refs: list = field(default_factory=list)  # op index -> ref of its node
     value: int | None = None  # a repeat in progress: the ref it has reached,
-    operand: int | None = None  # the operand of its latest call
     done: int = 0  # and how many calls have run
 
     def id(self, suffix: str) -> str:
@@ -138,23 +137,26 @@ def constant(expr, what: str):
         raise GraphDefinitionError(f"{what} must be a number or an array literal", expr.span)
     # Convert nested Array nodes to nested lists without recursion.
     result: list = []
-    stack = [(expr, result)]
+    stack = [(expr, result, 1)]
+    deepest = 1
     while stack:
-        node, target = stack.pop()
+        node, target, depth = stack.pop()
+        deepest = max(deepest, depth)
         for item in node.items:
             if isinstance(item, S.Number):
                 target.append(item.value)
             elif isinstance(item, S.Array):
                 inner: list = []
                 target.append(inner)
-                stack.append((item, inner))
+                stack.append((item, inner, depth + 1))
             else:
                 raise GraphDefinitionError("array literals hold numbers only", item.span)
     try:
         return np.array(result, dtype=np.float64)
     except ValueError:
-        raise GraphDefinitionError("array literal is not rectangular (or nests too deeply)",
-                                   expr.span) from None
+        problem = (f"nests {deepest:,} levels deep, more dimensions than numpy allows" if deepest > 32
+                   else "is not rectangular")
+        raise GraphDefinitionError(f"array literal {problem}", expr.span) from None
 
 
 class _Builder:
@@ -433,12 +435,14 @@ class _Builder:
 
     @staticmethod
     def _ops_size(ops, sizes) -> int:
+        """Nodes the ops make, counting each call of a compound gate as one more: expanding
+        ``repeat(g, 10**12, x)`` takes that long even when ``g`` makes no node."""
         total = 0
         for op in ops:
             if op.kind == "call":
                 total += sizes[op.gate] + 1
-            elif op.kind == "repeat":
-                total += op.value * (sizes.get(op.gate, 1) + 1) + 1
+            elif op.kind == "repeat":  # a built-in makes one node a call; a 0-count repeat, one
+                total += op.value * (sizes[op.gate] + 1 if op.gate in sizes else 1) + 1
             else:
                 total += 1
         return min(total, _HUGE)  # saturate: 10**12 repeats of 10**12 repeats... stay cheap
@@ -524,27 +528,21 @@ class _Builder:
         result = callee.ref(callee.scope.root)
         if op.kind == "repeat":
             frame.value, frame.done = result, frame.done + 1
-        elif result in callee.args:  # the gate returns an operand: a named call needs a node
-            frame.refs.append(_alias(result, callee.result_id, op.span, op.named, frame.calls, out))
         else:
-            frame.refs.append(result)
+            frame.refs.append(_alias(result, callee.result_id, op.span, op.named, frame.calls, out))
 
     def _iterate(self, stack, frame, op, out) -> None:
         """Make the next call of ``repeat(g, n, x)``, or end it once all n have run."""
         if frame.value is None:
-            frame.value = frame.operand = frame.ref(op.args[0])
-            frame.done = 0
+            frame.value, frame.done = frame.ref(op.args[0]), 0
         if frame.done == op.value:
-            value, fresh = frame.value, frame.value != frame.operand
-            frame.value = None
-            frame.refs.append(value if fresh else
-                              _alias(value, frame.id(op.suffix), op.span, op.named, frame.calls, out))
+            value, frame.value = frame.value, None
+            frame.refs.append(_alias(value, frame.id(op.suffix), op.span, op.named, frame.calls, out))
             return
         # The last call is the repeat's result; the others are numbered (under "/return"
         # for a gate's result, whose own id "" is its caller's).
         last = frame.done + 1 == op.value
         suffix = op.suffix if last else f"{op.suffix or '/return'}@{frame.done + 1}"
-        frame.operand = frame.value
         if op.gate in self.scopes:
             stack.append(frame.call(self.scopes[op.gate], op.gate, suffix, op.span, (frame.value,)))
             return
@@ -603,8 +601,10 @@ def _about(count: int) -> str:
 
 
 def _alias(ref: int, node_id: str, span: Span, named: bool, calls: tuple, out: list) -> int:
-    """A named call whose gate returns an operand still needs a node of its own."""
-    if not named:
+    """The result of a call; a named call (``v = g(x)``) whose result is not already a node
+    with its id (``g`` returns an operand, or a constant of a call inside it) gets an
+    identity node with that id."""
+    if not named or (ref >= 0 and out[ref].suffix == node_id):
         return ref
     out.append(Op(node_id, "gate", "identity", (ref,), span, symbol="=", scope=calls))
     return len(out) - 1

@@ -44,12 +44,14 @@ def forward(schedule: Schedule, leaf_values: list) -> list:
     return values
 
 
-def backward(schedule: Schedule, output: str, values: list) -> list:
-    """The gradient of ``output`` (seeded with ones) for every node that needs one, by slot."""
+def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> list:
+    """The gradient of ``output`` (seeded with ones, or ``cotangent``) for every node that
+    needs one, by slot."""
     plan = schedule.plans[output]
     grads = [None] * len(values)
     seed = values[plan.seed]
-    grads[plan.seed] = np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+    grads[plan.seed] = cotangent if cotangent is not None else \
+        np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
     current = None
     try:
         for current in plan.steps:
@@ -128,7 +130,14 @@ def shape_clash(gate: str, args: list, err) -> str | None:
 
 def first_nonfinite(schedule: Schedule, values: list, grads: list | None = None, output: str | None = None):
     """The first node, in the order the passes ran, whose value (or gradient) is NaN or infinite,
-    as a NumericError naming the gate, its operands and its line; None when all are finite."""
+    as a NumericError naming the gate, its operands and its line; None when all are finite.
+    A NaN or an infinity bound to an input or a param is blamed on that leaf."""
+    for leaf in schedule.leaves:
+        value = values[leaf.slot]
+        if not _finite(value):
+            where = "" if _first_bad(value) is None else f" at {list(_first_bad(value))}"
+            return NumericError(f"{leaf.kind} '{leaf.name}' holds {_kind(value)}{where}: the value "
+                                f"bound to it is not finite", leaf.span)
     for step in schedule.steps:
         if not _finite(values[step.slot]):
             return _nonfinite(step, values, values[step.slot], "produced")
@@ -154,7 +163,21 @@ def _kind(value) -> str:
                                                "inf" if not np.any(v == -np.inf) else "infinite")
 
 
+def _first_bad(value):
+    """The index of the first NaN or infinity of an array (None for a scalar)."""
+    if np.ndim(value) == 0:
+        return None
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+
+
 def _nonfinite(step, values, value, verb) -> NumericError:
-    operands = ", ".join(describe(values[a]) for a in step.args)
+    args = [values[a] for a in step.args]
+    index, where = _first_bad(value), ""
+    if index is not None:
+        where = f" at {list(index)}"
+        if step.gate.elementwise:  # the operands at that element say more than whole arrays
+            args = [np.broadcast_to(arg, np.shape(value))[index] for arg in args]
+    operands = ", ".join(describe(arg) for arg in args)
     word = "input" if len(step.args) == 1 else "inputs"
-    return NumericError(f"{step.gate.name} {verb} {_kind(value)} from {word} {operands}", step.span)
+    return NumericError(f"{step.gate.name} {verb} {_kind(value)}{where} from {word} {operands}",
+                        step.span)

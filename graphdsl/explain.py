@@ -98,7 +98,8 @@ def explain(result) -> list:
     for edge in edges:
         node = edge.step.node
         target = graph.nodes[node]["args"][edge.index]
-        totals[target] = edge.gradient if target not in totals else totals[target] + edge.gradient
+        with np.errstate(all="ignore"):  # inf + -inf is NaN here as in the backward pass: no warning
+            totals[target] = edge.gradient if target not in totals else totals[target] + edge.gradient
         seen[target] += 1
         rule = None if edge.local is not None else _rule(edge, names, of)
         explanation = Explanation(of, node, target, edge.index, edge.step.gate.name,

@@ -1,0 +1,156 @@
+"""Resource bounds: graphs too big to build are refused before they are built, with the
+size and the way to raise the limit; deep nesting and long chains work without
+recursion; loading time grows linearly with the file."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import graphdsl
+from graphdsl.build import DEFAULT_MAX_NODES, MAX_GATE_DEPTH
+from graphrun_subprocess import graphrun
+
+N = 100_000
+
+
+def error(text: str, **options) -> graphdsl.GraphError:
+    with pytest.raises(graphdsl.GraphError) as caught:
+        graphdsl.loads(text, "big.graph", **options)
+    return caught.value
+
+
+# ---------------------------------------------------------------- the node limit
+def test_a_huge_repeat_is_refused_with_its_size_and_how_to_raise_the_limit():
+    started = time.perf_counter()
+    err = error("input x = 1\noutput y = repeat(exp, 1000000000000, x)")
+    assert time.perf_counter() - started < 1
+    assert isinstance(err, graphdsl.GraphLimitError) and (err.line, err.column) == (2, 12)
+    assert "about 1,000,000,000,002 nodes" in err.message
+    assert f"the limit of {DEFAULT_MAX_NODES:,}" in err.message
+    assert "--max-nodes N" in err.message and "max_nodes=N" in err.message
+
+
+def test_compound_gates_that_double_at_each_level_are_refused_before_they_are_built():
+    gates = ["gate g0(a) { return a + 1 }"] + [f"gate g{i}(a) {{ return g{i - 1}(g{i - 1}(a)) }}"
+                                               for i in range(1, 40)]
+    started = time.perf_counter()
+    err = error("\n".join(gates) + "\ninput x = 1\noutput y = g39(x)")
+    assert time.perf_counter() - started < 2
+    size = 2  # g0 makes a constant and an add; each g(i) calls g(i-1) twice
+    for _ in range(39):
+        size = 2 * (size + 1)
+    assert isinstance(err, graphdsl.GraphLimitError) and (err.line, err.column) == (42, 12)
+    assert f"about {size + 2:,} nodes" in err.message  # the call and the input, too
+
+
+def test_astronomical_sizes_are_said_without_hundreds_of_digits():
+    gates = ["gate g0(a) { return repeat(exp, 1e300, a) }",
+             "gate g1(a) { return repeat(g0, 1e300, a) }"]
+    err = error("\n".join(gates) + "\ninput x = 1\noutput y = g1(x)")
+    assert "more than 10^30 nodes" in err.message and len(err.message) < 200
+
+
+def test_max_nodes_raises_and_lowers_the_limit():
+    text = "input x = 1\noutput y = repeat(sin, 50, x)"
+    assert "about 52 nodes, more than the limit of 20" in error(text, max_nodes=20).message
+    assert graphdsl.loads(text, max_nodes=60).run().outputs["y"] == pytest.approx(0.233914, abs=1e-6)
+
+
+def test_graphrun_max_nodes(tmp_path):
+    model = tmp_path / "m.graph"
+    model.write_text("input x = 1\noutput y = repeat(sin, 50, x)\n")
+    refused = graphrun(model, "--max-nodes", "20")
+    assert refused.returncode == 1 and "m.graph:2:12: error:" in refused.stderr
+    assert "--max-nodes" in refused.stderr and "Traceback" not in refused.stderr
+    assert graphrun(model, "--max-nodes", "60").returncode == 0
+
+
+def test_a_param_drawn_at_random_counts_against_the_limit():
+    err = error("param W: [100000, 100000] ~ normal(0, 1)\noutput y = sum(W)")
+    assert isinstance(err, graphdsl.GraphLimitError) and (err.line, err.column) == (1, 7)
+    assert "about 10,000,000,000 numbers" in err.message and "max_nodes=N" in err.message
+    assert graphdsl.loads("param W: [3, 4] ~ zeros()\noutput y = sum(W)").run().outputs["y"] == 0
+
+
+def test_a_uniform_range_numpy_cannot_draw_from_is_refused_at_its_place():
+    err = error("param w: [2] ~ uniform(-1e308, 1e308)\noutput y = sum(w)")
+    assert (err.line, err.column) == (1, 16) and "hi - lo" in err.message
+
+
+# ---------------------------------------------------------------- nesting of compound gates
+def _chain(depth: int) -> str:
+    gates = ["gate g0(a) { return a + 1 }"] + [f"gate g{i}(a) {{ return g{i - 1}(a) }}" for i in range(1, depth)]
+    return "\n".join(gates) + f"\ninput x = 1\noutput y = g{depth - 1}(x)"
+
+
+def test_gates_may_nest_up_to_the_depth_limit():
+    prog = graphdsl.loads(_chain(MAX_GATE_DEPTH))
+    assert prog.run().outputs["y"] == 2.0
+    assert len(prog.graph.nodes["y"]["scope"]) == MAX_GATE_DEPTH
+
+
+def test_gates_nesting_beyond_the_depth_limit_are_refused_with_the_chain():
+    started = time.perf_counter()
+    err = error(_chain(5000))
+    assert time.perf_counter() - started < 10
+    assert isinstance(err, graphdsl.GraphLimitError) and err.line == 5002
+    assert "5,000 levels deep (g4999 -> g4998 -> g4997 -> ... -> g0)" in err.message
+    assert f"the limit of {MAX_GATE_DEPTH}" in err.message
+
+
+# ---------------------------------------------------------------- deep and wide text
+@pytest.mark.parametrize("name, text, expected", [
+    ("parentheses", "input x = 1\noutput y = " + "(" * N + "x" + ")" * N, 1.0),
+    ("unary minus", "input x = 1\noutput y = " + "-" * N + "x", 1.0),
+    ("nested calls", "input x = 0.5\noutput y = " + "sin(" * N + "x" + ")" * N, 0.0054771),
+    ("a long sum", "input x = 1\noutput y = " + " + ".join(["x"] * N), float(N)),
+    ("a power tower", "input x = 1\noutput y = " + " ** ".join(["x"] * N), 1.0),
+    ("a wide array", "input x = [" + ", ".join(["1"] * N) + "]\noutput y = sum(x)", float(N)),
+])
+def test_deep_or_wide_text_of_100000_levels_loads_and_runs(name, text, expected):
+    prog = graphdsl.loads(text)
+    result = prog.run()
+    assert result.outputs["y"] == pytest.approx(expected, rel=1e-4), name
+    assert np.all(np.isfinite(result.grads["x"]))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("input x = " + "[" * N + "1" + "]" * N + "\noutput y = sum(x)",
+     "array literal nests 100,000 levels deep, more dimensions than numpy allows"),
+    ("input x = 1\noutput y = " + "(" * N, "'(' is never closed"),
+    ("input x = 1\noutput y = " + "[" * N + "x", "'[' is never closed"),
+    ("input x = 1\noutput y = " + "exp(" * N + "x" + ")" * (N - 1), "'(' is never closed"),
+])
+def test_deep_text_that_cannot_work_fails_with_a_clear_error(text, message):
+    err = error(text)
+    assert message in err.message and err.line is not None
+
+
+def test_a_chain_of_100000_nodes_loads_runs_and_differentiates():
+    lines = ["input x = 0.5"] + [f"a{i} = sin(a{i - 1}) + 0.5 * x" if i else "a0 = x * 1"
+                                 for i in range(N)] + [f"output y = a{N - 1}"]
+    prog = graphdsl.loads("\n".join(lines))
+    assert len(prog.forward_order) > 2 * N
+    result = prog.run()
+    outputs, tangents = prog.jvp({"x": 0.5}, {"x": 1.0})
+    assert tangents["y"] == pytest.approx(result.grads["x"], rel=1e-12)
+    report = prog.check_gradients()
+    assert report.ok and report.rules == () and report.modes.ok
+
+
+def test_loading_time_grows_linearly_with_the_file():
+    def seconds(lines: int) -> float:
+        text = "input x = 0.5\nv0 = x * 1\n" + "".join(
+            f"v{i} = tanh(v{i - 1}) * 0.5 + 0.25  # step {i}\n" for i in range(1, lines)) + \
+            f"output y = v{lines - 1}\n"
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            graphdsl.loads(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = seconds(2_500), seconds(10_000)
+    assert large / small < 8, (small, large)  # 4 when linear, 16 when quadratic
