@@ -32,6 +32,15 @@ def to_value(value, name: str, span=None):
         value = value.astype(np.float64)
     if value.ndim == 0:
         return float(value) if value.dtype == np.float64 else value[()]
+    return read_only(value)
+
+
+def read_only(value):
+    """An array nothing can write through: a read-only view of it (no copy), so that
+    no step of a run can change the caller's array, and results hand out copies."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
     return value
 
 

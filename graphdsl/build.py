@@ -152,11 +152,13 @@ def constant(expr, what: str):
             else:
                 raise GraphDefinitionError("array literals hold numbers only", item.span)
     try:
-        return np.array(result, dtype=np.float64)
+        array = np.array(result, dtype=np.float64)
     except ValueError:
         problem = (f"nests {deepest:,} levels deep, more dimensions than numpy allows" if deepest > 32
                    else "is not rectangular")
         raise GraphDefinitionError(f"array literal {problem}", expr.span) from None
+    array.flags.writeable = False  # shared by every run: a result must not change it
+    return array
 
 
 class _Builder:

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 
 from . import execute
-from .bindings import bind, to_value
+from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
 from .errors import BindingError, GraphSyntaxError, Span
 from .parse import parse
@@ -303,9 +303,14 @@ def _batch_rows(bindings: dict) -> int:
 
 
 def _replace_defaults(sched: Schedule, values: dict) -> Schedule:
-    leaves = tuple(replace(leaf, default=values[leaf.name]) if leaf.name in values else leaf
+    leaves = tuple(replace(leaf, default=_own(values[leaf.name])) if leaf.name in values else leaf
                    for leaf in sched.leaves)
     return replace(sched, leaves=leaves)
+
+
+def _own(value):
+    """A read-only copy of an array: changing the caller's array later must not change the Program."""
+    return read_only(np.array(value)) if isinstance(value, np.ndarray) else value
 
 
 def _with_drawn_params(sched: Schedule, graph: nx.DiGraph, seed: int) -> Schedule:

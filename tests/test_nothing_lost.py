@@ -1,0 +1,122 @@
+"""Nothing lost: the arrays a caller binds are never modified, results never alias them
+(nor the Program's defaults and constants), a Program never changes after it is
+built, data files that cannot be read give clear errors, and graphrun never
+damages a file."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphdsl
+from graphdsl.datafiles import DataFileError, read_data
+from graphdsl.explain import explain
+from graphrun_subprocess import graphrun
+
+MODEL = """\
+input x, W: [2, 3], b = [0.5, -0.5]
+param v = [1, 2]
+h = tanh(W @ x + b)
+output loss = sum(h * v) + sum(x), hidden = h, same = x
+"""
+
+
+def bindings() -> dict:
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=(4, 6))
+    return {"x": np.array([0.5, -1.0, 2.0], dtype=np.float32),  # converted, not modified
+            "W": big[::2, ::2],  # a non-contiguous view into a larger array
+            "b": np.array([1, 2], dtype=np.int64)}
+
+
+def snapshot(values: dict) -> dict:
+    return {name: np.array(value, copy=True) for name, value in values.items()}
+
+
+def test_no_entry_point_modifies_the_arrays_it_is_given():
+    prog = graphdsl.loads(MODEL)
+    given = bindings()
+    before = snapshot(given)
+    result = prog.run(**given)
+    prog.run(of="hidden", check_finite=True, **given)
+    prog.forward(**given)
+    prog.jvp(given, {"x": given["x"], "W": given["W"]})
+    prog.check_gradients(**given)
+    prog.run_batch(**{name: np.stack([value, value]) for name, value in given.items()})
+    prog.to_dot(result)
+    explain(result)
+    for name, value in given.items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+        assert value.flags.writeable  # still the caller's own, writable array
+
+
+def test_results_are_copies_that_the_caller_may_change():
+    prog = graphdsl.loads("input x = [1, 2]\nconst = [5, 6]\noutput x2 = x, c = const, y = x * const")
+    first = prog.run()
+    for array in (first.outputs["x2"], first.outputs["c"], first.values["x"], first.grads["x"],
+                  prog.defaults()["x"]):
+        array[...] = -99.0
+    again = prog.run()
+    np.testing.assert_array_equal(again.outputs["y"], [5.0, 12.0])
+    np.testing.assert_array_equal(again.outputs["c"], [5.0, 6.0])
+    np.testing.assert_array_equal(prog.defaults()["x"], [1.0, 2.0])
+
+
+def test_an_output_that_is_an_input_does_not_alias_the_callers_array():
+    given = np.array([1.0, 2.0])
+    result = graphdsl.loads("input x\noutput y = x").run(x=given)
+    result.outputs["y"][0] = 100.0
+    np.testing.assert_array_equal(given, [1.0, 2.0])
+
+
+def test_a_program_does_not_change_when_the_arrays_it_was_given_do():
+    weights = np.array([3.0, 4.0])
+    trained = graphdsl.loads("param w = [1, 2]\noutput y = sum(w)").with_params({"w": weights})
+    weights[0] = 100.0
+    assert trained.run().outputs["y"] == 7.0
+
+
+def test_training_leaves_the_program_and_the_data_alone():
+    prog = graphdsl.loads("input x, y\nparam w = [0.5, 0.5]\noutput loss = mean(square(sum(w * x) - y))")
+    data = {"x": np.array([[1.0, 2.0], [2.0, 1.0]]), "y": np.array([1.0, 2.0])}
+    before = snapshot(data)
+    history = prog.fit(data, epochs=5, lr=0.05)
+    assert history.params["w"][0] != 0.5
+    np.testing.assert_array_equal(prog.defaults()["w"], [0.5, 0.5])
+    for name in data:
+        np.testing.assert_array_equal(data[name], before[name])
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.json", None, "missing.json: no such file"),
+    ("bad.json", b'{"x": [1, 2', "invalid JSON"),
+    ("list.json", b"[1, 2]", "expected a JSON object"),
+    ("text.json", b'{"x": "one"}', "'x' is not a number or a rectangular array of numbers"),
+    ("binary.json", b"\xff\xfe\x00", "not UTF-8 text"),
+    ("broken.npz", b"PK\x03\x04garbage", "not a readable .npz archive"),
+    ("empty.npz", b"", "not a readable .npz archive"),
+    ("rows.csv", b"x,y\n1,2\n3,four\n", "column 'y': 'four' is not a number"),
+    ("data.txt", b"x=1", "unsupported data file type '.txt'"),
+])
+def test_a_data_file_that_cannot_be_read_gives_a_clear_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataFileError) as caught:
+        read_data(path)
+    assert message in str(caught.value)
+
+
+def test_graphrun_reports_an_unreadable_inputs_file_and_keeps_the_model(tmp_path):
+    model = tmp_path / "m.graph"
+    text = "input x\noutput y = x * 2\n"
+    model.write_text(text)
+    (tmp_path / "bad.json").write_text('{"x": [1, 2')
+    for args, message in [(["--inputs-file", tmp_path / "bad.json"], "invalid JSON"),
+                          (["--inputs-file", tmp_path / "none.json"], "no such file"),
+                          (["--inputs-file", tmp_path], "--inputs-file takes a .json or .npz file"),
+                          (["--inputs", "x=1", "--dot", model], "refusing to overwrite"),
+                          (["--inputs", "x=1", "--render", model], "")]:
+        done = graphrun(model, *args)
+        assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr
+    assert model.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "m.graph"]  # no debris
