@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import graphdsl
 from graphdsl import cli
+from graphdsl.explain import explain
 from fuzzing import budget, programs
 from graphrun_subprocess import EXAMPLES, graphrun
 
@@ -87,15 +88,22 @@ def exercise(text: str) -> None:
             _positioned(err)
             return
         bindings = _bindings(prog)
-        for entry in (lambda: prog.run(**bindings), lambda: prog.run(check_finite=True, **bindings),
+        for entry in (lambda: _picture(prog, prog.run(**bindings)),
+                      lambda: prog.run(check_finite=True, **bindings),
                       lambda: prog.forward(**bindings),
                       lambda: prog.jvp(bindings, {name: 1.0 for name in bindings}),
-                      lambda: prog.check_gradients(**bindings), lambda: prog.to_dot(),
+                      lambda: prog.check_gradients(**bindings),
                       lambda: prog.run_batch(**{k: np.stack([v, v]) for k, v in bindings.items()})):
             try:
                 entry()
             except graphdsl.GraphError as err:
                 _positioned(err)
+
+
+def _picture(prog, result) -> None:
+    """What graphrun shows of a run besides the numbers: the DOT picture and --explain."""
+    prog.to_dot(result)
+    explain(result)
 
 
 def _positioned(err: graphdsl.GraphError) -> None:
