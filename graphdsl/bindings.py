@@ -71,5 +71,6 @@ def bind(leaves, bindings: dict) -> list:
 def _unknown(name: str, known) -> str:
     match = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f"; did you mean '{match[0]}'?" if match else ""
-    listing = ", ".join(sorted(known)) or "none"
-    return f"unknown input '{name}'{hint} (inputs and params: {listing})"
+    names = sorted(known)
+    listing = ", ".join(names[:10]) + (f" and {len(names) - 10:,} more" if len(names) > 10 else "")
+    return f"unknown input '{name}'{hint} (inputs and params: {listing or 'none'})"

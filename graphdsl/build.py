@@ -116,17 +116,24 @@ def find_cycle(graph: nx.DiGraph) -> list:
     """The edges of one cycle of ``graph``, or [] when it has none, in linear time.
 
     ``nx.find_cycle`` without a source restarts its search from every node, which
-    takes quadratic time on a long chain; searching from one node of a strongly
-    connected component finds a cycle in one pass.
+    takes quadratic time on a long chain. Inside a strongly connected component
+    every node has a successor in the component, so following them from any node
+    must come back to a node already met: that closes a cycle.
     """
     cyclic = [c for c in nx.strongly_connected_components(graph)
               if len(c) > 1 or any(graph.has_edge(n, n) for n in c)]
     if not cyclic:
         return []
     position = {node: i for i, node in enumerate(graph)}  # report the cycle met first
-    start = min((node for c in cyclic for node in c), key=position.__getitem__)
-    component = next(c for c in cyclic if start in c)
-    return list(nx.find_cycle(graph.subgraph(component), source=start))
+    node = min((node for c in cyclic for node in c), key=position.__getitem__)
+    component = next(c for c in cyclic if node in c)
+    path, met = [], {}
+    while node not in met:
+        met[node] = len(path)
+        path.append(node)
+        node = next(n for n in graph.successors(node) if n in component)
+    cycle = path[met[node]:]
+    return list(zip(cycle, cycle[1:] + cycle[:1]))
 
 
 def constant(expr, what: str):
@@ -277,8 +284,11 @@ class _Builder:
         start = min(range(len(cycle)), key=lambda i: (defined[cycle[i]].span.line,
                                                       defined[cycle[i]].span.column))
         cycle = cycle[start:] + cycle[:start]
-        path = " -> ".join(cycle + [cycle[0]])
-        where = ", ".join(f"'{n}' at line {defined[n].span.line}" for n in cycle)
+        shown = cycle if len(cycle) <= 8 else cycle[:4] + ["..."] + cycle[-2:]  # a long one, briefly
+        path = " -> ".join(shown + [cycle[0]])
+        where = ", ".join(f"'{n}' at line {defined[n].span.line}" for n in shown if n != "...")
+        if len(cycle) > 8:
+            where += f"; {len(cycle):,} names in all"
         return GraphDefinitionError(f"cycle: {path} (defined: {where})", defined[cycle[0]].span)
 
     # ------------------------------------------------------------ expressions

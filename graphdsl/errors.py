@@ -47,14 +47,25 @@ class GraphError(Exception):
         head = f"{span.file}:{span.line}:{span.column}: error: {self.message}"
         if not span.source_line:
             return head
-        line = span.source_line.expandtabs(1)
-        caret = " " * (min(span.column, len(line) + 1) - 1) + "^"
-        return f"{head}\n    {line}\n    {caret}"
+        line, column = _window(span.source_line.expandtabs(1), span.column)
+        return f"{head}\n    {line}\n    " + " " * (column - 1) + "^"
 
     def __str__(self) -> str:
         if self.span is None:
             return self.message
         return f"{self.span.file}:{self.span.line}:{self.span.column}: {self.message}"
+
+
+def _window(line: str, column: int, width: int = 100) -> tuple:
+    """The part of a long source line around ``column`` (a 50 MB line is not a message),
+    and where the column falls in it."""
+    column = min(column, len(line) + 1)
+    if len(line) <= width:
+        return line, column
+    start = max(0, min(column - 1 - width // 2, len(line) - width))
+    before = "..." if start else ""
+    after = "..." if start + width < len(line) else ""
+    return before + line[start:start + width] + after, column - start + len(before)
 
 
 class GraphSyntaxError(GraphError):

@@ -153,3 +153,29 @@ def test_loading_time_grows_linearly_with_the_file():
 
     small, large = seconds(2_500), seconds(10_000)
     assert large / small < 8, (small, large)  # 4 when linear, 16 when quadratic
+
+
+# ---------------------------------------------------------------- messages stay short
+def test_an_error_in_a_very_long_line_shows_the_part_around_it():
+    text = "input x = [" + ", ".join(["1"] * N) + "]]\noutput y = x"
+    rendered = error(text).render()
+    head, line, caret = rendered.split("\n")
+    assert head == f"big.graph:1:{len(text.split(chr(10))[0])}: error: unmatched ']'"
+    assert len(line) < 120 and line.startswith("    ...") and line.endswith("1]]")
+    assert caret.index("^") == len(line) - 1
+
+
+def test_a_cycle_through_many_names_is_spelled_briefly():
+    n = 20_000
+    text = "\n".join(f"a{i} = a{(i + 1) % n} + 1" for i in range(n)) + "\noutput y = a0"
+    err = error(text)
+    assert err.message.startswith("cycle: a0 -> a1 -> a2 -> a3 -> ... -> a19998 -> a19999 -> a0 (defined: "
+                                  "'a0' at line 1, ")
+    assert err.message.endswith("20,000 names in all)") and len(err.message) < 300
+
+
+def test_an_unknown_binding_among_many_inputs_lists_a_few():
+    prog = graphdsl.loads("input " + ", ".join(f"x{i}" for i in range(1000)) + "\noutput y = x0")
+    with pytest.raises(graphdsl.BindingError) as caught:
+        prog.run(zz=1)
+    assert caught.value.message.endswith("x106 and 990 more)") and len(caught.value.message) < 200
