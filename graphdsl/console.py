@@ -164,6 +164,8 @@ def _array(name: str, text: str):
     except json.JSONDecodeError as err:
         raise UsageError(f"--inputs: the value of '{name}' is not a JSON array: {err.msg} "
                          f"at character {err.pos + 1} of '{text}'") from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise UsageError(f"--inputs: the array given for '{name}' nests too deeply") from None
     if not _numeric_list(data):
         raise UsageError(f"--inputs: the array given for '{name}' must hold numbers only")
     try:

@@ -54,6 +54,8 @@ def read_json(path) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFileError(f"invalid JSON: {err.msg}", _span(path, text, err.lineno, err.colno)) from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise DataFileError(f"{path}: the JSON nests too deeply to be data") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: expected a JSON object of name: value pairs")
     return {str(name): _numbers(value, f"{path}: '{name}'") for name, value in data.items()}
@@ -75,7 +77,11 @@ def read_csv(path) -> dict:
     columns of one matrix (header ``X,X,y``: X has shape [rows, 2])."""
     path = Path(path)
     text = _text(path)
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as err:  # e.g. a field longer than csv's limit of 131,072 characters
+        raise DataFileError(f"not readable as CSV: {err}", _span(path, text, reader.line_num, 1)) from None
     rows = [(i + 1, row) for i, row in enumerate(rows) if any(cell.strip() for cell in row)]
     if not rows:
         raise DataFileError(f"{path}: empty CSV file (expected a header row of input names)")

@@ -43,17 +43,25 @@ class GraphError(Exception):
         span = self.span
         if span is None:
             where = f"{file}: " if file else ""
-            return f"{where}error: {self.message}"
-        head = f"{span.file}:{span.line}:{span.column}: error: {self.message}"
+            return _printable(f"{where}error: {self.message}")
+        head = _printable(f"{span.file}:{span.line}:{span.column}: error: {self.message}")
         if not span.source_line:
             return head
         line, column = _window(span.source_line.expandtabs(1), span.column)
-        return f"{head}\n    {line}\n    " + " " * (column - 1) + "^"
+        return f"{head}\n    {_printable(line)}\n    " + " " * (column - 1) + "^"
 
     def __str__(self) -> str:
         if self.span is None:
             return self.message
         return f"{self.span.file}:{self.span.line}:{self.span.column}: {self.message}"
+
+
+def _printable(text: str) -> str:
+    """The text with every control character (an escape sequence in a hostile file would
+    drive the terminal) shown as U+FFFD, one character for one, so carets stay aligned."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in text)
 
 
 def _window(line: str, column: int, width: int = 100) -> tuple:

@@ -12,9 +12,12 @@ import numpy as np
 from . import execute
 from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
-from .errors import BindingError, GraphSyntaxError, Span
+from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
 from .parse import parse
 from .schedule import Schedule, schedule
+
+
+MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
 
 
 def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program":
@@ -25,7 +28,11 @@ def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program
     -4.0
     """
     path = Path(path)
-    data = path.read_bytes()
+    with path.open("rb") as file:  # bounded: /dev/zero or a FIFO must not read forever
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise GraphLimitError(f"the file is larger than {MAX_FILE_BYTES:,} bytes: not a model "
+                              f"graphdsl can build", Span(str(path), 1, 1))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -96,6 +96,8 @@ def test_training_leaves_the_program_and_the_data_alone():
     ("empty.npz", b"", "not a readable .npz archive"),
     ("rows.csv", b"x,y\n1,2\n3,four\n", "column 'y': 'four' is not a number"),
     ("data.txt", b"x=1", "unsupported data file type '.txt'"),
+    ("deep.json", b'{"x": ' + b"[" * 100_000 + b"1" + b"]" * 100_000 + b"}", "the JSON nests too deeply"),
+    ("wide.csv", b"x\n" + b"1" * 200_000 + b"\n", "not readable as CSV: field larger than field limit"),
 ])
 def test_a_data_file_that_cannot_be_read_gives_a_clear_error(tmp_path, name, content, message):
     path = tmp_path / name

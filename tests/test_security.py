@@ -139,3 +139,25 @@ def test_graphdsl_never_calls_eval_or_exec_on_user_text(untouched, no_processes,
     for source in seen:  # a code generator may compile code, but of its own names only
         assert not any(word in source for word in ("touch", SENTINEL, "__import__", "breakpoint",
                                                    "input_", "return_")), source
+
+
+def test_control_characters_in_a_file_never_reach_the_terminal(untouched):
+    model = untouched / "m.graph"
+    model.write_bytes(b"input x = 1  # \x1b]0;owned\x07\x1b[2J\noutput y = x \x1b[31m\n")
+    done = graphrun(model, cwd=untouched)
+    assert done.returncode == 1 and "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert done.stderr.startswith(f"{model}:2:14: error: unexpected character '\\x1b'\n")
+    head, line, caret = done.stderr.rstrip("\n").split("\n")
+    assert line == "    output y = x \ufffd[31m" and caret == " " * 17 + "^"
+
+
+def test_a_file_that_never_ends_is_refused(untouched):
+    done = graphrun("/dev/zero", cwd=untouched)
+    assert done.returncode == 1 and "the file is larger than 1,073,741,824 bytes" in done.stderr
+
+
+def test_a_deeply_nested_inputs_array_is_a_usage_error(untouched):
+    model = untouched / "m.graph"
+    model.write_text("input x\noutput y = sum(x)\n")
+    done = graphrun(model, "--inputs", "x=" + "[" * 30_000 + "1" + "]" * 30_000, cwd=untouched)
+    assert done.returncode == 2 and "nests too deeply" in done.stderr and "internal error" not in done.stderr
