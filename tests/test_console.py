@@ -54,7 +54,7 @@ def test_load_model_reports_file_system_problems(tmp_path, monkeypatch):
     def denied(*args, **kwargs):  # the tests may run as root, who can read anything
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("pathlib.Path.read_bytes", denied)
+    monkeypatch.setattr("pathlib.Path.open", denied)
     with pytest.raises(CommandError, match="permission denied"):
         console.load_model(str(tmp_path / "secret.graph"))
 
