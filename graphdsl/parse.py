@@ -126,6 +126,8 @@ def _bad_character(err: UnexpectedCharacters, text: str, file: str, lines: list)
     span = _span(file, lines, err.line, err.column)
     if char == "^":
         return GraphSyntaxError("'^' is not an operator here: write powers as 'x ** 2'", span)
+    if char.isdigit() and not char.isascii():
+        return GraphSyntaxError(f"unexpected character '{char}': numbers use the digits 0-9", span)
     if char.isprintable() and not char.isascii() and char.isalpha():
         return GraphSyntaxError(f"unexpected character '{char}': names use ASCII letters, digits and '_'", span)
     shown = f"'{char}'" if char.isprintable() else repr(char)

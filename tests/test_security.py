@@ -161,3 +161,11 @@ def test_a_deeply_nested_inputs_array_is_a_usage_error(untouched):
     model.write_text("input x\noutput y = sum(x)\n")
     done = graphrun(model, "--inputs", "x=" + "[" * 30_000 + "1" + "]" * 30_000, cwd=untouched)
     assert done.returncode == 2 and "nests too deeply" in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("digit", ["\u0663", "\uff13", "\U0001d7d1"])  # Arabic-Indic, fullwidth, bold 3
+def test_digits_of_other_scripts_are_not_numbers(digit):
+    with pytest.raises(graphdsl.GraphSyntaxError) as caught:
+        graphdsl.loads(f"input x = 1\noutput y = x * {digit}")
+    assert (caught.value.line, caught.value.column) == (2, 16)
+    assert caught.value.message == f"unexpected character '{digit}': numbers use the digits 0-9"
