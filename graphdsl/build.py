@@ -2,89 +2,31 @@
 
 Every scope (a gate's body, or the file's top level) is first compiled to a flat
 list of ops in dependency order. Calls to compound gates stay as call ops until
-the scope is *flattened*: a gate's flattened template is built once, callees
-first, and a call copies it under the call's id prefix. Nothing here recurses
+the limits are checked and the calls inlined (expand.py). Nothing here recurses
 over the graph, so 100,000-node chains and deeply nested expressions build in
 linear time.
 
 Node ids: a top-level name is its own id; an anonymous sub-expression of ``f``
 is ``f#1``, ``f#2``... in evaluation order; inside an expanded call ``s`` a local
 ``e`` becomes ``s/e`` and the return expression's sub-expressions ``s/#1``...;
-iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``).
+iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``); the
+inner nodes of a call that is a gate's result go under ``s/return``.
 """
 from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 
 from . import syntax as S
 from .errors import GraphDefinitionError, GraphLimitError, Span
+from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand
 from .gates import GATES
 
 DEFAULT_MAX_NODES = 5_000_000
-# Each node records the calls it sits in, so nesting costs memory per node; no graph a
-# person writes nests compound gates anywhere near this deep.
-MAX_GATE_DEPTH = 100
-_HUGE = 10**30  # node counts saturate here
-_RAISE_LIMIT = "raise it with --max-nodes N (or max_nodes=N in load/loads)"
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    suffix: str  # node id relative to the enclosing call; "" is the call's own result
-    kind: str  # "const" or "gate"; before flattening also "call" and "repeat"
-    gate: str | None  # the gate (for call/repeat: the callee)
-    args: tuple  # refs: >= 0 an earlier op of the scope, < 0 parameter -1-ref
-    span: Span
-    options: dict | None = None
-    value: object = None  # a constant's value; repeat's count
-    symbol: str | None = None
-    scope: tuple = ()  # enclosing calls, outermost first: (gate, call id, call span)
-    named: bool = False  # the root of an assignment: must own a node with this id
-
-
-@dataclass
-class Scope:
-    """A compiled body: its parameters (or the file's leaves), ops and result."""
-
-    name: str
-    params: tuple
-    ops: list
-    root: int | None = None
-    calls: tuple = ()  # (callee gate name, call span) of compound callees
-
-
-@dataclass
-class _Frame:
-    """A call being expanded: its scope, its operands and the ids of its nodes."""
-
-    scope: Scope
-    args: tuple  # refs of the values of the scope's parameters
-    result_id: str  # the id of the call's result
-    prefix: str  # the start of the ids of its other nodes
-    calls: tuple  # (gate, call id, call span) of the enclosing calls, outermost first
-    refs: list = field(default_factory=list)  # op index -> ref of its node
-    value: int | None = None  # a repeat in progress: the ref it has reached,
-    done: int = 0  # and how many calls have run
-
-    def id(self, suffix: str) -> str:
-        return self.prefix + suffix if suffix else self.result_id
-
-    def ref(self, a: int) -> int:
-        return self.refs[a] if a >= 0 else self.args[-1 - a]
-
-    def call(self, scope: Scope, gate: str, suffix: str, span: Span, args: tuple) -> "_Frame":
-        """The frame of a call made at ``suffix``. A call that is this frame's own result
-        (``return f(a)``) shares its id, so the callee's other nodes go under "/return",
-        a keyword that no local name can be."""
-        result_id = self.id(suffix)
-        return _Frame(scope, args, result_id, self.prefix + (suffix or "/return"),
-                      self.calls + ((gate, result_id, span),))
 
 
 def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
@@ -196,9 +138,9 @@ class _Builder:
         top = self._compile_scope("the file", [S.Name(l.name, l.span) for l in leaves], assigns, None,
                                   top_level=True)
         self._check_recursion()
-        self._check_size(top, len(leaves))
+        check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
         self._check_drawn(leaves)
-        ops = self._expand(top, len(leaves))
+        ops = expand(self.scopes, top, len(leaves))
         graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
         if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
             raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
@@ -424,56 +366,6 @@ class _Builder:
         span = calls.edges[cycle[0]]["span"]
         raise GraphDefinitionError(f"recursive gates: {' -> '.join(names)}", span)
 
-    def _measure(self, top: Scope) -> tuple:
-        """For each compound gate the file calls: the nodes one call of it makes, and how
-        many levels deep its calls nest (bottom-up, each gate once, no recursion)."""
-        sizes: dict = {}
-        depths: dict = {}
-        stack = [callee for callee, _ in top.calls]
-        while stack:
-            current = stack[-1]
-            if current in sizes:  # reached twice through different callers
-                stack.pop()
-                continue
-            callees = [callee for callee, _ in self.scopes[current].calls]
-            pending = [callee for callee in callees if callee not in sizes]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            sizes[current] = self._ops_size(self.scopes[current].ops, sizes)
-            depths[current] = 1 + max((depths[callee] for callee in callees), default=0)
-        return sizes, depths
-
-    @staticmethod
-    def _ops_size(ops, sizes) -> int:
-        """Nodes the ops make, counting each call of a compound gate as one more: expanding
-        ``repeat(g, 10**12, x)`` takes that long even when ``g`` makes no node."""
-        total = 0
-        for op in ops:
-            if op.kind == "call":
-                total += sizes[op.gate] + 1
-            elif op.kind == "repeat":  # a built-in makes one node a call; a 0-count repeat, one
-                total += op.value * (sizes[op.gate] + 1 if op.gate in sizes else 1) + 1
-            else:
-                total += 1
-        return min(total, _HUGE)  # saturate: 10**12 repeats of 10**12 repeats... stay cheap
-
-    def _check_size(self, top: Scope, leaves: int):
-        sizes, depths = self._measure(top)
-        if top.calls:
-            callee, span = max(top.calls, key=lambda call: depths[call[0]])
-            if depths[callee] > MAX_GATE_DEPTH:
-                raise GraphLimitError(
-                    f"compound gates call each other {depths[callee]:,} levels deep "
-                    f"({self._deepest_chain(callee, depths)}), more than the limit of "
-                    f"{MAX_GATE_DEPTH}", span)
-        total = min(leaves + self._ops_size(top.ops, sizes), _HUGE)
-        if total > self.max_nodes:
-            raise GraphLimitError(
-                f"the graph would expand to {_about(total)} nodes, more than the limit of "
-                f"{self.max_nodes:,}; {_RAISE_LIMIT}", self._biggest_call(top, sizes))
-
     def _check_drawn(self, leaves):
         """Params drawn at random are made when the file loads: refuse a size beyond the
         limit, or a range numpy cannot draw from, before anything is allocated."""
@@ -484,85 +376,14 @@ class _Builder:
             count = math.prod(dims) if all(isinstance(d, int) for d in dims) else 0
             if count > self.max_nodes:
                 raise GraphLimitError(
-                    f"param '{leaf.name}' would hold {_about(count)} numbers, more than the limit "
-                    f"of {self.max_nodes:,} (the node limit); {_RAISE_LIMIT}", leaf.span)
+                    f"param '{leaf.name}' would hold {about(count)} numbers, more than the limit "
+                    f"of {self.max_nodes:,} (the node limit); {RAISE_LIMIT}", leaf.span)
             args = leaf.init.args
             if leaf.init.gate == "uniform" and len(args) == 2 and \
                     all(isinstance(a, S.Number) for a in args) and \
                     not math.isfinite(args[1].value - args[0].value):
                 raise GraphDefinitionError("uniform(lo, hi) needs hi - lo to be a finite number",
                                            leaf.init.span)
-
-    def _deepest_chain(self, name: str, depths: dict) -> str:
-        chain = [name]
-        while self.scopes[chain[-1]].calls:
-            chain.append(max((callee for callee, _ in self.scopes[chain[-1]].calls), key=depths.get))
-        return " -> ".join(chain if len(chain) <= 5 else chain[:3] + ["..."] + chain[-1:])
-
-    def _biggest_call(self, top: Scope, sizes) -> Span:
-        def cost(op):
-            if op.kind == "call":
-                return sizes.get(op.gate, 1)
-            return op.value * sizes.get(op.gate, 1) if op.kind == "repeat" else 1
-        return max(top.ops, key=cost).span if top.ops else Span(self.module.file, 1, 1)
-
-    def _expand(self, top: Scope, leaves: int) -> list:
-        """The ops of the whole graph: every compound call inlined, outermost first.
-
-        Each call being expanded is a frame on an explicit stack, so nesting depth
-        costs no Python recursion; every op is copied once, with its final id and
-        the tuple of its enclosing calls, which the ops of one call share.
-        """
-        out: list = []
-        stack = [_Frame(top, tuple(-1 - i for i in range(leaves)), "", "", ())]
-        while stack:
-            frame = stack[-1]
-            if len(frame.refs) == len(frame.scope.ops):
-                stack.pop()
-                if stack:
-                    self._returned(stack[-1], frame, out)
-                continue
-            op = frame.scope.ops[len(frame.refs)]
-            args = tuple(frame.ref(a) for a in op.args)
-            if op.kind == "call":
-                stack.append(frame.call(self.scopes[op.gate], op.gate, op.suffix, op.span, args))
-            elif op.kind == "repeat":
-                self._iterate(stack, frame, op, out)
-            else:
-                frame.refs.append(len(out))
-                out.append(Op(frame.id(op.suffix), op.kind, op.gate, args, op.span, op.options,
-                              op.value, op.symbol, frame.calls))
-        return out
-
-    def _returned(self, frame, callee, out) -> None:
-        """Hand a finished call's result to the op of ``frame`` that made the call."""
-        op = frame.scope.ops[len(frame.refs)]
-        result = callee.ref(callee.scope.root)
-        if op.kind == "repeat":
-            frame.value, frame.done = result, frame.done + 1
-        else:
-            frame.refs.append(_alias(result, callee.result_id, op.span, op.named, frame.calls, out))
-
-    def _iterate(self, stack, frame, op, out) -> None:
-        """Make the next call of ``repeat(g, n, x)``, or end it once all n have run."""
-        if frame.value is None:
-            frame.value, frame.done = frame.ref(op.args[0]), 0
-        if frame.done == op.value:
-            value, frame.value = frame.value, None
-            frame.refs.append(_alias(value, frame.id(op.suffix), op.span, op.named, frame.calls, out))
-            return
-        # The last call is the repeat's result; the others are numbered (under "/return"
-        # for a gate's result, whose own id "" is its caller's).
-        last = frame.done + 1 == op.value
-        suffix = op.suffix if last else f"{op.suffix or '/return'}@{frame.done + 1}"
-        if op.gate in self.scopes:
-            stack.append(frame.call(self.scopes[op.gate], op.gate, suffix, op.span, (frame.value,)))
-            return
-        gate = GATES[op.gate]
-        out.append(Op(frame.id(suffix), "gate", op.gate, (frame.value,), op.span,
-                      {k: o.default for k, o in gate.options.items()} or None, symbol=gate.symbol,
-                      scope=frame.calls))
-        frame.value, frame.done = len(out) - 1, frame.done + 1
 
     # ------------------------------------------------------------ the graph
     def _outputs(self, outputs, leaves, assigns) -> tuple:
@@ -606,20 +427,6 @@ class _Builder:
         graph.add_nodes_from(nodes)
         graph.add_edges_from(edges)
         return graph
-
-
-def _about(count: int) -> str:
-    return "more than 10^30" if count >= _HUGE else f"about {count:,}"
-
-
-def _alias(ref: int, node_id: str, span: Span, named: bool, calls: tuple, out: list) -> int:
-    """The result of a call; a named call (``v = g(x)``) whose result is not already a node
-    with its id (``g`` returns an operand, or a constant of a call inside it) gets an
-    identity node with that id."""
-    if not named or (ref >= 0 and out[ref].suffix == node_id):
-        return ref
-    out.append(Op(node_id, "gate", "identity", (ref,), span, symbol="=", scope=calls))
-    return len(out) - 1
 
 
 def _shape(leaf: S.Leaf):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.build import DEFAULT_MAX_NODES, MAX_GATE_DEPTH
+from graphdsl.build import DEFAULT_MAX_NODES
+from graphdsl.expand import MAX_GATE_DEPTH
 from graphrun_subprocess import graphrun
 
 N = 100_000
