@@ -15,15 +15,19 @@ def to_value(value, name: str, span=None):
     """A Python float for a scalar, a float ndarray otherwise (float64 unless given another float)."""
     if isinstance(value, float) and not isinstance(value, np.generic):
         return value
-    if isinstance(value, (bool, int)) and not isinstance(value, np.generic):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        try:
+    try:
+        if isinstance(value, (bool, int)) and not isinstance(value, np.generic):
+            return float(value)
+        if isinstance(value, (list, tuple)):
             value = np.array(value, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise BindingError(f"'{name}' must be a number or a rectangular array of numbers", span) from None
-    elif isinstance(value, np.generic):
-        value = np.asarray(value)
+    except OverflowError:
+        raise BindingError(f"'{name}' holds a number too large for a float64", span) from None
+    except (ValueError, TypeError):
+        raise BindingError(f"'{name}' must be a number or a rectangular array of numbers", span) from None
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise BindingError(f"'{name}' has masked entries: fill them first (.filled(value))", span)
+    if isinstance(value, (np.generic, np.ndarray)) and type(value) is not np.ndarray:
+        value = np.asarray(value)  # a plain array: for np.matrix, '*' would be a matrix product
     if not isinstance(value, np.ndarray):
         raise BindingError(f"'{name}' must be a number or an array, got {type(value).__name__}", span)
     if value.dtype.type not in _KEEP:

@@ -186,7 +186,9 @@ def _sum(x, axis=None):
 
 
 def _mean(x, axis=None):
-    return np.mean(x, axis=axis)
+    # The sum over the count, as np.mean computes it, but an empty mean is NaN under the
+    # caller's errstate instead of np.mean's "Mean of empty slice" RuntimeWarning.
+    return np.divide(np.sum(x, axis=axis), _count(np.shape(x), axis))
 
 
 _register(Gate("sum", 1, _sum, (lambda g, out, x, axis=None: _expand(g, np.shape(x), axis),),
@@ -194,7 +196,7 @@ _register(Gate("sum", 1, _sum, (lambda g, out, x, axis=None: _expand(g, np.shape
                {"axis": Option(None, "axis")}))
 _register(Gate("mean", 1, _mean,
                (lambda g, out, x, axis=None: _expand(np.divide(g, _count(np.shape(x), axis)), np.shape(x), axis),),
-               lambda ts, out, x, axis=None: np.mean(ts[0], axis=axis), "mean",
+               lambda ts, out, x, axis=None: _mean(ts[0], axis=axis), "mean",
                {"axis": Option(None, "axis")}))
 
 

@@ -4,6 +4,8 @@ built, data files that cannot be read give clear errors, and graphrun never
 damages a file."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,23 @@ def test_graphrun_reports_an_unreadable_inputs_file_and_keeps_the_model(tmp_path
         assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr
     assert model.read_text() == text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "m.graph"]  # no debris
+
+
+def test_array_subclasses_are_taken_as_plain_arrays():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        matrix = np.matrix([[1.0, 2.0], [3.0, 4.0]])  # for np.matrix, '*' is a matrix product
+    prog = graphdsl.loads("input x\noutput y = sum(x * x)")
+    assert prog.run(x=matrix).outputs["y"] == 30.0
+    assert prog.run(x=np.ma.array([1.0, 2.0], mask=[False, False])).outputs["y"] == 5.0
+
+
+@pytest.mark.parametrize("value, message", [
+    (10**400, "'x' holds a number too large for a float64"),
+    ([1, 10**400], "'x' holds a number too large for a float64"),
+    (np.ma.array([1.0, 2.0], mask=[False, True]), "'x' has masked entries"),
+])
+def test_values_that_are_not_plain_float64_numbers_are_binding_errors(value, message):
+    prog = graphdsl.loads("input x\noutput y = sum(x * x)")
+    with pytest.raises(graphdsl.BindingError, match=message):
+        prog.run(x=value)

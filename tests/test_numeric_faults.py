@@ -62,7 +62,8 @@ def test_without_the_check_the_numbers_follow_ieee_754():
 MODELS = ["input x = 0\noutput z = log(x) + 1 / x + sqrt(x - 1) + x ** -1",
           "input x = [1000, -1000, 0]\noutput z = sum(exp(x) * log(x) / x + tan(x * 1e308))",
           "input x = [0, 1e-320]\noutput z = sum(x / x + reciprocal(x) + softmax(x / 0))",
-          "input x = 1e308\noutput z = x * 10 - x * 10 + logsumexp(x * [10, -10, 1])"]
+          "input x = 1e308\noutput z = x * 10 - x * 10 + logsumexp(x * [10, -10, 1])",
+          "input x = []\noutput z = mean(x) + sum(mean(x, axis=0) * 2)"]
 
 
 @pytest.mark.parametrize("text", MODELS)

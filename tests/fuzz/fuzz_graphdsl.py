@@ -55,12 +55,28 @@ def fuzz_text(data: bytes) -> None:
             pass
 
 
+FLAGS = ["--inputs", "--inputs-file", "--params", "--batch", "--of", "--no-grad", "--json", "--explain",
+         "--check", "--check-finite", "--dot", "--render", "--max-nodes", "--version", "-", "train",
+         "--epochs", "--batch-size", "--lr", "--optimizer", "--data", "--save", "--seed", "--plot"]
+VALUES = ["x=1", "x=[1,2]", "x=nan", "W=[[1,2],[3,4]]", "model.graph", "data.json", "rows.csv",
+          "out.dot", "out.svg", "-", "2", "0", "-1", "sgd", "adam", "f"]
+SEEDS = [path.read_text(encoding="utf-8") for path in sorted(EXAMPLES.glob("*.graph"))]
+
+
 def fuzz_cli(data: bytes) -> None:
+    """graphrun on an example (or fuzzed) model, with a fuzzed list of flags and values."""
     fdp = atheris.FuzzedDataProvider(data)
-    (WORKSPACE / "model.graph").write_text(fdp.ConsumeUnicodeNoSurrogates(200), encoding="utf-8")
-    argv = fdp.ConsumeUnicodeNoSurrogates(200).replace("\x00", "").split(" ")
-    if "--max-nodes" not in argv:
-        argv += ["--max-nodes", str(MAX_NODES)]
+    model = fdp.PickValueInList(SEEDS) if fdp.ConsumeBool() else fdp.ConsumeUnicodeNoSurrogates(300)
+    (WORKSPACE / "model.graph").write_text(model, encoding="utf-8")
+    (WORKSPACE / "data.json").write_text('{"x": [1, 2]}', encoding="utf-8")
+    (WORKSPACE / "rows.csv").write_text("x\n1\n2\n", encoding="utf-8")
+    argv = ["model.graph"]
+    for _ in range(fdp.ConsumeIntInRange(0, 6)):
+        argv.append(fdp.PickValueInList(FLAGS))
+        if fdp.ConsumeBool():
+            argv.append(fdp.PickValueInList(VALUES) if fdp.ConsumeBool() else
+                        fdp.ConsumeUnicodeNoSurrogates(12).replace("\x00", ""))
+    argv += ["--max-nodes", str(MAX_NODES)] if argv[1:2] != ["train"] else ["--epochs", "2"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = cli.main(argv)
