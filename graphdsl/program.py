@@ -8,6 +8,7 @@ import networkx as nx
 import numpy as np
 
 from . import execute
+from .compile import Kernel, pack
 from .bindings import bind, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
 from .errors import BindingError, GraphSyntaxError, Span
@@ -61,6 +62,7 @@ class Program:
     def __init__(self, graph: nx.DiGraph, *, seed: int = 0, _schedule: Schedule | None = None):
         self._graph = nx.freeze(graph)
         self._schedule = _schedule or _with_drawn_params(schedule(graph), graph, seed)
+        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
 
     # ------------------------------------------------------------ description
     @property
@@ -111,6 +113,11 @@ class Program:
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
         """
+        if not check_finite:
+            entry = self._kernels.get(of)
+            if entry is None:
+                entry = self._kernel(of)
+            return entry(bindings)
         of = self._output(of)
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
@@ -193,6 +200,13 @@ class Program:
 
         return to_dot(self, result)
 
+    def _kernel(self, of):
+        """The compiled run of an output (see compile.py), built once per output."""
+        name = self._output(of)
+        entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
+        self._kernels[of] = self._kernels[name] = entry
+        return entry
+
     def _output(self, of):
         if of is None:
             return self.outputs[0]
@@ -202,16 +216,40 @@ class Program:
 
 
 class Result:
-    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id."""
+    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id.
+
+    A compiled run fills ``outputs`` and ``grads`` only; every node's value and gradient
+    (``_values``/``_grads``, by slot) is recomputed by the reference interpreter on first use.
+    """
 
     def __init__(self, program: Program, values: list, grads: list, of: str):
         self.program = program
         self.of = of
-        sched = program._schedule
-        self._values, self._grads = values, grads
-        self.outputs = {name: export(values[slot]) for name, slot in sched.outputs}
-        self.grads = {leaf.name: export(grads[leaf.slot]) if grads[leaf.slot] is not None
-                      else export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
+        self._slots, self._bindings = (values, grads), None
+        self.outputs, self.grads = pack(program._schedule, values, grads)
+
+    @classmethod
+    def _lazy(cls, program: Program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
+        result = _new(cls)
+        result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
+        result._slots, result._bindings = None, bindings
+        return result
+
+    def _passes(self) -> tuple:
+        if self._slots is None:
+            sched = self.program._schedule
+            with np.errstate(all="ignore"):
+                values = execute.forward(sched, bind(sched.leaves, self._bindings))
+                self._slots = (values, execute.backward(sched, self.of, values))
+        return self._slots
+
+    @property
+    def _values(self) -> list:
+        return self._passes()[0]
+
+    @property
+    def _grads(self) -> list:
+        return self._passes()[1]
 
     @property
     def values(self) -> dict:
@@ -226,6 +264,9 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
+
+
+_new = object.__new__
 
 
 class BatchResult:
