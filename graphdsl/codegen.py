@@ -61,12 +61,13 @@ class Listing:
         self.schedule, self.mode, self.shapes = schedule, mode, shapes
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
+        self.constant_names = self._constants()
         self.namespace = dict(BASE_NAMESPACE)
         self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
         backward = self._backward()
         ret = self._return()
         needed = self._needed(backward + [ret])
-        self.statements = self._constants(needed) + self._forward(needed) + backward + [ret]
+        self.statements = self._forward(needed) + backward + [ret]
         if mode == "numpy":
             self.statements = _with_deletes(self.statements, set(self.params))
 
@@ -85,21 +86,21 @@ class Listing:
                 needed.update(f"v{a}" for a in step.args)
         return needed
 
-    def _constants(self, needed) -> list:
-        out = []
+    def _constants(self) -> dict:
+        """Constants are written into the code: float literals (``repr`` round-trips) or,
+        for arrays and non-finite numbers, namespace entries."""
+        names = {}
         for slot, value in self.schedule.constants:
-            name = f"v{slot}"
-            if name not in needed:
-                continue
-            if self.mode == "float":
-                if np.ndim(value):
-                    raise NoRule("an array constant")
-                value = float(value)
-                text = f"({value!r})" if math.isfinite(value) else self.const("C", value)
+            if self.mode == "float" and np.ndim(value):
+                raise NoRule("an array constant")
+            if isinstance(value, float) and math.isfinite(value):
+                names[slot] = f"({value!r})"
             else:
-                text = self.const("C", value)
-            out.append(Stmt(f"{name} = {text}", (), (name,)))
-        return out
+                names[slot] = self.const("C", value)
+        return names
+
+    def _name(self, slot: int) -> str:
+        return self.constant_names.get(slot) or f"v{slot}"
 
     def _forward(self, needed) -> list:
         out = []
@@ -107,7 +108,7 @@ class Listing:
             name = f"v{step.slot}"
             if name not in needed:
                 continue
-            args = [f"v{a}" for a in step.args]
+            args = [self._name(a) for a in step.args]
             if self.mode == "float":
                 template = rules.float_forward(step.gate, step.options)
                 if template is None:
@@ -115,7 +116,7 @@ class Listing:
                 text = template.format(*args)
             else:
                 text = self._numpy_forward(step, args)
-            out.append(Stmt(f"{name} = {text}", tuple(args), (name,)))
+            out.append(Stmt(f"{name} = {text}", _variables(args), (name,)))
         return out
 
     def _numpy_forward(self, step, args) -> str:
@@ -135,8 +136,9 @@ class Listing:
     def _backward(self) -> list:
         plan = self.plan
         seed = f"g{plan.seed}"
-        out = [Stmt(f"{seed} = " + ("1.0" if self.mode == "float" else f"SEED(v{plan.seed})"),
-                    () if self.mode == "float" else (f"v{plan.seed}",), (seed,))]
+        value = self._name(plan.seed)
+        out = [Stmt(f"{seed} = " + ("1.0" if self.mode == "float" else f"SEED({value})"),
+                    () if self.mode == "float" else _variables([value]), (seed,))]
         self.has_grad = {plan.seed}
         for back in plan.steps:
             step = back.step
@@ -154,7 +156,7 @@ class Listing:
     def _cotangent(self, step, i: int):
         """Source of operand i's cotangent at one step, and the names it reads."""
         g, out = f"g{step.slot}", f"v{step.slot}"
-        args = [f"v{a}" for a in step.args]
+        args = [self._name(a) for a in step.args]
         if self.mode == "float":
             template = rules.float_vjp(step.gate, step.options, i)
             if template is None:
@@ -191,7 +193,7 @@ class Listing:
         if partial is MINUS_ONE:
             return f"-{g}", [g]
         if step.gate.name == "mul":  # the partial of a*b is the other operand
-            return f"{g} * {args[1 - i]}", [g, args[1 - i]]
+            return f"{g} * {args[1 - i]}", [g, *_variables([args[1 - i]])]
         exponent = self.constant_values.get(step.args[1]) if step.gate.name == "pow" and i == 0 else None
         if isinstance(exponent, float) and math.isfinite(exponent):
             text, reads = _fill(rules.pow_partial(exponent), g, out, args)
@@ -205,15 +207,15 @@ class Listing:
         flags = rules.reads(fn, len(operands))
         passed = [name if used else "None" for name, used in zip(operands, flags)]
         text = f"{self.const('R', fn)}({', '.join(passed + options)})"
-        return text, [name for name, used in zip(operands, flags) if used]
+        return text, list(_variables(name for name, used in zip(operands, flags) if used))
 
     # ------------------------------------------------------------ results
     def _return(self) -> Stmt:
         sched, float_mode = self.schedule, self.mode == "float"
         reads, outputs, grads = [], [], []
         for name, slot in sched.outputs:
-            value = f"v{slot}"
-            reads.append(value)
+            value = self._name(slot)
+            reads += _variables([value])
             outputs.append(f"{self.const('K', name)}: {value if float_mode else f'EXPORT({value})'}")
         for leaf in sched.leaves:
             slot = leaf.slot
@@ -232,7 +234,12 @@ def _fill(template: str, g: str, out: str, args: list):
     text = template.format(*args, g=g, out=out)
     reads = [name for key, name in (("g", g), ("out", out)) if "{" + key + "}" in template]
     reads += [name for k, name in enumerate(args) if "{%d}" % k in template]
-    return text, reads
+    return text, list(_variables(reads))
+
+
+def _variables(names) -> tuple:
+    """The generated variables among operand sources (not literals or namespace constants)."""
+    return tuple(n for n in dict.fromkeys(names) if n[0] in "vg")
 
 
 def _with_deletes(statements: list, keep: set) -> list:
@@ -274,11 +281,11 @@ def source(listing: Listing, name: str) -> str:
 
 def _chunk(name, k, piece, last_piece, slot) -> str:
     body, written = [], set()
-    loads = []
+    loads: dict = {}  # names read before this piece writes them, in first-read order
     for stmt in piece:
         for n in stmt.reads:
-            if n not in written and n not in loads:
-                loads.append(n)
+            if n not in written:
+                loads.setdefault(n)
         written.update(stmt.writes)
         body.append(stmt.text)
     head = []
