@@ -7,7 +7,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from . import execute
+from . import batch, execute
 from .compile import Kernel, pack
 from .bindings import bind, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
@@ -170,8 +170,13 @@ class Program:
         return check_gradients(self, self._output(of), eps, tolerance, bindings)
 
     def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
-        """``run`` once per row of the bindings' common leading axis, stacked."""
+        """``run`` once per row of the bindings' common leading axis, stacked; vectorised
+        over the rows where the gates allow it (see batch.py), a loop otherwise."""
         rows = _batch_rows(bindings)
+        name = self._output(of)
+        vectorised = batch.run_batch(self, name, bindings, rows)
+        if vectorised is not None:
+            return BatchResult(*vectorised, name, rows)
         results = [self.run(of, **{name: value[i] for name, value in bindings.items()})
                    for i in range(rows)]
         stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
