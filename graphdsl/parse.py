@@ -10,7 +10,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
-from . import syntax as S
+from . import quickparse, syntax as S
 from .errors import GraphSyntaxError, Span
 
 KEYWORDS = {"input", "param", "output", "gate", "return"}
@@ -47,12 +47,13 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     'add'
     """
     lines = text.split("\n")
+    fast, text = quickparse.split(text, lines, file)  # simple lines skip Lark (see quickparse)
     tree = _parse_tree(text, file, lines)
     try:
         statements = _ToSyntax(file, lines).transform(tree)
     except VisitError as err:
         raise err.orig_exc from None
-    return S.Module(file, tuple(statements))
+    return S.Module(file, tuple(quickparse.merge(statements, fast)))
 
 
 def _span(file: str, lines: list, line: int, column: int) -> Span:
@@ -78,6 +79,8 @@ def _parse_tree(text: str, file: str, lines: list):
             if kind == "_NL" and opened and opened[-1].type != "LBRACE":
                 skipped_newline = True
                 continue
+            if kind == "_NL" and previous is not None and previous.type == "_NL":
+                continue  # a run of separators parses as one (and quickparse leaves many)
             if kind in _OPEN:
                 opened.append(token)
             elif kind in _CLOSE:
