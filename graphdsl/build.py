@@ -187,16 +187,22 @@ class _Builder:
     def _dependency_order(self, where, assigns, env, ret):
         """Assignments sorted so that each comes after what it reads (file order otherwise)."""
         defined = {s.name: s for s in assigns}
-        deps = nx.DiGraph()
-        deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
+        position = {s.name: i for i, s in enumerate(assigns)}
         readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
-        for owner, expr in readers:
+        edges, in_order = [], True
+        for i, (owner, expr) in enumerate(readers):
             for ref in _names_in(expr):
                 if ref.id in defined:
                     if owner is not None:
-                        deps.add_edge(owner, ref.id)
+                        edges.append((owner, ref.id))
+                        in_order = in_order and position[ref.id] < i
                 elif ref.id not in env:
                     raise self._undefined(ref, where, list(env) + list(defined))
+        if in_order:  # each reads only earlier names: the sorted order is the file order
+            return list(assigns)
+        deps = nx.DiGraph()
+        deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
+        deps.add_edges_from(edges)
         try:
             ordered = list(nx.lexicographical_topological_sort(
                 deps.reverse(copy=False), key=lambda n: deps.nodes[n]["order"]))
@@ -488,17 +494,21 @@ class _Builder:
         ids = [leaf.name for leaf in leaves]
         base = len(leaves)
         node_ids: list = []
+        nodes, edges = [], []  # added in two calls: networkx costs per call, not per item
         for i, op in enumerate(ops):
             args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
             node_id = op.suffix
             node_ids.append(node_id)
             if op.kind == "const":
-                graph.add_node(node_id, kind="const", value=op.value, span=op.span, order=base + i,
-                               scope=op.scope, args=())
+                nodes.append((node_id, dict(kind="const", value=op.value, span=op.span, order=base + i,
+                                            scope=op.scope, args=())))
             else:
-                graph.add_node(node_id, kind="gate", gate=op.gate, args=args, options=op.options or {},
-                               symbol=op.symbol, span=op.span, order=base + i, scope=op.scope)
-                graph.add_edges_from((a, node_id) for a in args)
+                nodes.append((node_id, dict(kind="gate", gate=op.gate, args=args, options=op.options or {},
+                                            symbol=op.symbol, span=op.span, order=base + i,
+                                            scope=op.scope)))
+                edges.extend((a, node_id) for a in args)
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from(edges)
         return graph
 
 

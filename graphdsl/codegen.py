@@ -16,7 +16,9 @@ applies, is decided here once rather than at every call.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import string
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,15 +26,14 @@ from . import rules
 from .execute import unbroadcast
 from .gates import MINUS_ONE, ONE
 
-CHUNK = 5000  # statements per generated function
+CHUNK = 100_000  # statements per function: CPython compiles longer ones superlinearly
 
 
 class NoRule(Exception):
     """A gate has no template in this mode (the caller uses another path)."""
 
 
-@dataclass(frozen=True)
-class Stmt:
+class Stmt(NamedTuple):
     text: str
     reads: tuple = ()
     writes: tuple = ()
@@ -232,9 +233,15 @@ class Listing:
 
 def _fill(template: str, g: str, out: str, args: list):
     text = template.format(*args, g=g, out=out)
-    reads = [name for key, name in (("g", g), ("out", out)) if "{" + key + "}" in template]
-    reads += [name for k, name in enumerate(args) if "{%d}" % k in template]
+    fields = _fields(template)
+    reads = [g] * ("g" in fields) + [out] * ("out" in fields)
+    reads += [name for k, name in enumerate(args) if str(k) in fields]
     return text, list(_variables(reads))
+
+
+@lru_cache(maxsize=None)
+def _fields(template: str) -> frozenset:
+    return frozenset(field for _, field, _, _ in string.Formatter().parse(template) if field)
 
 
 def _variables(names) -> tuple:
@@ -258,43 +265,34 @@ def _with_deletes(statements: list, keep: set) -> list:
 
 
 def source(listing: Listing, name: str) -> str:
-    """The listing as one function ``name(*leaf values)``, or as chunks called in turn."""
+    """The listing as one function ``name(*leaf values)``, or as chunks called in turn that
+    hand the names still needed on in one list (one unpacking statement per chunk)."""
     stmts, params = listing.statements, listing.params
     if len(stmts) <= CHUNK:
         return _function(name, params, [s.text for s in stmts])
     pieces = [stmts[i:i + CHUNK] for i in range(0, len(stmts), CHUNK)]
-    last_piece = {}
+    first_write = dict.fromkeys(params, -1)
+    last_read = {}
     for k, piece in enumerate(pieces):
         for stmt in piece:
             for n in stmt.reads:
-                last_piece[n] = k
-    index: dict = {}
-    slot = lambda n: index.setdefault(n, len(index))
+                last_read[n] = k
+            for n in stmt.writes:
+                first_write.setdefault(n, k)
+    live_in = [[n for n in first_write if first_write[n] < k <= last_read.get(n, -1)]
+               for k in range(len(pieces) + 1)]
     chunks = []
     for k, piece in enumerate(pieces):
-        chunks.append(_chunk(f"{name}_{k}", k, piece, last_piece, slot))
-    entry = [f"S[{slot(p)}] = {p}" for p in params if p in last_piece]
+        head = [f"{_targets(live_in[k])} = S", "S.clear()"] if live_in[k] else []
+        tail = [f"S[:] = {_targets(live_in[k + 1])}"] if live_in[k + 1] else []
+        chunks.append(_function(f"{name}_{k}", ("S",), head + [s.text for s in piece] + tail))
     calls = [f"{name}_{k}(S)" for k in range(len(pieces) - 1)] + [f"return {name}_{len(pieces) - 1}(S)"]
-    main = _function(name, params, ["S = [None] * SIZE"] + entry + calls)
-    return "\n".join(chunks + [main.replace("SIZE", str(len(index)))])
+    main = _function(name, params, [f"S = [{', '.join(live_in[0])}]"] + calls)
+    return "\n".join(chunks + [main])
 
 
-def _chunk(name, k, piece, last_piece, slot) -> str:
-    body, written = [], set()
-    loads: dict = {}  # names read before this piece writes them, in first-read order
-    for stmt in piece:
-        for n in stmt.reads:
-            if n not in written:
-                loads.setdefault(n)
-        written.update(stmt.writes)
-        body.append(stmt.text)
-    head = []
-    for n in loads:
-        head.append(f"{n} = S[{slot(n)}]")
-        if last_piece[n] == k:
-            head.append(f"S[{slot(n)}] = None")
-    tail = [f"S[{slot(n)}] = {n}" for n in sorted(written) if last_piece.get(n, -1) > k]
-    return _function(name, ("S",), head + body + tail)
+def _targets(names) -> str:
+    return "(" + ", ".join(names) + ",)"
 
 
 def _function(name: str, params, lines) -> str:
