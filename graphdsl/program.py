@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 
 from . import batch, execute
-from .compile import Kernel, pack
+from .compile import Kernel, pack, paused_gc
 from .bindings import bind, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
 from .errors import BindingError, GraphSyntaxError, Span
@@ -44,7 +44,8 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+    with paused_gc():
+        return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
 
 
 def export(value):
@@ -208,7 +209,8 @@ class Program:
     def _kernel(self, of):
         """The compiled run of an output (see compile.py), built once per output."""
         name = self._output(of)
-        entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
+        with paused_gc():
+            entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
         self._kernels[of] = self._kernels[name] = entry
         return entry
 
