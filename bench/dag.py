@@ -61,9 +61,9 @@ def floor_source(ops: list, inputs: int = 10) -> str:
             add(a, g), add(b, f"-{g}")
         else:
             add(a, f"{g} * {b}"), add(b, f"{g} * {a}")
-    result = ", ".join(f"g_x{i}" if f"x{i}" in grads else "0.0" for i in range(inputs))
+    result = ", ".join(f"'x{i}': g_x{i}" if f"x{i}" in grads else f"'x{i}': 0.0" for i in range(inputs))
     return (f"def floor({args}):\n" + "\n".join(fwd + bwd) +
-            f"\n    return {ops[-1][0]}, ({result})\n")
+            f"\n    return {ops[-1][0]}, {{{result}}}\n")
 
 
 def floor_function(ops: list, inputs: int = 10):

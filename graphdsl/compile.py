@@ -95,15 +95,16 @@ class Kernel:
         ns = {"MISSING": MISSING, "FLOATS": self.floats, "GENERAL": self.general,
               "ARRAYS": self.run_arrays, "RESULT": self.make_result, "PROG": self.program,
               "OF": self.of, "NDARRAY": np.ndarray, "F64": np.dtype(np.float64)}
-        lines = ["m = 0"]
+        required, optional = ["try:"], ["m = 0"]
         for k, leaf in enumerate(leaves):
             ns[f"K{k}"] = leaf.name
             if leaf.default is None:
-                lines.append(f"v{k} = b.get(K{k}, MISSING)")
+                required.append(f"    v{k} = b[K{k}]")
             else:
                 ns[f"D{k}"] = leaf.default
-                lines += [f"v{k} = b.get(K{k}, D{k})", f"if v{k} is D{k}: m += 1"]
-        lines.append(f"if len(b) + m != {len(leaves)}: return GENERAL(b)")
+                optional += [f"v{k} = b.get(K{k}, D{k})", f"if v{k} is D{k}: m += 1"]
+        lines = required + ["except KeyError:", "    return GENERAL(b)"] if len(required) > 1 else []
+        lines += optional + [f"if len(b) + m != {len(leaves)}: return GENERAL(b)"]
         names = ", ".join(f"v{k}" for k in range(len(leaves)))
         if self.floats is not None:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"

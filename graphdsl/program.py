@@ -229,26 +229,30 @@ class Result:
     (``_values``/``_grads``, by slot) is recomputed by the reference interpreter on first use.
     """
 
+    __slots__ = ("program", "of", "outputs", "grads", "_bindings", "_passes_done")
+
     def __init__(self, program: Program, values: list, grads: list, of: str):
         self.program = program
         self.of = of
-        self._slots, self._bindings = (values, grads), None
+        self._passes_done, self._bindings = (values, grads), None
         self.outputs, self.grads = pack(program._schedule, values, grads)
 
     @classmethod
     def _lazy(cls, program: Program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
         result = _new(cls)
         result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
-        result._slots, result._bindings = None, bindings
+        result._bindings = bindings
         return result
 
     def _passes(self) -> tuple:
-        if self._slots is None:
+        try:
+            return self._passes_done
+        except AttributeError:  # a compiled run: recompute every node on the reference interpreter
             sched = self.program._schedule
             with np.errstate(all="ignore"):
                 values = execute.forward(sched, bind(sched.leaves, self._bindings))
-                self._slots = (values, execute.backward(sched, self.of, values))
-        return self._slots
+                self._passes_done = (values, execute.backward(sched, self.of, values))
+            return self._passes_done
 
     @property
     def _values(self) -> list:
