@@ -21,7 +21,7 @@ import gc
 
 import numpy as np
 
-from . import codegen, execute
+from . import codegen, execute, rules
 from .bindings import bind
 
 MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
@@ -70,23 +70,33 @@ class Kernel:
     def __init__(self, program, of: str, make_result):
         self.program, self.of, self.make_result = program, of, make_result
         self.schedule = program._schedule
-        self.floats = self._float_code()
+        self.float_capable = self._float_capable()
+        self.floats = self._compile_floats  # replaced by the compiled code on first use
         self.arrays: dict = {}
         self.entry = self._entry()
         self.entry.kernel = self  # for inspection: prog._kernels[of].kernel.float_source
 
     # ------------------------------------------------------------ float code
-    def _float_code(self):
-        sched = self.schedule
-        for leaf in sched.leaves:
-            if leaf.shape or (leaf.default is not None and not isinstance(leaf.default, float)):
-                return None
-        try:
-            listing = codegen.Listing(sched, self.of, "float")
-        except codegen.NoRule:
-            return None
-        self.float_source = codegen.source(listing, "floats")
-        return build(self.float_source, listing.namespace, "floats")
+    def _float_capable(self) -> bool:
+        """Whether every leaf may be a float and every gate has a float rule (decided without
+        generating code: a graph that only ever sees arrays never compiles its float code)."""
+        sched, plan = self.schedule, self.schedule.plans[self.of]
+        if any(leaf.shape or (leaf.default is not None and not isinstance(leaf.default, float))
+               for leaf in sched.leaves):
+            return False
+        if any(np.ndim(value) for _, value in sched.constants):
+            return False
+        return all(rules.float_forward(step.gate, step.options) is not None for step in sched.steps) and \
+            all(rules.float_vjp(back.step.gate, back.step.options, i) is not None
+                for back in plan.steps for i, need in enumerate(back.needs) if need)
+
+    def _compile_floats(self, *leaf_values):
+        with paused_gc():
+            listing = codegen.Listing(self.schedule, self.of, "float")
+            self.float_source = codegen.source(listing, "floats")
+            self.floats = build(self.float_source, listing.namespace, "floats")
+        self.entry_namespace["FLOATS"] = self.floats
+        return self.floats(*leaf_values)
 
     def _entry(self):
         """Generated binder: Python floats go straight to the float code, float64 arrays
@@ -106,7 +116,7 @@ class Kernel:
         lines = required + ["except KeyError:", "    return GENERAL(b)"] if len(required) > 1 else []
         lines += optional + [f"if len(b) + m != {len(leaves)}: return GENERAL(b)"]
         names = ", ".join(f"v{k}" for k in range(len(leaves)))
-        if self.floats is not None:
+        if self.float_capable:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
             lines += [f"if {floats}:",
                       "    try:",
@@ -120,13 +130,14 @@ class Kernel:
         shapes = "".join(f"s{k}, " for k in range(len(leaves)))
         lines.append(f"return ARRAYS(b, ({names}{',' if len(leaves) == 1 else ''}), ({shapes}))")
         self.entry_source = codegen._function("entry", ("b",), lines)
+        self.entry_namespace = ns
         return build(self.entry_source, ns, "entry")
 
     # ------------------------------------------------------------ numpy code
     def general(self, bindings: dict):
         """Any bindings: bind() converts them (or raises the BindingError users see)."""
         leaf_values = bind(self.schedule.leaves, bindings)
-        if self.floats is not None and all(v.__class__ is float for v in leaf_values):
+        if self.float_capable and all(v.__class__ is float for v in leaf_values):
             try:
                 outputs, grads = self.floats(*leaf_values)
             except (ArithmeticError, ValueError):
