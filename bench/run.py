@@ -3,7 +3,7 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick] [--big]
 
 Every contender's numbers are checked against the floor before it is timed; timing
-is interleaved (round r runs every contender once, as many calls as fill ~20 ms) and
+is interleaved (round r runs every contender once, as many calls as fill ~5 ms) and
 the table shows the median per call and its ratio to the floor's median. A peer whose
 build raises (RecursionError...) or does not finish within 60 s "fails"; a peer
 without an operation a workload needs shows "–". See BENCHMARKS.md.
@@ -30,7 +30,8 @@ import workloads as W  # noqa: E402
 import graphdsl  # noqa: E402
 
 LIMIT = 60  # seconds a peer may take to build and run once
-ROUNDS = 7
+ROUNDS = 21  # short samples, many interleaved rounds: a neighbour's burst hits one sample
+SAMPLE = 0.005  # seconds of calls per sample
 WORKLOADS = {"w1": W.w1, "w2": W.w2, "w3:3": lambda: W.w3(3), "w3:1000": lambda: W.w3(1000),
              "w3:10000": lambda: W.w3(10_000), "w4:16": lambda: W.w4(16), "w4:2048": lambda: W.w4(2048),
              "w5": W.w5, "w6": W.w6}
@@ -95,7 +96,7 @@ def measure(calls: dict, rounds=ROUNDS) -> dict:
     numbers = {}
     for name, call in calls.items():
         once = per_call(call, 1)
-        numbers[name] = max(1, min(100_000, int(0.02 / max(once, 1e-9))))
+        numbers[name] = max(1, min(100_000, int(SAMPLE / max(once, 1e-9))))
     samples = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():

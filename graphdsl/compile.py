@@ -159,8 +159,9 @@ class Kernel:
 
     def _specialise(self, key, leaf_values):
         shapes = self.shapes(leaf_values)
-        listing = codegen.Listing(self.schedule, self.of, "numpy", shapes)
-        kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
+        with paused_gc():
+            listing = codegen.Listing(self.schedule, self.of, "numpy", shapes)
+            kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
         if len(self.arrays) >= MAX_SHAPE_VARIANTS:
             self.arrays.pop(next(iter(self.arrays)))
         self.arrays[key] = kernel

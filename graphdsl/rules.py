@@ -16,6 +16,7 @@ code's namespace (see ``NAMESPACE``).
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 import math
 
@@ -88,6 +89,7 @@ def float_vjp(gate, options: dict, i: int) -> str | None:
     return rules[i] if rules else None
 
 
+@functools.lru_cache(maxsize=None)
 def reads(fn, arity: int) -> tuple:
     """Which positional parameters a rule's code actually reads, so that values it
     ignores need not be kept for the backward pass. Conservative (all True) for
