@@ -58,8 +58,9 @@ BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_expor
 class Listing:
     """Statements and the namespace their upper-case names refer to."""
 
-    def __init__(self, schedule, of: str, mode: str, shapes=None):
+    def __init__(self, schedule, of: str, mode: str, shapes=None, float64=False):
         self.schedule, self.mode, self.shapes = schedule, mode, shapes
+        self.float64 = float64  # numpy mode: every value is float64 (in-place rules apply)
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
         self.constant_names = self._constants()
@@ -120,8 +121,13 @@ class Listing:
             out.append(Stmt(f"{name} = {text}", _variables(args), (name,)))
         return out
 
+    def _large(self, slot) -> bool:
+        return self.float64 and math.prod(self.shapes[slot] or (0,)) >= rules.INPLACE_MIN
+
     def _numpy_forward(self, step, args) -> str:
         template = rules.NUMPY_FORWARD.get(step.gate.name)
+        if template is None and self._large(step.slot):
+            template = rules.INPLACE_FORWARD.get(step.gate.name)
         if template is not None:
             return template.format(*args)
         if step.gate.name == "sum" and self.shapes[step.args[0]]:
@@ -195,6 +201,9 @@ class Listing:
             return f"-{g}", [g]
         if step.gate.name == "mul":  # the partial of a*b is the other operand
             return f"{g} * {args[1 - i]}", [g, *_variables([args[1 - i]])]
+        template = rules.INPLACE_VJP.get(step.gate.name) if self._large(step.slot) else None
+        if template is not None:  # a unary gate: the cotangent has the operand's shape
+            return _fill(template, g, out, args)
         exponent = self.constant_values.get(step.args[1]) if step.gate.name == "pow" and i == 0 else None
         if isinstance(exponent, float) and math.isfinite(exponent):
             text, reads = _fill(rules.pow_partial(exponent), g, out, args)

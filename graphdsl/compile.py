@@ -144,7 +144,10 @@ class Kernel:
                 pass
             else:
                 return self.make_result(self.program, self.of, outputs, grads, bindings)
-        return self.run_arrays(bindings, leaf_values, tuple(np.shape(v) for v in leaf_values))
+        key = tuple(np.shape(v) for v in leaf_values)
+        if not all(v.__class__ is float or getattr(v, "dtype", None) == np.float64 for v in leaf_values):
+            key += ("not float64",)  # the entry's own keys are float64 values only
+        return self.run_arrays(bindings, leaf_values, key)
 
     def run_arrays(self, bindings: dict, leaf_values, key: tuple):
         token = QUIET()
@@ -160,7 +163,8 @@ class Kernel:
     def _specialise(self, key, leaf_values):
         shapes = self.shapes(leaf_values)
         with paused_gc():
-            listing = codegen.Listing(self.schedule, self.of, "numpy", shapes)
+            float64 = not key or key[-1] != "not float64"
+            listing = codegen.Listing(self.schedule, self.of, "numpy", shapes, float64)
             kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
         if len(self.arrays) >= MAX_SHAPE_VARIANTS:
             self.arrays.pop(next(iter(self.arrays)))

@@ -131,3 +131,43 @@ def pow_partial(exponent: float) -> str:
 
 
 NAMESPACE.update(POWER=np.power, ADD_REDUCE=np.add.reduce)
+
+
+# ---------------------------------------------------------------- large float64 arrays
+# The same ufuncs on the same values as the gate table's rules (so the same bits), with
+# temporaries reused through ``out=``: on arrays of 10^6 numbers a fresh temporary costs
+# as much as the arithmetic (allocation and page faults). Used by codegen only for
+# float64 arrays of at least INPLACE_MIN elements, where every temporary is float64.
+INPLACE_MIN = 1 << 12
+
+
+def sigmoid_inplace(x):
+    """gates._sigmoid: where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|)."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = np.add(1.0, e)  # 1.0 + e, as the rule computes it (both branches)
+    np.divide(e, d, out=e)  # e / (1.0 + e)
+    np.divide(1.0, d, out=d)  # 1.0 / (1.0 + e)
+    np.copyto(e, d, where=np.greater_equal(x, 0))
+    return e
+
+
+def sigmoid_vjp_inplace(g, out):
+    """g * (out * (1.0 - out)), the sigmoid partial times the cotangent, in one temporary."""
+    t = np.subtract(1.0, out)
+    np.multiply(out, t, out=t)
+    return np.multiply(g, t, out=t)
+
+
+def tanh_vjp_inplace(g, out):
+    """g * (1.0 - out * out)."""
+    t = np.multiply(out, out)
+    np.subtract(1.0, t, out=t)
+    return np.multiply(g, t, out=t)
+
+
+INPLACE_FORWARD = {"sigmoid": "SIGMOID_INPLACE({0})"}
+INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_INPLACE({g}, {out})"}
+NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
+                 TANH_VJP_INPLACE=tanh_vjp_inplace)

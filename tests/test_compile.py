@@ -241,3 +241,15 @@ def test_a_long_chain_frees_what_the_backward_pass_does_not_need():
     peak = _peak(lambda: prog.run(x=x))
     assert peak < 20 * x.nbytes, peak
     assert prog.run(x=x).grads["x"].tolist() == reference(prog, x=x)[1]["x"].tolist()
+
+
+@pytest.mark.parametrize("expr", ["sigmoid(x) * y", "tanh(x) * y", "sum(sigmoid(x * y))",
+                                  "sigmoid(tanh(x)) + sigmoid(x)"])
+def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
+    rng = np.random.default_rng(4)
+    x = rng.normal(scale=30, size=5000)
+    x[:4] = [0.0, -0.0, np.nan, np.inf]
+    text = f"input x, y\noutput f = {expr}"
+    check(text, x=x, y=rng.normal(size=5000))
+    check(text, x=x, y=2.0)
+    check(text, 1e-6, x=x.astype(np.float32), y=np.float32(2))  # float32: the plain rules
