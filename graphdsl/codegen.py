@@ -71,7 +71,7 @@ class Listing:
         needed = self._needed(backward + [ret])
         self.statements = self._forward(needed) + backward + [ret]
         if mode == "numpy":
-            self.statements = _with_deletes(self.statements, set(self.params))
+            self.statements = _with_deletes(_live(self.statements), set(self.params))
 
     def const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"
@@ -202,6 +202,8 @@ class Listing:
         if step.gate.name == "mul":  # the partial of a*b is the other operand
             return f"{g} * {args[1 - i]}", [g, *_variables([args[1 - i]])]
         template = rules.INPLACE_VJP.get(step.gate.name) if self._large(step.slot) else None
+        if template is not None and step.slot == self.plan.seed:
+            template = rules.INPLACE_PARTIAL[step.gate.name]  # g is ones_like(out), float64
         if template is not None:  # a unary gate: the cotangent has the operand's shape
             return _fill(template, g, out, args)
         exponent = self.constant_values.get(step.args[1]) if step.gate.name == "pow" and i == 0 else None
@@ -256,6 +258,16 @@ def _fields(template: str) -> frozenset:
 def _variables(names) -> tuple:
     """The generated variables among operand sources (not literals or namespace constants)."""
     return tuple(n for n in dict.fromkeys(names) if n[0] in "vg")
+
+
+def _live(statements: list) -> list:
+    """The statements whose results are read later (or returned); all are pure."""
+    needed, out = set(), []
+    for stmt in reversed(statements):
+        if not stmt.writes or any(name in needed for name in stmt.writes):
+            needed.update(stmt.reads)
+            out.append(stmt)
+    return out[::-1]
 
 
 def _with_deletes(statements: list, keep: set) -> list:

@@ -167,7 +167,22 @@ def tanh_vjp_inplace(g, out):
     return np.multiply(g, t, out=t)
 
 
+def sigmoid_partial_inplace(out):
+    """out * (1.0 - out): the cotangent when the upstream one is exactly ones (1.0 * x is x)."""
+    t = np.subtract(1.0, out)
+    return np.multiply(out, t, out=t)
+
+
+def tanh_partial_inplace(out):
+    t = np.multiply(out, out)
+    return np.subtract(1.0, t, out=t)
+
+
 INPLACE_FORWARD = {"sigmoid": "SIGMOID_INPLACE({0})"}
+# When the upstream cotangent is the seed of an array output (ones_like of the gate's own
+# value), ones * partial is the partial itself: neither the ones nor the product are made.
+INPLACE_PARTIAL = {"sigmoid": "SIGMOID_PARTIAL_INPLACE({out})", "tanh": "TANH_PARTIAL_INPLACE({out})"}
 INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_INPLACE({g}, {out})"}
 NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
-                 TANH_VJP_INPLACE=tanh_vjp_inplace)
+                 TANH_VJP_INPLACE=tanh_vjp_inplace, SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace,
+                 TANH_PARTIAL_INPLACE=tanh_partial_inplace)
