@@ -15,7 +15,7 @@ iteration k of ``l = repeat(g, n, x)`` is ``l@k`` (the last one is ``l``).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -187,22 +187,23 @@ class _Builder:
     def _dependency_order(self, where, assigns, env, ret):
         """Assignments sorted so that each comes after what it reads (file order otherwise)."""
         defined = {s.name: s for s in assigns}
-        position = {s.name: i for i, s in enumerate(assigns)}
+        reads: list = []  # (reader, name read) between assignments
+        in_order, seen = True, set()
         readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
-        edges, in_order = [], True
-        for i, (owner, expr) in enumerate(readers):
+        for owner, expr in readers:
             for ref in _names_in(expr):
                 if ref.id in defined:
                     if owner is not None:
-                        edges.append((owner, ref.id))
-                        in_order = in_order and position[ref.id] < i
+                        reads.append((owner, ref.id))
+                        in_order = in_order and ref.id in seen
                 elif ref.id not in env:
                     raise self._undefined(ref, where, list(env) + list(defined))
-        if in_order:  # each reads only earlier names: the sorted order is the file order
-            return list(assigns)
+            seen.add(owner)
+        if in_order:  # the common case: every name is defined before it is read
+            return assigns
         deps = nx.DiGraph()
         deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
-        deps.add_edges_from(edges)
+        deps.add_edges_from(reads)
         try:
             ordered = list(nx.lexicographical_topological_sort(
                 deps.reverse(copy=False), key=lambda n: deps.nodes[n]["order"]))
@@ -365,6 +366,8 @@ class _Builder:
         """Nodes one call of a gate creates (computed bottom-up, memoised, no recursion)."""
         if name not in self.gate_defs:
             return 1
+        if name in sizes:
+            return sizes[name]
         stack = [name]
         while stack:
             current = stack[-1]
@@ -442,7 +445,7 @@ class _Builder:
                 refs.append(ref)
             else:
                 refs.append(len(out))
-                out.append(replace(op, args=args))
+                out.append(op if args == op.args else _moved(op, op.suffix, args, op.scope, op.span))
         root = scope.root if scope.root is None or scope.root < 0 else refs[scope.root]
         return Template(out, root)
 
@@ -453,8 +456,7 @@ class _Builder:
         for op in template.ops:
             new_args = tuple(base + a if a >= 0 else args[-1 - a] for a in op.args)
             scope = frame + tuple((g, prefix + s, sp) for g, s, sp in op.scope)
-            out.append(replace(op, suffix=prefix + op.suffix, args=new_args, scope=scope,
-                               span=op.span or span))
+            out.append(_moved(op, prefix + op.suffix, new_args, scope, op.span or span))
         root = template.root
         if root >= 0:
             return base + root
@@ -488,28 +490,32 @@ class _Builder:
         graph = nx.DiGraph(file=self.module.file, outputs=outputs,
                            inputs=tuple(l.name for l in leaves if l.kind == "input"),
                            params=tuple(l.name for l in leaves if l.kind == "param"))
-        for i, leaf in enumerate(leaves):
-            graph.add_node(leaf.name, kind=leaf.kind, span=leaf.span, order=i, scope=(),
-                           shape=_shape(leaf), default=_default(leaf), init=_init(leaf))
+        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
+                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
+                 for i, leaf in enumerate(leaves)]
         ids = [leaf.name for leaf in leaves]
-        base = len(leaves)
+        edges = []
         node_ids: list = []
-        nodes, edges = [], []  # added in two calls: networkx costs per call, not per item
-        for i, op in enumerate(ops):
-            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+        for i, op in enumerate(ops, start=len(leaves)):
             node_id = op.suffix
             node_ids.append(node_id)
             if op.kind == "const":
-                nodes.append((node_id, dict(kind="const", value=op.value, span=op.span, order=base + i,
-                                            scope=op.scope, args=())))
-            else:
-                nodes.append((node_id, dict(kind="gate", gate=op.gate, args=args, options=op.options or {},
-                                            symbol=op.symbol, span=op.span, order=base + i,
-                                            scope=op.scope)))
-                edges.extend((a, node_id) for a in args)
+                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
+                                        "scope": op.scope, "args": ()}))
+                continue
+            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
+                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
+                                    "order": i, "scope": op.scope}))
+            edges.extend((a, node_id) for a in args)
         graph.add_nodes_from(nodes)
         graph.add_edges_from(edges)
         return graph
+
+
+def _moved(op: Op, suffix: str, args: tuple, scope: tuple, span) -> Op:
+    """A primitive op placed elsewhere (cheaper than dataclasses.replace in hot loops)."""
+    return Op(suffix, op.kind, op.gate, args, span, op.options, op.value, op.symbol, scope)
 
 
 def _shape(leaf: S.Leaf):
@@ -539,13 +545,26 @@ def _init(leaf: S.Leaf):
                                    f"{_closest(call.gate, INITIALIZERS)} (use normal, uniform or zeros)",
                                    call.span)
     if len(call.args) != INITIALIZERS[call.gate] or call.options:
-        raise GraphDefinitionError(f"{call.gate} takes {INITIALIZERS[call.gate]} numbers", call.span)
+        raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}", call.span)
     for dim in leaf.shape or ():
         if isinstance(dim.value, str):
             raise GraphDefinitionError(f"'{leaf.name}' is drawn at random, so its shape needs numbers, "
                                        f"not '{dim.value}'", dim.span)
-    args = tuple(float(constant(a, f"an argument of {call.gate}")) for a in call.args)
+    args = tuple(constant(a, f"an argument of {call.gate}") for a in call.args)
+    for arg, value in zip(call.args, args):
+        if np.ndim(value):
+            raise GraphDefinitionError(f"{call.gate} takes {_INIT_USAGE[call.gate]}, not arrays", arg.span)
+    args = tuple(float(a) for a in args)
+    # numpy would refuse these at load time; say so at the initializer instead.
+    if call.gate == "normal" and args[1] < 0:
+        raise GraphDefinitionError("normal(mean, std) needs std >= 0", call.args[1].span)
+    if call.gate == "uniform" and args[0] > args[1]:
+        raise GraphDefinitionError("uniform(lo, hi) needs lo <= hi", call.args[0].span)
     return call.gate, args
+
+
+_INIT_USAGE = {"normal": "two numbers: normal(mean, std)", "uniform": "two numbers: uniform(lo, hi)",
+               "zeros": "no arguments: zeros()"}
 
 
 def shape_mismatch(actual: tuple, declared: tuple, dims: dict) -> str | None:

@@ -71,7 +71,8 @@ def read_npz(path) -> dict:
 
 
 def read_csv(path) -> dict:
-    """One column per header name, one row per sample."""
+    """One column per header name, one row per sample; columns that share a name are the
+    columns of one matrix (header ``X,X,y``: X has shape [rows, 2])."""
     path = Path(path)
     text = _text(path)
     rows = list(csv.reader(io.StringIO(text)))
@@ -94,7 +95,11 @@ def read_csv(path) -> dict:
             except ValueError:
                 raise DataFileError(f"column '{names[col]}': '{cell.strip()}' is not a number",
                                     _span(path, text, line, _column(text, line, col))) from None
-    return {name: np.array(values, dtype=np.float64) for name, values in zip(names, columns)}
+    grouped: dict = {}
+    for name, values in zip(names, columns):
+        grouped.setdefault(name, []).append(values)
+    return {name: np.array(group[0] if len(group) == 1 else np.transpose(group), dtype=np.float64)
+            for name, group in grouped.items()}
 
 
 def _numbers(value, what: str):

@@ -88,16 +88,42 @@ def tangents(schedule: Schedule, values: list, leaf_tangents: dict) -> list:
 
 def describe(value) -> str:
     if isinstance(value, np.ndarray) and value.ndim:
-        if value.size <= 6:
-            return np.array2string(value, precision=4, separator=", ")
+        if value.size <= 6:  # on one line: error messages are one line
+            return np.array2string(value, precision=4, separator=", ").replace("\n", "")
         return f"an array of shape {list(value.shape)}"
     return f"{float(value):g}" if value is not None else "nothing"
 
 
 def gate_failure(step, values, err, what="it") -> NumericError:
+    clash = shape_clash(step.gate.name, [values[a] for a in step.args], err)
+    if clash:
+        return NumericError(clash, step.span)
     operands = ", ".join(describe(values[a]) for a in step.args)
-    return NumericError(f"gate '{step.gate.name}' failed computing {what} on ({operands}): {err}",
-                        step.span)
+    doing = "" if what == "it" else f" computing {what}"
+    return NumericError(f"gate '{step.gate.name}' failed{doing} on ({operands}): {err}", step.span)
+
+
+def shape_clash(gate: str, args: list, err) -> str | None:
+    """numpy's complaint about incompatible shapes, said in the model's terms (or None)."""
+    if not isinstance(err, ValueError):
+        return None
+    shapes = [list(np.shape(a)) for a in args]
+    if gate == "matmul" or (gate == "dot" and all(0 < len(s) <= 2 for s in shapes)):
+        a, b = shapes
+        if not a or not b:
+            return (f"{gate} needs operands with at least one dimension, got shapes {a} and {b} "
+                    f"(use * to multiply by a scalar)")
+        inner = b[0] if len(b) == 1 else b[-2]
+        if a[-1] != inner:
+            where = "first" if len(b) == 1 else "second-to-last"
+            return (f"{gate} cannot multiply shapes {a} and {b}: the last dimension of the left "
+                    f"operand ({a[-1]}) must equal the {where} dimension of the right one ({inner})")
+        return f"{gate} cannot multiply shapes {a} and {b}: their leading dimensions do not broadcast"
+    if "broadcast" in str(err) and len(shapes) > 1:
+        listed = " and ".join(str(s) for s in shapes)
+        return (f"gate '{gate}' cannot combine shapes {listed}: numpy broadcasting needs each "
+                f"dimension, counted from the right, to be equal or 1")
+    return None
 
 
 def first_nonfinite(schedule: Schedule, values: list, grads: list | None = None, output: str | None = None):

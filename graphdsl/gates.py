@@ -10,7 +10,7 @@ by the executor, not here: a vjp may return a cotangent of the broadcast shape.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -134,7 +134,10 @@ elementwise("sqrt", np.sqrt, lambda out, x: np.divide(0.5, out), symbol="√")
 elementwise("square", lambda x: x * x, lambda out, x: 2.0 * x, symbol="x²")
 elementwise("reciprocal", lambda x: np.divide(1.0, x), lambda out, x: -out * out, symbol="1/x")
 elementwise("abs", np.abs, lambda out, x: np.sign(x), symbol="|x|")
-elementwise("relu", lambda x: np.maximum(x, 0.0), lambda out, x: np.greater(x, 0.0) * 1.0)
+_relu = elementwise("relu", lambda x: np.maximum(x, 0.0), lambda out, x: np.greater(x, 0.0) * 1.0)
+# Its vjp keeps the mask boolean: a second full-size float temporary per hidden layer
+# doubles the cost of a training step's backward pass through it.
+_register(replace(_relu, vjps=(lambda g, out, x: g * np.greater(x, 0.0),)))
 
 
 def _sigmoid(x):
@@ -169,6 +172,8 @@ def _expand(g, shape, axis):
     """Broadcast a reduced cotangent back to the operand's shape."""
     if not shape:
         return g
+    if axis is None:  # a full reduction: the cotangent is one number, no axes to restore
+        return np.broadcast_to(g, shape)
     return np.broadcast_to(np.expand_dims(g, _axes(axis, len(shape))), shape)
 
 
@@ -293,3 +298,115 @@ def _transpose(x):
 
 _register(Gate("transpose", 1, _transpose, (lambda g, out, x: _transpose(g),),
                lambda ts, out, x: _transpose(ts[0]), "ᵀ"))
+
+
+# ---------------------------------------------------------------- losses and metrics
+def _class_ids(scores, labels):
+    """The labels as integer indices into the last axis of ``scores``, or a ValueError saying
+    which label is wrong. One label per row of scores: shape ``scores.shape[:-1]``."""
+    if np.ndim(scores) == 0:
+        raise ValueError("scores need a class axis: one score per class (shape [C] or [N, C])")
+    classes, rows = scores.shape[-1], scores.shape[:-1]
+    if np.shape(labels) != rows:
+        raise ValueError(f"labels should have shape {list(rows)} (one class id per row of scores "
+                         f"{list(scores.shape)}), got shape {list(np.shape(labels))}")
+    labels = np.asarray(labels)
+    with np.errstate(invalid="ignore"):
+        ids = labels.astype(np.intp)
+    # Seen as unsigned, a negative id is huge: one comparison checks both ends of the range.
+    if (ids == labels).all() and (ids.size == 0 or ids.view(np.uintp).max() < classes):
+        return ids
+    bad = ~np.isin(labels, np.arange(classes))
+    where = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    place = f" at row {', '.join(map(str, where))}" if where else ""
+    raise ValueError(f"labels must be integer class ids from 0 to {classes - 1} (scores have {classes} "
+                     f"classes); found {labels[where]:g}{place}")
+
+
+def _rows(ids):
+    """Index arrays that pick each row's labelled entry of a [..., C] array flattened to [M, C]."""
+    flat = ids.reshape(-1)
+    return np.arange(flat.size), flat
+
+
+def _class_major(scores):
+    """A private copy of scores as [C, M], classes first: numpy reduces fast over a leading
+    axis, but slowly over a short trailing one such as 3 classes."""
+    return np.reshape(scores, (-1, np.shape(scores)[-1])).T.copy()
+
+
+def _shifted_class_major(scores):
+    # Subtract each row's max so exp never overflows; an all -inf row shifts by 0.
+    t = _class_major(scores)
+    top = t.max(axis=0)
+    t -= np.where(np.isfinite(top), top, 0.0)
+    return t
+
+
+def _cross_entropy(scores, labels):
+    ids = _class_ids(scores, labels).reshape(-1)
+    t = _shifted_class_major(scores)
+    log_z = np.log(np.exp(t).sum(axis=0))
+    return float((log_z - t[ids, np.arange(ids.size)]).sum()) / max(ids.size, 1)
+
+
+def _cross_entropy_dscores(scores, labels, scale=1.0):
+    """scale * d loss / d scores = scale * (softmax(scores) - onehot(labels)) / number of rows."""
+    ids = np.asarray(labels).astype(np.intp).reshape(-1)
+    probs = np.exp(_shifted_class_major(scores))
+    probs /= probs.sum(axis=0)
+    probs[ids, np.arange(ids.size)] -= 1.0
+    probs *= scale / max(ids.size, 1)
+    return probs.T.reshape(np.shape(scores))
+
+
+_register(Gate("softmax_cross_entropy", 2, _cross_entropy,
+               (lambda g, out, scores, labels: _cross_entropy_dscores(scores, labels, g), None),
+               lambda ts, out, scores, labels: None if ts[0] is None else
+               float(np.sum(ts[0] * _cross_entropy_dscores(scores, labels))), "CE"))
+
+
+def _hinge_margins(scores, ids, margin):
+    """max(0, s_j - s_y + margin) for every class j, with the labelled class itself set to 0."""
+    flat = scores.reshape(-1, scores.shape[-1])
+    rows, cols = _rows(ids)
+    margins = np.maximum(0.0, flat - flat[rows, cols][:, None] + margin)
+    margins[rows, cols] = 0.0
+    return margins
+
+
+def _hinge(scores, labels, margin=1.0):
+    ids = _class_ids(scores, labels)
+    margins = _hinge_margins(np.asarray(scores), ids, margin)
+    return float(np.sum(margins) / max(margins.shape[0], 1))
+
+
+def _hinge_dscores(scores, labels, margin=1.0):
+    """+1/N for each class over the margin; the labelled class gets -count/N (0 at a kink)."""
+    ids = np.asarray(labels).astype(np.intp)
+    active = (_hinge_margins(np.asarray(scores), ids, margin) > 0.0) * 1.0
+    rows, cols = _rows(ids)
+    active[rows, cols] = -np.sum(active, axis=1)
+    return (active / max(active.shape[0], 1)).reshape(np.shape(scores))
+
+
+_register(Gate("hinge_loss", 2, _hinge,
+               (lambda g, out, scores, labels, margin=1.0: g * _hinge_dscores(scores, labels, margin), None),
+               lambda ts, out, scores, labels, margin=1.0: None if ts[0] is None else
+               float(np.sum(ts[0] * _hinge_dscores(scores, labels, margin))), "hinge",
+               {"margin": Option(1.0, "number")}))
+
+
+def _argmax(x, axis=-1):
+    # Class ids come back as floats, like every other value; a scalar is its own argmax.
+    if np.ndim(x) == 0:
+        return 0.0
+    return _ensure_float(np.argmax(x, axis=axis).astype(np.float64))
+
+
+def _equal(a, b):
+    return _ensure_float(np.equal(a, b) * 1.0)
+
+
+_nondifferentiable("argmax", 1, _argmax, options={"axis": Option(-1, "axis")})
+_nondifferentiable("equal", 2, _equal, symbol="==")

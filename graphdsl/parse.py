@@ -7,7 +7,9 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+import threading
+
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
 from . import quickparse, syntax as S
@@ -36,8 +38,10 @@ def _grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    # The transformer runs inline: syntax objects are built as rules reduce, with no
+    # intermediate parse tree (positions come from the tokens the rules keep).
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                propagate_positions=True, maybe_placeholders=True)
+                maybe_placeholders=True, transformer=_TO_SYNTAX)
 
 
 def parse(text: str, file: str = "<string>") -> S.Module:
@@ -48,11 +52,14 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     """
     lines = text.split("\n")
     fast, text = quickparse.split(text, lines, file)  # simple lines skip Lark (see quickparse)
-    tree = _parse_tree(text, file, lines)
-    try:
-        statements = _ToSyntax(file, lines).transform(tree)
-    except VisitError as err:
-        raise err.orig_exc from None
+    with _LOCK:  # the inline transformer holds the file being parsed
+        _TO_SYNTAX.file, _TO_SYNTAX.lines = file, lines
+        try:
+            statements = _parse_tree(text, file, lines)
+        except VisitError as err:
+            raise err.orig_exc from None
+        finally:
+            _TO_SYNTAX.lines = []
     return S.Module(file, tuple(quickparse.merge(statements, fast)))
 
 
@@ -134,16 +141,33 @@ def _syntax_error(err: UnexpectedToken, previous, opened, skipped_newline, file,
     span = _span(file, lines, here.line, here.column + (len(here) if here is previous else 0))
     if opened and skipped_newline and opened[-1].type != "LBRACE":
         return _unclosed(opened[-1], file, lines)
+    if opened and opened[-1].type == "LBRACE" and token.type in ("INPUT", "PARAM", "OUTPUT", "GATE"):
+        return GraphSyntaxError(f"'{token}' is not allowed inside a gate body; is the '}}' of the "
+                                f"'{{' at line {opened[-1].line} missing?", span)
+    if token.type == "RETURN" and not opened:
+        return GraphSyntaxError("'return' is only allowed inside a gate body", span)
+    if previous is not None and previous.type in ("INPUT", "PARAM", "OUTPUT", "GATE") and \
+            token.type in ("EQUAL", "COMMA", "COLON", "_NL", "SEMICOLON", "$END"):
+        return GraphSyntaxError(f"'{previous}' is a keyword and cannot be used as a name",
+                                _span(file, lines, previous.line, previous.column))
     if token.type in ("INPUT", "PARAM", "OUTPUT", "GATE", "RETURN") and "NAME" in expected:
         return GraphSyntaxError(f"'{token}' is a keyword and cannot be used as a name", span)
     if _EXPR_START <= expected and previous is not None and previous.type in _OPERATORS | _OPEN.keys():
         return GraphSyntaxError(f"missing operand: expected an expression after {_describe(previous)}"
                                 f", found {_describe(token)}", span)
-    if token.type == "RETURN":
-        return GraphSyntaxError("'return' is only allowed inside a gate body", span)
     if token.type == "EQUAL" and "NAME" not in expected:
         return GraphSyntaxError("the left side of '=' must be a single name", span)
-    return GraphSyntaxError(f"unexpected {_describe(token)}; expected {_expected(expected)}", span)
+    if {"PLUS", "STAR"} <= expected and token.type in ("NAME", "NUMBER") and previous is not None:
+        return GraphSyntaxError(f"expected an operator between {_describe(previous)} and "
+                                f"{_describe(token)} (multiplication is written '*')", span)
+    return GraphSyntaxError(f"expected {_expected(_closers_open(expected, opened))}, found "
+                            f"{_describe(token)}", span)
+
+
+def _closers_open(expected: set, opened: list) -> set:
+    """Only the innermost open bracket may be closed: drop the other closers LALR allows."""
+    allowed = {name for name, opener in _CLOSE.items() if opened and opened[-1].type == opener}
+    return {name for name in expected if name not in _CLOSE or name in allowed}
 
 
 def _expected(expected: set) -> str:
@@ -161,17 +185,15 @@ def _expected(expected: set) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else (words[0] if words else "nothing")
 
 
-class _ToSyntax(Transformer_NonRecursive):
-    """Lark tree -> syntax dataclasses (tree labels are gate names where they can be)."""
+class _ToSyntax(Transformer):
+    """Rule reductions -> syntax dataclasses (rule labels are gate names where they can be)."""
 
-    def __init__(self, file: str, lines: list):
-        super().__init__()
-        self.file, self.lines = file, lines
+    def __init__(self):
+        super().__init__(visit_tokens=False)
+        self.file, self.lines = "<string>", []
 
-    def _at(self, item) -> Span:
-        if isinstance(item, Token):
-            return _span(self.file, self.lines, item.line, item.column)
-        return _span(self.file, self.lines, item.meta.line, item.meta.column)
+    def _at(self, token: Token) -> Span:
+        return _span(self.file, self.lines, token.line, token.column)
 
     # --- expressions
     def number(self, children):
@@ -213,10 +235,9 @@ class _ToSyntax(Transformer_NonRecursive):
             return S.Number(-operand.value, self._at(op))
         return S.Call("neg", (operand,), (), self._at(op), "-")
 
-    @v_args(meta=True)
-    def array(self, meta, children):
-        items = tuple(child for child in children if child is not None)
-        return S.Array(items, _span(self.file, self.lines, meta.line, meta.column))
+    def array(self, children):
+        bracket, *items = children
+        return S.Array(tuple(item for item in items if item is not None), self._at(bracket))
 
     def call(self, children):
         token, arguments = children
@@ -283,10 +304,9 @@ class _ToSyntax(Transformer_NonRecursive):
     def output_stmt(self, children):
         return [item for items in children for item in items]
 
-    @v_args(meta=True)
-    def return_stmt(self, meta, children):
-        (expr,) = children
-        return S.Return(expr, _span(self.file, self.lines, meta.line, meta.column))
+    def return_stmt(self, children):
+        keyword, expr = children
+        return S.Return(expr, self._at(keyword))
 
     def params(self, children):
         return tuple(S.Name(str(t), self._at(t)) for t in children if t is not None)
@@ -305,3 +325,7 @@ class _ToSyntax(Transformer_NonRecursive):
 def _bad_dim(token, span):
     raise GraphSyntaxError(f"a dimension must be a whole number or a name, not {token}", span)
 
+
+
+_TO_SYNTAX = _ToSyntax()
+_LOCK = threading.Lock()

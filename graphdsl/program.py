@@ -1,6 +1,8 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,8 +46,21 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    with paused_gc():
+    with _without_gc():
         return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+
+
+@contextmanager
+def _without_gc():
+    # Building a big graph allocates millions of objects and no cycles worth collecting;
+    # the cyclic collector's repeated full scans would make loading superlinear.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def export(value):
@@ -184,6 +199,21 @@ class Program:
                              for k in (getattr(results[0], key) if results else {})}
         return BatchResult(stack("outputs"), stack("grads"), self._output(of), rows)
 
+    def fit(self, data: dict, **settings):
+        """Train every param on ``data`` ({input name: one row per sample}) and return a
+        History; the Program itself does not change. Settings: ``epochs=10``,
+        ``batch_size=None`` (full batch), ``lr=0.01``, ``optimizer="sgd"|"momentum"|"adam"``,
+        ``seed=0``, ``of=None``, ``momentum=0.9``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
+        ``on_epoch=None``; see ``graphdsl.train.fit``.
+
+        >>> prog = loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
+        >>> round(prog.fit({"x": [1, 2], "y": [2, 4]}, epochs=50, lr=0.1).params["w"], 6)
+        2.0
+        """
+        from .train import fit
+
+        return fit(self, data, **settings)
+
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
         leaves = {leaf.name: leaf for leaf in self._schedule.leaves}
@@ -213,6 +243,15 @@ class Program:
             entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
         self._kernels[of] = self._kernels[name] = entry
         return entry
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
+        from .render import mimebundle
+
+        return mimebundle(self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
 
     def _output(self, of):
         if of is None:
@@ -275,6 +314,15 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
+        from .render import mimebundle
+
+        return mimebundle(self.program, self)
+
+    def _repr_svg_(self):
+        return self._repr_mimebundle_().get("image/svg+xml")
 
 
 _new = object.__new__

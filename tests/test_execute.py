@@ -1,0 +1,69 @@
+"""The reference interpreters: broadcasting undone once, errors named at their gate."""
+import warnings
+
+import numpy as np
+import pytest
+
+import graphdsl
+from graphdsl.execute import broadcast_to, unbroadcast
+
+
+@pytest.mark.parametrize("shape,target", [((3, 4), (3, 4)), ((3, 4), ()), ((3, 4), (4,)), ((3, 4), (3, 1)),
+                                          ((3, 4), (1, 4)), ((2, 3, 4), (3, 1)), ((3,), ())])
+def test_unbroadcast_sums_back_to_the_operand_shape(shape, target):
+    ct = np.arange(np.prod(shape), dtype=float).reshape(shape)
+    out = unbroadcast(ct, target)
+    assert np.shape(out) == target
+    assert np.sum(out) == np.sum(ct)
+
+
+def test_broadcast_to_gives_tangents_the_value_shape():
+    assert broadcast_to(1.0, (2, 2)).shape == (2, 2)
+    assert broadcast_to(np.ones(3), (3,)).shape == (3,)
+
+
+@pytest.mark.parametrize("a,b", [((), (3,)), ((3, 1), (1, 4)), ((1, 4), (3, 4)), ((3,), (2, 3))])
+def test_gradients_through_broadcasting_have_operand_shapes(a, b):
+    prog = graphdsl.loads("input a, b\noutput f = sum(a * b + a / (b * b + 1))")
+    rng = np.random.default_rng(0)
+    va, vb = rng.normal(size=a), rng.normal(size=b)
+    res = prog.run(a=va, b=vb)
+    assert np.shape(res.grads["a"]) == a and np.shape(res.grads["b"]) == b
+    assert prog.check_gradients(a=va, b=vb).ok
+
+
+def test_a_numpy_failure_names_the_gate_and_its_line():
+    prog = graphdsl.loads("input W, x\nq = W @ x\noutput f = sum(q)", name="m.graph")
+    with pytest.raises(graphdsl.NumericError) as info:
+        prog.run(W=np.ones((2, 3)), x=np.ones(2))
+    err = info.value
+    assert (err.line, err.column) == (2, 7) and "matmul" in err.message
+    assert "[2, 3]" in err.message and "[2]" in err.message
+
+
+def test_check_finite_finds_the_first_bad_value_at_its_origin():
+    prog = graphdsl.loads("input x = 0\na = log(x)\nb = a * 2\noutput f = b + 1", name="m.graph")
+    assert prog.run().outputs["f"] == -np.inf  # without the flag: IEEE numbers, no exception
+    with pytest.raises(graphdsl.NumericError) as info:
+        prog.run(check_finite=True)
+    assert (info.value.line, info.value.column) == (2, 5)
+    assert info.value.message.startswith("log produced -inf from input 0")
+
+
+def test_check_finite_finds_a_bad_gradient():
+    prog = graphdsl.loads("input x = 0\noutput f = sqrt(x) * 0 + x", name="m.graph")
+    res = prog.run()
+    assert np.isnan(res.grads["x"])
+    with pytest.raises(graphdsl.NumericError) as info:
+        prog.run(check_finite=True)
+    assert "gradient" in info.value.message and info.value.line == 2
+
+
+def test_no_runtime_warnings_reach_the_user():
+    prog = graphdsl.loads("input x = 0\noutput f = log(x) + 1 / x + sqrt(-1 + x)")
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")  # any RuntimeWarning (or FloatingPointError) would fail here
+        res = prog.run()
+        prog.forward()
+        prog.jvp({}, {"x": 1.0})
+    assert np.isnan(res.outputs["f"])

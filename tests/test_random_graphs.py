@@ -1,0 +1,68 @@
+"""Random graphs, differentiated three ways: reverse mode, forward mode and central differences.
+
+The generator only combines values through gates that are smooth on the values it
+can produce (log of 1 + a², division by 1 + b²; kinks such as max, abs and relu are
+tested on their own in test_gates), so every disagreement is a bug.
+"""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import graphdsl
+
+UNARY = ["sin({a})", "cos({a})", "tanh({a})", "sigmoid({a})", "exp(tanh({a}))", "log(1 + square({a}))",
+         "sqrt(1 + {a} * {a})", "-{a}", "{a} ** 2"]
+BINARY = ["{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} / (1 + {b} ** 2)",
+          "{a} * sin({b}) + {b}", "(1 + {a} ** 2) ** tanh({b})"]
+
+
+@st.composite
+def graphs(draw):
+    n_inputs = draw(st.integers(1, 3))
+    shapes = [draw(st.sampled_from([(), (3,)])) for _ in range(n_inputs)]
+    names = [f"x{i}" for i in range(n_inputs)]
+    lines = [f"input {', '.join(names)}"]
+    nodes = list(names)
+    for k in range(draw(st.integers(1, 8))):
+        a = draw(st.sampled_from(nodes))
+        if draw(st.booleans()):
+            expr = draw(st.sampled_from(UNARY)).format(a=a)
+        else:
+            expr = draw(st.sampled_from(BINARY)).format(a=a, b=draw(st.sampled_from(nodes)))
+        nodes.append(f"n{k}")
+        lines.append(f"n{k} = {expr}")
+    lines.append(f"output f = sum({' + '.join(nodes[-2:])})")
+    values = {name: draw(st.lists(st.floats(-2, 2), min_size=3, max_size=3)) if shape else draw(st.floats(-2, 2))
+              for name, shape in zip(names, shapes)}
+    return "\n".join(lines), {k: np.array(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def numeric_gradient(prog, values, name, eps=1e-6):
+    base = np.array(values[name], dtype=float)
+    grad = np.zeros_like(base)
+    for index in np.ndindex(base.shape):
+        shifted = []
+        for step in (eps, -eps):
+            x = base.copy()
+            x[index] += step
+            shifted.append(prog.forward(**{**values, name: x if x.ndim else float(x)})["f"])
+        grad[index] = (shifted[0] - shifted[1]) / (2 * eps)
+    return grad
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_reverse_forward_and_numeric_gradients_agree(case):
+    text, values = case
+    prog = graphdsl.loads(text)
+    res = prog.run(**values)
+    scale = 1e-6 * max(1.0, abs(res.outputs["f"]))
+    rng = np.random.default_rng(0)
+    directions = {name: rng.normal(size=np.shape(v)) for name, v in values.items()}
+    _, tangents = prog.jvp(values, directions)
+    expected_tangent = 0.0
+    for name in values:
+        numeric = numeric_gradient(prog, values, name)
+        np.testing.assert_allclose(res.grads[name], numeric, rtol=1e-5, atol=scale * 10, err_msg=text)
+        expected_tangent += float(np.sum(res.grads[name] * directions[name]))
+    np.testing.assert_allclose(tangents["f"], expected_tangent, rtol=1e-9, atol=1e-9, err_msg=text)

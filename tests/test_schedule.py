@@ -1,0 +1,38 @@
+"""The schedule: slots, forward steps and per-output backward plans, computed once."""
+import graphdsl
+
+
+def schedule(text):
+    return graphdsl.loads(text)._schedule
+
+
+def test_slots_follow_the_forward_order():
+    s = schedule("input x = 1, y = 2\nq = x + y\noutput f = q * 3")
+    assert s.ids == ("x", "y", "q", "f#1", "f")
+    assert [s.slots[n] for n in s.ids] == list(range(5))
+    assert [step.node for step in s.steps] == ["q", "f"]
+    assert s.constants == ((3, 3.0),)
+    assert [leaf.name for leaf in s.leaves] == ["x", "y"]
+
+
+def test_backward_plan_skips_constants_and_nodes_off_the_path():
+    s = schedule("input x = 1, y = 2\nc = exp(2)\nunused = sin(x)\noutput f = x * c + y, g = unused")
+    plan = s.plans["f"]
+    assert [b.step.node for b in plan.steps] == ["f", "f#1"]
+    mul = plan.steps[1]
+    assert mul.needs == (True, False)  # no gradient for the constant exp(2)
+    assert "c" not in plan.order and "unused" not in plan.order
+    assert set(s.plans) == {"f", "g"}
+
+
+def test_plans_are_computed_once_when_the_program_is_built():
+    prog = graphdsl.loads("input x = 1\noutput f = x * x, g = x + 1")
+    before = prog._schedule.plans
+    prog.run()
+    prog.run(of="g")
+    assert prog._schedule.plans is before
+
+
+def test_leaves_that_no_gradient_reaches_are_known():
+    s = schedule("input x = 1, y = 2\noutput f = x * 2, g = y")
+    assert s.plans["f"].differentiable == {s.slots["x"]}
