@@ -1,8 +1,6 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,21 +44,8 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    with _without_gc():
+    with paused_gc():
         return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
-
-
-@contextmanager
-def _without_gc():
-    # Building a big graph allocates millions of objects and no cycles worth collecting;
-    # the cyclic collector's repeated full scans would make loading superlinear.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def export(value):
@@ -138,10 +123,9 @@ class Program:
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
             grads = execute.backward(self._schedule, of, values)
-        if check_finite:
-            problem = execute.first_nonfinite(self._schedule, values, grads, of)
-            if problem:
-                raise problem
+        problem = execute.first_nonfinite(self._schedule, values, grads, of)
+        if problem:
+            raise problem
         return Result(self, values, grads, of)
 
     def forward(self, **bindings) -> dict:
