@@ -12,7 +12,7 @@ import threading
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
-from . import syntax as S
+from . import quickparse, syntax as S
 from .errors import GraphSyntaxError, Span
 
 KEYWORDS = {"input", "param", "output", "gate", "return"}
@@ -51,6 +51,7 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     'add'
     """
     lines = text.split("\n")
+    fast, text = quickparse.split(text, lines, file)  # simple lines skip Lark (see quickparse)
     with _LOCK:  # the inline transformer holds the file being parsed
         _TO_SYNTAX.file, _TO_SYNTAX.lines = file, lines
         try:
@@ -59,7 +60,7 @@ def parse(text: str, file: str = "<string>") -> S.Module:
             raise err.orig_exc from None
         finally:
             _TO_SYNTAX.lines = []
-    return S.Module(file, tuple(statements))
+    return S.Module(file, tuple(quickparse.merge(statements, fast)))
 
 
 def _span(file: str, lines: list, line: int, column: int) -> Span:
@@ -85,6 +86,8 @@ def _parse_tree(text: str, file: str, lines: list):
             if kind == "_NL" and opened and opened[-1].type != "LBRACE":
                 skipped_newline = True
                 continue
+            if kind == "_NL" and previous is not None and previous.type == "_NL":
+                continue  # a run of separators parses as one (and quickparse leaves many)
             if kind in _OPEN:
                 opened.append(token)
             elif kind in _CLOSE:

@@ -1,15 +1,14 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
-from . import execute
+from . import batch, execute
+from .compile import Kernel, pack, paused_gc
 from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, build, shape_mismatch
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
@@ -52,21 +51,8 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    with _without_gc():
+    with paused_gc():
         return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
-
-
-@contextmanager
-def _without_gc():
-    # Building a big graph allocates millions of objects and no cycles worth collecting;
-    # the cyclic collector's repeated full scans would make loading superlinear.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def export(value):
@@ -84,6 +70,7 @@ class Program:
     def __init__(self, graph: nx.DiGraph, *, seed: int = 0, _schedule: Schedule | None = None):
         self._graph = nx.freeze(graph)
         self._schedule = _schedule or _with_drawn_params(schedule(graph), graph, seed)
+        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
 
     # ------------------------------------------------------------ description
     @property
@@ -134,14 +121,18 @@ class Program:
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
         """
+        if not check_finite:
+            entry = self._kernels.get(of)
+            if entry is None:
+                entry = self._kernel(of)
+            return entry(bindings)
         of = self._output(of)
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
             grads = execute.backward(self._schedule, of, values)
-        if check_finite:
-            problem = execute.first_nonfinite(self._schedule, values, grads, of)
-            if problem:
-                raise problem
+        problem = execute.first_nonfinite(self._schedule, values, grads, of)
+        if problem:
+            raise problem
         return Result(self, values, grads, of)
 
     def forward(self, **bindings) -> dict:
@@ -186,8 +177,13 @@ class Program:
         return check_gradients(self, self._output(of), eps, tolerance, bindings)
 
     def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
-        """``run`` once per row of the bindings' common leading axis, stacked."""
+        """``run`` once per row of the bindings' common leading axis, stacked; vectorised
+        over the rows where the gates allow it (see batch.py), a loop otherwise."""
         rows = _batch_rows(bindings)
+        name = self._output(of)
+        vectorised = batch.run_batch(self, name, bindings, rows)
+        if vectorised is not None:
+            return BatchResult(*vectorised, name, rows)
         results = [self.run(of, **{name: value[i] for name, value in bindings.items()})
                    for i in range(rows)]
         stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
@@ -231,6 +227,14 @@ class Program:
 
         return to_dot(self, result)
 
+    def _kernel(self, of):
+        """The compiled run of an output (see compile.py), built once per output."""
+        name = self._output(of)
+        with paused_gc():
+            entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
+        self._kernels[of] = self._kernels[name] = entry
+        return entry
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
         from .render import mimebundle
@@ -249,16 +253,44 @@ class Program:
 
 
 class Result:
-    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id."""
+    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id.
+
+    A compiled run fills ``outputs`` and ``grads`` only; every node's value and gradient
+    (``_values``/``_grads``, by slot) is recomputed by the reference interpreter on first use.
+    """
+
+    __slots__ = ("program", "of", "outputs", "grads", "_bindings", "_passes_done")
 
     def __init__(self, program: Program, values: list, grads: list, of: str):
         self.program = program
         self.of = of
-        sched = program._schedule
-        self._values, self._grads = values, grads
-        self.outputs = {name: export(values[slot]) for name, slot in sched.outputs}
-        self.grads = {leaf.name: export(grads[leaf.slot]) if grads[leaf.slot] is not None
-                      else export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
+        self._passes_done, self._bindings = (values, grads), None
+        self.outputs, self.grads = pack(program._schedule, values, grads)
+
+    @classmethod
+    def _lazy(cls, program: Program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
+        result = _new(cls)
+        result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
+        result._bindings = bindings
+        return result
+
+    def _passes(self) -> tuple:
+        try:
+            return self._passes_done
+        except AttributeError:  # a compiled run: recompute every node on the reference interpreter
+            sched = self.program._schedule
+            with np.errstate(all="ignore"):
+                values = execute.forward(sched, bind(sched.leaves, self._bindings))
+                self._passes_done = (values, execute.backward(sched, self.of, values))
+            return self._passes_done
+
+    @property
+    def _values(self) -> list:
+        return self._passes()[0]
+
+    @property
+    def _grads(self) -> list:
+        return self._passes()[1]
 
     @property
     def values(self) -> dict:
@@ -282,6 +314,9 @@ class Result:
 
     def _repr_svg_(self):
         return self._repr_mimebundle_().get("image/svg+xml")
+
+
+_new = object.__new__
 
 
 class BatchResult:

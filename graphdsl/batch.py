@@ -1,0 +1,164 @@
+"""``Program.run_batch`` vectorised: one pass over the schedule with a leading batch axis.
+
+The semantics are those of ``run`` once per row, stacked (``jax.vmap``). A value is
+*batched* when it depends on a binding given with a batch axis; the rest (defaults,
+constants and what depends only on them) is computed once and shared. Gradients
+are always per row, so the backward pass carries the batch axis everywhere.
+
+What vectorises (any gate that no batched value reaches runs as in ``run``):
+
+* every elementwise gate (the arithmetic operators and the functions with
+  ``partials`` in the gate table): operands are aligned by inserting unit axes after
+  the batch axis, so numpy broadcasting pairs each row with its own operands;
+* ``sum``, ``mean``, ``softmax``, ``logsumexp``: their ``axis`` is moved past the batch
+  axis (``None`` becomes every row axis); softmax and logsumexp need rows of rank ≥ 1;
+* ``matmul`` when both operands have rows of rank ≥ 2 (stacked matrices).
+
+Anything else (``dot``, ``transpose``, a matrix-vector ``matmul``, gates added later
+without a rule here) and any failure inside the vectorised pass fall back to calling
+the compiled ``run`` once per row, which is exactly the reference semantics.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .bindings import bind, to_value
+from .compile import QUIET, RESTORE
+from .errors import GraphError
+
+REDUCTIONS = {"sum": 0, "mean": 0, "softmax": 1, "logsumexp": 1}  # gate -> least row rank
+
+
+class NotVectorised(Exception):
+    """A step a batched value reaches has no batch rule: use the per-row loop."""
+
+
+def run_batch(program, of: str, bindings: dict, rows: int):
+    """Outputs and gradients by name, each with a leading axis of ``rows``; None when the
+    graph does not vectorise (the caller then loops over rows)."""
+    sched = program._schedule
+    leaves = sched.leaves
+    token = QUIET()
+    try:
+        batched_values = {name: to_value(value, name) for name, value in bindings.items()}
+        row0 = bind(leaves, {name: value[0] for name, value in batched_values.items()})
+        shapes = program._kernel(of).kernel.shapes(row0)
+        values, batched = [None] * len(sched.ids), [False] * len(sched.ids)
+        for leaf, value in zip(leaves, row0):
+            full = batched_values.get(leaf.name)
+            values[leaf.slot] = value if full is None else full
+            batched[leaf.slot] = full is not None
+        for slot, value in sched.constants:
+            values[slot] = value
+        pass_ = _Pass(sched, shapes, values, batched, rows)
+        pass_.forward()
+        return pass_.pack(of)
+    except (NotVectorised, GraphError, ValueError, TypeError, IndexError, ArithmeticError):
+        return None  # the per-row loop runs instead, and reports any failure as run does
+    finally:
+        RESTORE(token)
+
+
+class _Pass:
+    def __init__(self, sched, shapes, values, batched, rows):
+        self.sched, self.shapes, self.values, self.batched, self.rows = sched, shapes, values, batched, rows
+
+    # ------------------------------------------------------------ forward
+    def forward(self):
+        for step in self.sched.steps:
+            if not any(self.batched[a] for a in step.args):
+                self.values[step.slot] = step.gate.forward(*[self.values[a] for a in step.args],
+                                                           **step.options)
+                continue
+            args, options = self.operands(step), self.options(step)
+            self.values[step.slot] = step.gate.forward(*args, **options)
+            self.batched[step.slot] = True
+
+    def operands(self, step, backward=False) -> list:
+        """Operand values with rows aligned: a batched operand gets unit axes after the batch
+        axis up to the rank its row is broadcast to; unbatched ones broadcast by themselves
+        (in the backward pass of a reduction they are repeated per row, as views)."""
+        gate, shapes = step.gate, self.shapes
+        ranks = [len(shapes[a]) for a in step.args]
+        if gate.name == "matmul":
+            if min(ranks) < 2:
+                raise NotVectorised("matmul of a vector")
+            target = max(ranks)
+        elif gate.partials is not None:
+            target = max(ranks)
+        elif gate.name in REDUCTIONS and ranks[0] >= REDUCTIONS[gate.name]:
+            target = ranks[0]
+        else:
+            raise NotVectorised(gate.name)
+        out = []
+        for a, rank in zip(step.args, ranks):
+            value = self.values[a]
+            if self.batched[a]:
+                row = shapes[a]
+                value = value.reshape((self.rows,) + (1,) * (target - rank) + row)
+            elif backward and gate.partials is None:
+                value = np.broadcast_to(value, (self.rows,) + shapes[a])
+            out.append(value)
+        return out
+
+    def options(self, step) -> dict:
+        if "axis" not in step.options:
+            return step.options
+        rank = len(self.shapes[step.args[0]])
+        axis = step.options["axis"]
+        if axis is None:
+            axis = tuple(range(rank))
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        return dict(step.options, axis=tuple(a % rank + 1 for a in axes) if rank else ())
+
+    # ------------------------------------------------------------ backward
+    def pack(self, of: str):
+        sched, rows = self.sched, self.rows
+        plan = sched.plans[of]
+        if not self.batched[plan.seed]:
+            raise NotVectorised("the output does not depend on the batch")
+        grads = [None] * len(sched.ids)
+        grads[plan.seed] = np.ones((rows,) + self.shapes[plan.seed])
+        for back in plan.steps:
+            step = back.step
+            g = grads[step.slot]
+            if g is None:
+                continue
+            args = self.operands(step, backward=True)
+            options = self.options(step)  # the cotangent is per row even where the value is shared
+            out = self.values[step.slot]
+            for i, (a, need) in enumerate(zip(step.args, back.needs)):
+                if need:
+                    ct = unbroadcast_rows(step.gate.vjps[i](g, out, *args, **options), self.shapes[a])
+                    grads[a] = ct if grads[a] is None else grads[a] + ct
+            grads[step.slot] = None  # a node's gradient is complete once its step ran
+        outputs = {name: self.stacked(slot) for name, slot in sched.outputs}
+        leaf_grads = {leaf.name: _writeable(grads[leaf.slot]) if grads[leaf.slot] is not None
+                      else np.zeros((rows,) + self.shapes[leaf.slot]) for leaf in sched.leaves}
+        return outputs, leaf_grads
+
+    def stacked(self, slot):
+        value = self.values[slot]
+        if self.batched[slot]:
+            return _writeable(value)
+        return np.repeat(np.asarray(value)[None], self.rows, axis=0)
+
+
+def _writeable(value):
+    value = np.asarray(value)
+    return value if value.flags.writeable else value.copy()
+
+
+def unbroadcast_rows(ct, row_shape: tuple):
+    """``execute.unbroadcast`` applied to each row: sum a cotangent of shape
+    (rows, *broadcast row) back to (rows, *row_shape), never over the batch axis."""
+    shape = np.shape(ct)
+    rows, row = shape[0], shape[1:]
+    if row == row_shape:
+        return ct
+    lead = len(row) - len(row_shape)
+    if lead < 0:
+        return np.broadcast_to(ct, (rows,) + row_shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(1 + lead + i for i, n in enumerate(row_shape)
+                                             if n == 1 and row[lead + i] != 1)
+    return np.reshape(np.sum(ct, axis=axes), (rows,) + row_shape)

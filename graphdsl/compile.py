@@ -1,0 +1,227 @@
+"""The compiled fast path of ``Program.run``: one ``Kernel`` per differentiated output.
+
+A call binds, computes and packs; everything else was decided once:
+
+* ``entry(bindings)`` is generated per output. When every leaf is a Python float it
+  runs the float code (straight-line ``math`` and float arithmetic, no numpy);
+  anything else, or a float operation that raises where numpy would give inf or
+  nan, goes to ``general``.
+* ``general`` binds through bindings.bind (the errors users see), then runs numpy
+  code specialised to the leaves' shapes, generated on the first call with those
+  shapes (a forward pass that keeps nothing it no longer needs finds every shape).
+* Any failure inside compiled code reruns the call on the reference interpreter,
+  which raises the NumericError naming the gate and its line, as it always did.
+* The Result is lazy: node values and node gradients are recomputed by the
+  reference interpreter on first access.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+
+import numpy as np
+
+from . import codegen, execute, rules
+from .bindings import bind
+
+MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
+MISSING = object()
+
+
+def _quiet():
+    """Enter numpy's errstate(all="ignore") cheaply: np.errstate costs ~1 µs a call; setting
+    numpy's own context variable to a prepared state costs a tenth of that."""
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+    except ImportError:  # numpy 1.x: the public context manager
+        state = np.errstate(all="ignore")
+        return lambda: (state.__enter__(), None)[1], lambda token: state.__exit__(None, None, None)
+    with np.errstate(all="ignore"):
+        ignore = var.get()
+    return (lambda: var.set(ignore)), var.reset
+
+
+QUIET, RESTORE = _quiet()
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Building a large graph creates millions of objects and no garbage cycles; CPython's
+    cyclic collector would rescan all of them again and again (half of the load time of a
+    10,000-gate file). Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def build(source: str, namespace: dict, name: str):
+    code = compile(source, f"<graphdsl {name}>", "exec")
+    exec(code, namespace)
+    return namespace[name]
+
+
+class Kernel:
+    """The compiled run of one output: ``kernel(bindings) -> Result``."""
+
+    def __init__(self, program, of: str, make_result):
+        self.program, self.of, self.make_result = program, of, make_result
+        self.schedule = program._schedule
+        self.float_capable = self._float_capable()
+        self.floats = self._compile_floats  # replaced by the compiled code on first use
+        self.arrays: dict = {}
+        self.entry = self._entry()
+        self.entry.kernel = self  # for inspection: prog._kernels[of].kernel.float_source
+
+    # ------------------------------------------------------------ float code
+    def _float_capable(self) -> bool:
+        """Whether every leaf may be a float and every gate has a float rule (decided without
+        generating code: a graph that only ever sees arrays never compiles its float code)."""
+        sched, plan = self.schedule, self.schedule.plans[self.of]
+        if any(leaf.shape or (leaf.default is not None and not isinstance(leaf.default, float))
+               for leaf in sched.leaves):
+            return False
+        if any(np.ndim(value) for _, value in sched.constants):
+            return False
+        return all(rules.float_forward(step.gate, step.options) is not None for step in sched.steps) and \
+            all(rules.float_vjp(back.step.gate, back.step.options, i) is not None
+                for back in plan.steps for i, need in enumerate(back.needs) if need)
+
+    def _compile_floats(self, *leaf_values):
+        with paused_gc():
+            listing = codegen.Listing(self.schedule, self.of, "float")
+            self.float_source = codegen.source(listing, "floats")
+            self.floats = build(self.float_source, listing.namespace, "floats")
+        self.entry_namespace["FLOATS"] = self.floats
+        return self.floats(*leaf_values)
+
+    def _entry(self):
+        """Generated binder: Python floats go straight to the float code, float64 arrays
+        and floats to the numpy code of their shapes; anything else through bind()."""
+        leaves = self.schedule.leaves
+        ns = {"MISSING": MISSING, "FLOATS": self.floats, "GENERAL": self.general,
+              "ARRAYS": self.run_arrays, "RESULT": self.make_result, "PROG": self.program,
+              "OF": self.of, "NDARRAY": np.ndarray, "F64": np.dtype(np.float64)}
+        required, optional = ["try:"], ["m = 0"]
+        for k, leaf in enumerate(leaves):
+            ns[f"K{k}"] = leaf.name
+            if leaf.default is None:
+                required.append(f"    v{k} = b[K{k}]")
+            else:
+                ns[f"D{k}"] = leaf.default
+                optional += [f"v{k} = b.get(K{k}, D{k})", f"if v{k} is D{k}: m += 1"]
+        lines = required + ["except KeyError:", "    return GENERAL(b)"] if len(required) > 1 else []
+        lines += optional + [f"if len(b) + m != {len(leaves)}: return GENERAL(b)"]
+        names = ", ".join(f"v{k}" for k in range(len(leaves)))
+        if self.float_capable:
+            floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
+            lines += [f"if {floats}:",
+                      "    try:",
+                      f"        outputs, grads = FLOATS({names})",
+                      "    except (ArithmeticError, ValueError):",
+                      "        return GENERAL(b)",
+                      "    return RESULT(PROG, OF, outputs, grads, b)"]
+        dims: dict = {}
+        for k, leaf in enumerate(leaves):
+            lines += _array_lane(k, leaf.shape, dims)
+        shapes = "".join(f"s{k}, " for k in range(len(leaves)))
+        lines.append(f"return ARRAYS(b, ({names}{',' if len(leaves) == 1 else ''}), ({shapes}))")
+        self.entry_source = codegen._function("entry", ("b",), lines)
+        self.entry_namespace = ns
+        return build(self.entry_source, ns, "entry")
+
+    # ------------------------------------------------------------ numpy code
+    def general(self, bindings: dict):
+        """Any bindings: bind() converts them (or raises the BindingError users see)."""
+        leaf_values = bind(self.schedule.leaves, bindings)
+        if self.float_capable and all(v.__class__ is float for v in leaf_values):
+            try:
+                outputs, grads = self.floats(*leaf_values)
+            except (ArithmeticError, ValueError):
+                pass
+            else:
+                return self.make_result(self.program, self.of, outputs, grads, bindings)
+        key = tuple(np.shape(v) for v in leaf_values)
+        if not all(v.__class__ is float or getattr(v, "dtype", None) == np.float64 for v in leaf_values):
+            key += ("not float64",)  # the entry's own keys are float64 values only
+        return self.run_arrays(bindings, leaf_values, key)
+
+    def run_arrays(self, bindings: dict, leaf_values, key: tuple):
+        token = QUIET()
+        try:
+            kernel = self.arrays.get(key) or self._specialise(key, leaf_values)
+            outputs, grads = kernel(*leaf_values)
+        except Exception:  # noqa: BLE001 -- the reference interpreter names the failing gate
+            outputs, grads = self._reference(list(leaf_values))
+        finally:
+            RESTORE(token)
+        return self.make_result(self.program, self.of, outputs, grads, bindings)
+
+    def _specialise(self, key, leaf_values):
+        shapes = self.shapes(leaf_values)
+        with paused_gc():
+            float64 = not key or key[-1] != "not float64"
+            listing = codegen.Listing(self.schedule, self.of, "numpy", shapes, float64)
+            kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
+        if len(self.arrays) >= MAX_SHAPE_VARIANTS:
+            self.arrays.pop(next(iter(self.arrays)))
+        self.arrays[key] = kernel
+        return kernel
+
+    def shapes(self, leaf_values) -> list:
+        """Every node's shape for these leaves: a forward pass that drops each value
+        after its last use, so it never holds more than the compiled code will."""
+        sched = self.schedule
+        last = {}
+        for i, step in enumerate(sched.steps):
+            for a in step.args:
+                last[a] = i
+        values = [None] * len(sched.ids)
+        shapes = [()] * len(sched.ids)
+        for leaf, value in zip(sched.leaves, leaf_values):
+            values[leaf.slot], shapes[leaf.slot] = value, np.shape(value)
+        for slot, value in sched.constants:
+            values[slot], shapes[slot] = value, np.shape(value)
+        for i, step in enumerate(sched.steps):
+            value = step.gate.forward(*[values[a] for a in step.args], **step.options)
+            values[step.slot], shapes[step.slot] = value, np.shape(value)
+            for a in step.args:
+                if last[a] == i:
+                    values[a] = None
+        return shapes
+
+    def _reference(self, leaf_values):
+        values = execute.forward(self.schedule, leaf_values)
+        grads = execute.backward(self.schedule, self.of, values)
+        return pack(self.schedule, values, grads)
+
+
+def _array_lane(k: int, declared, dims: dict) -> list:
+    """Entry lines accepting leaf k as a Python float or a float64 ndarray of its declared
+    shape (named dimensions become generated locals d0, d1...), with its shape in s<k>."""
+    v = f"v{k}"
+    rank = "== 0" if declared is None else f"!= {len(declared)}"
+    lines = [f"if {v}.__class__ is NDARRAY:",
+             f"    if {v}.dtype is not F64 or {v}.ndim {rank}: return GENERAL(b)",
+             f"    s{k} = {v}.shape"]
+    for j, dim in enumerate(declared or ()):
+        if isinstance(dim, int):
+            lines.append(f"    if s{k}[{j}] != {dim}: return GENERAL(b)")
+        elif dim in dims:
+            lines.append(f"    if s{k}[{j}] != {dims[dim]}: return GENERAL(b)")
+        else:
+            dims[dim] = f"d{len(dims)}"
+            lines.append(f"    {dims[dim]} = s{k}[{j}]")
+    float_ok = "" if declared else f"elif {v}.__class__ is float: s{k} = ()\n"
+    return lines + (float_ok + "else: return GENERAL(b)").split("\n")
+
+
+def pack(sched, values, grads):
+    """Outputs and leaf gradients by name from the reference interpreter's slots."""
+    outputs = {name: codegen._export(values[slot]) for name, slot in sched.outputs}
+    leaf_grads = {leaf.name: codegen._export(grads[leaf.slot]) if grads[leaf.slot] is not None
+                  else codegen._export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
+    return outputs, leaf_grads
