@@ -22,8 +22,9 @@ import gc
 import numpy as np
 
 from . import codegen, execute, rules
-from .bindings import bind
+from .bindings import bind, read_only
 
+_ALIASING = {"identity", "transpose"}  # gates whose output may be their operand or a view of it
 MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
 MISSING = object()
 
@@ -73,8 +74,19 @@ class Kernel:
         self.float_capable = self._float_capable()
         self.floats = self._compile_floats  # replaced by the compiled code on first use
         self.arrays: dict = {}
+        self.outputs_may_alias = self._outputs_may_alias()
         self.entry = self._entry()
         self.entry.kernel = self  # for inspection: prog._kernels[of].kernel.float_source
+
+    def _outputs_may_alias(self) -> bool:
+        """Whether an output can be a caller's array itself (``output y = x``) or a view of
+        it, which a result must not hand out: the caller would change their own input."""
+        sched = self.schedule
+        aliasing = {leaf.slot for leaf in sched.leaves}
+        for step in sched.steps:
+            if step.gate.name in _ALIASING and step.args[0] in aliasing:
+                aliasing.add(step.slot)
+        return any(slot in aliasing for _, slot in sched.outputs)
 
     # ------------------------------------------------------------ float code
     def _float_capable(self) -> bool:
@@ -150,6 +162,8 @@ class Kernel:
         return self.run_arrays(bindings, leaf_values, key)
 
     def run_arrays(self, bindings: dict, leaf_values, key: tuple):
+        if self.outputs_may_alias:  # read-only views, as bind() makes: results hand out copies
+            leaf_values = [read_only(value) for value in leaf_values]
         token = QUIET()
         try:
             kernel = self.arrays.get(key) or self._specialise(key, leaf_values)
