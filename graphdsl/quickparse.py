@@ -19,7 +19,7 @@ from .errors import Span
 
 KEYWORDS = {"input", "param", "output", "gate", "return"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"  # ASCII, as NUMBER
 _WS = r"[ \t\f\r]*"
 _BINARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}{_OPERAND}{_WS}(\*\*|[-+*/@]){_WS}{_OPERAND}{_WS}")
 _UNARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}({_NAME}){_WS}\({_WS}{_OPERAND}{_WS}\){_WS}")

@@ -164,8 +164,9 @@ def test_a_deeply_nested_inputs_array_is_a_usage_error(untouched):
 
 
 @pytest.mark.parametrize("digit", ["\u0663", "\uff13", "\U0001d7d1"])  # Arabic-Indic, fullwidth, bold 3
-def test_digits_of_other_scripts_are_not_numbers(digit):
+@pytest.mark.parametrize("line", ["output y = x * {}", "y = x * {}", "y = sin({})"])
+def test_digits_of_other_scripts_are_not_numbers(digit, line):
     with pytest.raises(graphdsl.GraphSyntaxError) as caught:
-        graphdsl.loads(f"input x = 1\noutput y = x * {digit}")
-    assert (caught.value.line, caught.value.column) == (2, 16)
+        graphdsl.loads(f"input x = 1\n{line.format(digit)}\noutput z = 1")
+    assert (caught.value.line, caught.value.column) == (2, line.index("{") + 1)
     assert caught.value.message == f"unexpected character '{digit}': numbers use the digits 0-9"
