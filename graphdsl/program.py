@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import networkx as nx
@@ -17,6 +18,7 @@ from .schedule import Schedule, schedule
 
 
 MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
+COMPILE_LIMIT = 100_000  # steps: generated code costs ~30 µs and ~5 kB a step to build
 
 
 def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program":
@@ -126,11 +128,14 @@ class Program:
             if entry is None:
                 entry = self._kernel(of)
             return entry(bindings)
-        of = self._output(of)
+        return self._interpret(self._output(of), bindings, check_finite=True)
+
+    def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> "Result":
+        """``run`` on the reference interpreter."""
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
             grads = execute.backward(self._schedule, of, values)
-        problem = execute.first_nonfinite(self._schedule, values, grads, of)
+        problem = check_finite and execute.first_nonfinite(self._schedule, values, grads, of)
         if problem:
             raise problem
         return Result(self, values, grads, of)
@@ -228,10 +233,18 @@ class Program:
         return to_dot(self, result)
 
     def _kernel(self, of):
-        """The compiled run of an output (see compile.py), built once per output."""
+        """The compiled run of an output (see compile.py), built once per output. A graph
+        of more than COMPILE_LIMIT steps runs on the reference interpreter: generating its
+        code would take longer than many runs, and gigabytes (a 50 MB file)."""
         name = self._output(of)
-        with paused_gc():
-            entry = self._kernels.get(name) or Kernel(self, name, Result._lazy).entry
+        entry = self._kernels.get(name)
+        if entry is None:
+            with paused_gc():
+                kernel = Kernel(self, name, Result._lazy)  # generates code on its first call
+            entry = kernel.entry
+            if len(self._schedule.steps) > COMPILE_LIMIT:
+                entry = partial(self._interpret, name)
+                entry.kernel = kernel  # run_batch uses its shapes
         self._kernels[of] = self._kernels[name] = entry
         return entry
 

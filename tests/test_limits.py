@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import graphdsl
+from graphdsl import program as program_module
 from graphdsl.build import DEFAULT_MAX_NODES
 from graphdsl.expand import MAX_GATE_DEPTH
 from graphrun_subprocess import graphrun
@@ -180,3 +181,19 @@ def test_an_unknown_binding_among_many_inputs_lists_a_few():
     with pytest.raises(graphdsl.BindingError) as caught:
         prog.run(zz=1)
     assert caught.value.message.endswith("x106 and 990 more)") and len(caught.value.message) < 200
+
+
+def test_graphs_beyond_the_compile_limit_run_on_the_interpreter(monkeypatch):
+    text = "input x, W: [2, 2]\nh = tanh(W @ x)\noutput y = sum(h * h) + sum(x)"
+    bindings = {"x": np.array([0.5, -1.0]), "W": np.array([[1.0, 2.0], [0.5, -0.5]])}
+    compiled = graphdsl.loads(text)
+    expected = [compiled.run(**bindings) for _ in range(2)][-1]
+    monkeypatch.setattr(program_module, "COMPILE_LIMIT", 2)  # this graph has 6 steps
+    interpreted = graphdsl.loads(text)
+    for _ in range(2):
+        result = interpreted.run(**bindings)
+        assert result.outputs == pytest.approx(expected.outputs, rel=1e-12)
+        np.testing.assert_allclose(result.grads["W"], expected.grads["W"], rtol=1e-12)
+    batch = interpreted.run_batch(x=np.stack([bindings["x"]] * 3), W=np.stack([bindings["W"]] * 3))
+    np.testing.assert_allclose(batch.outputs["y"], [expected.outputs["y"]] * 3, rtol=1e-12)
+    assert interpreted._kernels["y"].func == interpreted._interpret  # no code was generated
