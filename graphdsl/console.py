@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import DEFAULT_MAX_NODES
-from .datafiles import DataFileError, read_data
+from .datafiles import DataFileError, read_data, unreadable
 from .errors import GraphError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -87,14 +87,8 @@ def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES):
 
     try:
         return load(path, max_nodes=max_nodes)
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CommandError(f"{path}: is a directory, not a .graph file") from None
-    except PermissionError:
-        raise CommandError(f"{path}: permission denied") from None
     except OSError as err:
-        raise CommandError(f"{path}: cannot read: {err.strerror or err}") from None
+        raise CommandError(unreadable(path, err, "a .graph file")) from None
 
 
 def read_bindings(path: str, allowed=(".json", ".npz"), option: str = "--inputs-file") -> dict:

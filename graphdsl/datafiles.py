@@ -29,15 +29,22 @@ def read_data(path) -> dict:
     return reader(path)
 
 
+def unreadable(path, err: OSError, wanted: str = "a file") -> str:
+    """Why ``path`` could not be read, in one line for a person."""
+    if isinstance(err, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(err, IsADirectoryError):
+        return f"{path}: is a directory, not {wanted}"
+    if isinstance(err, PermissionError):
+        return f"{path}: permission denied"
+    return f"{path}: cannot read: {err.strerror or err}"
+
+
 def _bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{path}: is a directory, not a file") from None
     except OSError as err:
-        raise DataFileError(f"{path}: cannot read: {err.strerror or err}") from None
+        raise DataFileError(unreadable(path, err)) from None
 
 
 def _text(path: Path) -> str:

@@ -200,7 +200,8 @@ def test_softmax_and_logsumexp_are_stable_at_1000():
 
 
 def test_logsumexp_of_all_minus_infinity_is_minus_infinity():
-    assert GATES["logsumexp"].forward(np.array([-np.inf, -np.inf])) == -np.inf
+    with np.errstate(divide="ignore"):  # the executor runs gates under the same rule
+        assert GATES["logsumexp"].forward(np.array([-np.inf, -np.inf])) == -np.inf
 
 
 def test_pow_derivatives_at_zero_follow_jax_and_pytorch():
@@ -208,7 +209,8 @@ def test_pow_derivatives_at_zero_follow_jax_and_pytorch():
     assert gate.vjps[0](1.0, 1.0, 0.0, 0.0) == 0.0  # d/da a**0 at a = 0
     assert gate.vjps[1](1.0, 0.0, 0.0, 2.0) == 0.0  # d/db 0**b
     assert gate.vjps[0](1.0, 0.0, 0.0, 2.0) == 0.0  # d/da a**2 at 0
-    np.testing.assert_array_equal(gate.vjps[0](np.ones(2), np.ones(2), np.zeros(2), np.zeros(2)), [0.0, 0.0])
+    with np.errstate(all="ignore"):  # the untaken branch of np.where divides by zero
+        np.testing.assert_array_equal(gate.vjps[0](np.ones(2), np.ones(2), np.zeros(2), np.zeros(2)), [0.0, 0.0])
 
 
 def test_relu_and_abs_subgradient_at_zero_is_zero():
