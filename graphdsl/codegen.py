@@ -16,6 +16,7 @@ applies, is decided here once rather than at every call.
 from __future__ import annotations
 
 import math
+import re
 import string
 from functools import lru_cache
 from typing import NamedTuple
@@ -28,6 +29,15 @@ from .gates import MINUS_ONE, ONE
 
 CHUNK = 100_000  # statements per function: CPython compiles longer ones superlinearly
 
+try:  # the optional accelerator (pip install graphdsl[fast]): fused elementwise passes
+    import numexpr as NUMEXPR
+except ImportError:  # pragma: no cover -- exercised by monkeypatching NUMEXPR to None
+    NUMEXPR = None
+# Fuse only arrays of at least this many elements: below it numexpr's fixed cost per call
+# (a few µs) is more than the passes it saves (measured: see BENCHMARKS.md).
+FUSE_MIN = 1 << 16
+FUSE_OPS = 3  # ...and only expressions of at least this many operations
+
 
 class NoRule(Exception):
     """A gate has no template in this mode (the caller uses another path)."""
@@ -37,6 +47,7 @@ class Stmt(NamedTuple):
     text: str
     reads: tuple = ()
     writes: tuple = ()
+    expr: str | None = None  # the value as a numexpr expression over ``reads`` (see _fuse)
 
 
 def _seed(value):
@@ -52,7 +63,8 @@ def _export(value):
 
 
 BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_export,
-                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide)
+                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide, NP_EXP=np.exp,
+                      COPYSIGN=np.copysign)
 
 
 class Listing:
@@ -61,6 +73,8 @@ class Listing:
     def __init__(self, schedule, of: str, mode: str, shapes=None, float64=False):
         self.schedule, self.mode, self.shapes = schedule, mode, shapes
         self.float64 = float64  # numpy mode: every value is float64 (in-place rules apply)
+        self.fuse = mode == "numpy" and float64 and NUMEXPR is not None
+        self.compiled: dict = {}  # fused expression -> the namespace name of its numexpr code
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
         self.constant_names = self._constants()
@@ -71,7 +85,10 @@ class Listing:
         needed = self._needed(backward + [ret])
         self.statements = self._forward(needed) + backward + [ret]
         if mode == "numpy":
-            self.statements = _with_deletes(_live(self.statements), set(self.params))
+            statements = _live(self.statements)
+            if self.fuse:
+                statements = _fuse(statements, set(self.params), self._ne)
+            self.statements = _with_deletes(statements, set(self.params))
 
     def const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"
@@ -116,16 +133,51 @@ class Listing:
                 if template is None:
                     raise NoRule(step.gate.name)
                 text = template.format(*args)
+                out.append(Stmt(f"{name} = {text}", _variables(args), (name,)))
             else:
-                text = self._numpy_forward(step, args)
-            out.append(Stmt(f"{name} = {text}", _variables(args), (name,)))
+                out += self._numpy_step(step, name, args)
         return out
+
+    def _numpy_step(self, step, name, args) -> list:
+        if self._fusable(step.slot, step.args, args):
+            if step.gate.name in rules.FUSED_FORWARD:
+                expr = rules.FUSED_FORWARD[step.gate.name].format(*args)
+                return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,), expr)]
+            if step.gate.name == "sigmoid":  # numpy's exp, then one fused pass
+                e = f"{name}e"
+                expr = rules.FUSED_SIGMOID.format(*args, e=e)
+                return [Stmt(f"{e} = NP_EXP(COPYSIGN({args[0]}, -1.0))", _variables(args), (e,)),
+                        Stmt(f"{name} = {self._ne(expr)}", _variables(args + [e]), (name,), expr)]
+        return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,))]
+
+    def _fusable(self, slot, operands, args) -> bool:
+        """Whether a gate's value (or cotangent) at ``slot`` can be part of a numexpr pass:
+        a large float64 array whose operands are variables of its own shape, scalars or float
+        literals (no broadcasting to undo, no namespace constants)."""
+        shape = self.shapes[slot] if self.fuse else None
+        if not shape or math.prod(shape) < FUSE_MIN:
+            return False
+        return all(self.shapes[a] in ((), shape) for a in operands) and \
+            all(name[0] in "vg(" for name in args)
+
+    def _ne(self, expr: str) -> str:
+        """A call of ``expr`` compiled once by numexpr, its variables passed in order.
+        optimization="none": numexpr's default rewrites x / c as x * (1 / c), which is not
+        the same number; common subexpressions are still computed once."""
+        names = _variables(_NAME.findall(expr))
+        if expr not in self.compiled:
+            signature = [(n, np.float64) for n in names]
+            self.compiled[expr] = self.const("NE", NUMEXPR.NumExpr(expr, signature, optimization="none"))
+        return f"{self.compiled[expr]}({', '.join(names)})"
 
     def _large(self, slot) -> bool:
         return self.float64 and math.prod(self.shapes[slot] or (0,)) >= rules.INPLACE_MIN
 
     def _numpy_forward(self, step, args) -> str:
         template = rules.NUMPY_FORWARD.get(step.gate.name)
+        if step.gate.name == "pow" and self.float64 and self.shapes[step.args[0]] and \
+                self.constant_values.get(step.args[1]) == 2.0:
+            template = "{0} * {0}"  # numpy's power of a float64 array by 2.0 is its square, x * x
         if template is None and self._large(step.slot):
             template = rules.INPLACE_FORWARD.get(step.gate.name)
         if template is not None:
@@ -147,6 +199,10 @@ class Listing:
         out = [Stmt(f"{seed} = " + ("1.0" if self.mode == "float" else f"SEED({value})"),
                     () if self.mode == "float" else _variables([value]), (seed,))]
         self.has_grad = {plan.seed}
+        # Slots whose cotangent is exactly ones of the slot's shape (float64 numpy code): the
+        # seed, and what sum and + pass on from it. 1.0 * p is p, so a partial p need not be
+        # multiplied by them (and the ones need not be made at all once nothing reads them).
+        self.ones = {plan.seed} if self.mode == "numpy" and self.float64 else set()
         for back in plan.steps:
             step = back.step
             for i, (a, need) in enumerate(zip(step.args, back.needs)):
@@ -154,11 +210,23 @@ class Listing:
                     continue
                 text, reads = self._cotangent(step, i)
                 target = f"g{a}"
+                expr = self._fused_cotangent(step, i) if self.fuse else None
                 if a in self.has_grad:
                     text, reads = f"{target} + ({text})", reads + [target]
+                    expr = expr and f"{target} + ({expr})"
+                    self.ones.discard(a)
+                elif step.slot in self.ones and self._passes_ones(step, i):
+                    self.ones.add(a)
                 self.has_grad.add(a)
-                out.append(Stmt(f"{target} = {text}", tuple(dict.fromkeys(reads)), (target,)))
+                out.append(Stmt(f"{target} = {text}", tuple(dict.fromkeys(reads)), (target,), expr))
         return out
+
+    def _passes_ones(self, step, i: int) -> bool:
+        """Whether operand i's cotangent is ones when the step's own cotangent is."""
+        gate, arg_shape = step.gate, self.shapes[step.args[i]]
+        if gate.name == "sum" and step.options.get("axis") is None:
+            return bool(arg_shape)  # FULL(shape, 1.0)
+        return gate.partials is not None and gate.partials[i] is ONE and arg_shape == self.shapes[step.slot]
 
     def _cotangent(self, step, i: int):
         """Source of operand i's cotangent at one step, and the names it reads."""
@@ -170,6 +238,27 @@ class Listing:
                 raise NoRule(step.gate.name)
             return _fill(template, g, out, args)
         return self._numpy_cotangent(step, i, g, out, args)
+
+    def _fused_cotangent(self, step, i: int) -> str | None:
+        """Operand i's cotangent as a numexpr expression, when it has the operand's shape (no
+        sum over broadcast axes) and the gate's partial is exact arithmetic on its values."""
+        gate, a = step.gate, step.args[i]
+        args = [self._name(x) for x in step.args]
+        g, out = f"g{step.slot}", f"v{step.slot}"
+        if gate.partials is None or self.shapes[a] != self.shapes[step.slot] or \
+                not self._fusable(step.slot, step.args, args):
+            return None
+        partial = gate.partials[i]
+        if partial is ONE:
+            return g
+        if partial is MINUS_ONE:
+            return f"-{g}"
+        if gate.name == "mul":
+            return f"{g} * {args[1 - i]}"
+        if step.slot in self.ones and gate.name in rules.FUSED_PARTIAL:
+            return rules.FUSED_PARTIAL[gate.name].format(*args, out=out)
+        template = rules.FUSED_VJP.get(gate.name)
+        return template[i].format(*args, g=g, out=out) if template else None
 
     def _numpy_cotangent(self, step, i, g, out, args):
         gate, shapes = step.gate, self.shapes
@@ -202,13 +291,15 @@ class Listing:
         if step.gate.name == "mul":  # the partial of a*b is the other operand
             return f"{g} * {args[1 - i]}", [g, *_variables([args[1 - i]])]
         template = rules.INPLACE_VJP.get(step.gate.name) if self._large(step.slot) else None
-        if template is not None and step.slot == self.plan.seed:
+        if template is not None and step.slot in self.ones:
             template = rules.INPLACE_PARTIAL[step.gate.name]  # g is ones_like(out), float64
         if template is not None:  # a unary gate: the cotangent has the operand's shape
             return _fill(template, g, out, args)
         exponent = self.constant_values.get(step.args[1]) if step.gate.name == "pow" and i == 0 else None
         if isinstance(exponent, float) and math.isfinite(exponent):
             text, reads = _fill(rules.pow_partial(exponent), g, out, args)
+            if step.slot in self.ones and exponent != 0 and self.shapes[step.args[0]] == self.shapes[step.slot]:
+                return text, reads  # a fresh array of the operand's shape: ones * it is itself
             return f"{g} * {text}", [g] + reads
         text, reads = self._call(partial, [out] + args, [])
         return f"{g} * {text}", [g] + reads
@@ -258,6 +349,49 @@ def _fields(template: str) -> frozenset:
 def _variables(names) -> tuple:
     """The generated variables among operand sources (not literals or namespace constants)."""
     return tuple(n for n in dict.fromkeys(names) if n[0] in "vg")
+
+
+_NAME = re.compile(r"\b[vg]\d+e?\b")  # the generated variables in a fused expression
+
+
+def _fuse(statements: list, keep: set, ne) -> list:
+    """Inline every fusable value read by exactly one later fusable statement into it (and
+    so on along chains); a statement whose expression then does FUSE_OPS or more operations
+    is run as one numexpr pass (``ne(expr)`` -> source of the call), the others stay numpy.
+
+    Values are written once, except cotangents accumulated as ``g5 = g5 + (...)``: a
+    value is only inlined where none of the names it reads has been written again."""
+    source, uses, written = [], {}, {}
+    latest: dict = {}
+    for j, stmt in enumerate(statements):
+        source.append({n: latest[n] for n in stmt.reads if n in latest})
+        for i in source[j].values():
+            uses[i].append(j)
+        for n in stmt.writes:
+            latest[n] = j
+            uses[j] = []
+            written.setdefault(n, []).append(j)
+    exprs = [stmt.expr for stmt in statements]
+    reads = [list(stmt.reads) for stmt in statements]
+    inlined = set()
+    for j, stmt in enumerate(statements):
+        if exprs[j] is None:
+            continue
+        for n, i in source[j].items():
+            if exprs[i] is None or uses[i] != [j] or n in keep or \
+                    any(i < k < j for r in reads[i] for k in written.get(r, ())):
+                continue
+            exprs[j] = re.sub(rf"\b{n}\b", f"({exprs[i]})", exprs[j])
+            reads[j] = [r for r in reads[j] if r != n] + reads[i]
+            inlined.add(i)
+    out = []
+    for j, stmt in enumerate(statements):
+        if j in inlined:
+            continue
+        if exprs[j] is not None and (exprs[j] != stmt.expr or rules.operations(exprs[j]) >= FUSE_OPS):
+            stmt = Stmt(f"{stmt.writes[0]} = {ne(exprs[j])}", tuple(dict.fromkeys(reads[j])), stmt.writes)
+        out.append(stmt)
+    return out
 
 
 def _live(statements: list) -> list:

@@ -15,6 +15,7 @@ code's namespace (see ``NAMESPACE``).
 """
 from __future__ import annotations
 
+import ast
 import dis
 import functools
 import inspect
@@ -142,14 +143,13 @@ INPLACE_MIN = 1 << 12
 
 
 def sigmoid_inplace(x):
-    """gates._sigmoid: where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|)."""
-    e = np.abs(x)
-    np.negative(e, out=e)
+    """gates._sigmoid: where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|), in six
+    passes over the data and two temporaries."""
+    e = np.copysign(x, -1.0)  # -|x| in one pass (the same bits, signed zeros and NaN included)
     np.exp(e, out=e)
     d = np.add(1.0, e)  # 1.0 + e, as the rule computes it (both branches)
-    np.divide(e, d, out=e)  # e / (1.0 + e)
-    np.divide(1.0, d, out=d)  # 1.0 / (1.0 + e)
-    np.copyto(e, d, where=np.greater_equal(x, 0))
+    np.divide(e, d, out=e)  # e / (1.0 + e) everywhere...
+    np.divide(1.0, d, out=e, where=np.greater_equal(x, 0))  # ...then 1.0 / (1.0 + e) where x >= 0
     return e
 
 
@@ -186,3 +186,34 @@ INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_I
 NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
                  TANH_VJP_INPLACE=tanh_vjp_inplace, SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace,
                  TANH_PARTIAL_INPLACE=tanh_partial_inplace)
+
+
+# ---------------------------------------------------------------- fused (numexpr) expressions
+# With the optional numexpr installed, runs of elementwise gates over large float64 arrays
+# are evaluated as one numexpr expression (one pass over the data instead of one per gate;
+# see codegen.Listing._fuse). Only operations that are exact in IEEE arithmetic are fused
+# (+ - * / and comparisons), so a fused run gives the bits of the gate-by-gate code; the
+# transcendental functions stay numpy's own (numexpr's would differ in the last bit, and on
+# the machine measured numpy's vectorised exp was several times faster than numexpr's).
+FUSED_FORWARD = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+                 "neg": "-{0}", "identity": "{0}", "square": "{0} * {0}", "reciprocal": "1.0 / {0}"}
+# sigmoid from e = exp(-|x|), computed by numpy first (the ``{e}`` field): the rule's
+# where(x >= 0, 1 / (1 + e), e / (1 + e)) as one quotient.
+FUSED_SIGMOID = "where({0} >= 0.0, 1.0, {e}) / (1.0 + {e})"
+# Local derivatives times the cotangent, written as the gate table's partials compute them
+# (add, sub, neg, identity and mul are written by codegen: g, -g, g * other operand).
+FUSED_VJP = {
+    "div": ("{g} * (1.0 / {1})", "{g} * (-{out} / {1})"), "square": ("{g} * (2.0 * {0})",),
+    "reciprocal": ("{g} * (-{out} * {out})",), "exp": ("{g} * {out}",), "log": ("{g} * (1.0 / {0})",),
+    "tan": ("{g} * (1.0 + {out} * {out})",), "tanh": ("{g} * (1.0 - {out} * {out})",),
+    "sqrt": ("{g} * (0.5 / {out})",), "sigmoid": ("{g} * ({out} * (1.0 - {out}))",),
+}
+# The partial alone, where the cotangent is the seed of an array output (ones: 1.0 * p is p).
+FUSED_PARTIAL = {"tanh": "1.0 - {out} * {out}", "sigmoid": "{out} * (1.0 - {out})"}
+
+
+def operations(expr: str) -> int:
+    """How many passes over the data numpy would make for a fused expression (numexpr
+    makes one): its operators and calls."""
+    return sum(isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call))
+               for node in ast.walk(ast.parse(expr, mode="eval")))

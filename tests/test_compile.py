@@ -257,3 +257,61 @@ def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
     check(text, x=x, y=rng.normal(size=5000))
     check(text, x=x, y=2.0)
     check(text, 1e-6, x=x.astype(np.float32), y=np.float32(2))  # float32: the plain rules
+
+
+# ---------------------------------------------------------------- fused passes (numexpr)
+needs_numexpr = pytest.mark.skipif(codegen.NUMEXPR is None, reason="numexpr is not installed")
+FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b))", "tanh(x * y) * (x - y) / (1 + y * y)",
+         "sum(square(x + y) - reciprocal(1 + x * x) * w0)", "-(x / y) * exp(x - y) + sigmoid(-x)",
+         "sqrt(1 + x * x) * sigmoid(y) + log(1 + y * y) / (x * w1)"]
+
+
+def _fused_inputs(size=1 << 16):
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(scale=30, size=size), rng.normal(size=size)
+    x[:9] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1000.0, -1000.0, 745.0, -720.0]
+    y[:3] = [0.0, -0.0, 1e300]
+    return {"x": x, "y": y, "w0": 2.0, "w1": -3.0, "b": 0.5}
+
+
+def _kernel_source(prog, of, inputs):
+    kernel = prog._kernel(of).kernel
+    values = [inputs[leaf.name] for leaf in prog._schedule.leaves]
+    with np.errstate(all="ignore"):
+        shapes = kernel.shapes(values)
+    return codegen.source(codegen.Listing(prog._schedule, of, "numpy", shapes, True), "arrays")
+
+
+@needs_numexpr
+@pytest.mark.parametrize("expr", FUSED)
+def test_fused_passes_give_the_interpreters_bits(expr):
+    """Fused runs are exact arithmetic and numpy's own exp: the interpreter's bits, at
+    ±1000, NaN, ±inf and signed zeros too; below FUSE_MIN elements nothing is fused."""
+    text = f"input x, y, w0, w1, b\noutput f = {expr}"
+    inputs = _fused_inputs()
+    prog = check(text, **inputs)
+    assert "NE" in _kernel_source(prog, "f", inputs)
+    small = {k: v[:100] if np.ndim(v) else v for k, v in inputs.items()}
+    assert "NE" not in _kernel_source(check(text, **small), "f", small)
+
+
+@pytest.mark.parametrize("expr", FUSED)
+def test_without_numexpr_large_arrays_run_on_numpy(expr, monkeypatch):
+    monkeypatch.setattr(codegen, "NUMEXPR", None)
+    text = f"input x, y, w0, w1, b\noutput f = {expr}"
+    inputs = _fused_inputs()
+    prog = check(text, **inputs)
+    assert "NE" not in _kernel_source(prog, "f", inputs)
+
+
+@needs_numexpr
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
+def test_random_array_graphs_fused(text, shape, seed):
+    """Every fusable run fused, however small the arrays: the same bits as the interpreter."""
+    old = codegen.FUSE_MIN
+    codegen.FUSE_MIN = 1
+    try:
+        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
+    finally:
+        codegen.FUSE_MIN = old
