@@ -33,10 +33,14 @@ try:  # the optional accelerator (pip install graphdsl[fast]): fused elementwise
     import numexpr as NUMEXPR
 except ImportError:  # pragma: no cover -- exercised by monkeypatching NUMEXPR to None
     NUMEXPR = None
-# Fuse only arrays of at least this many elements: below it numexpr's fixed cost per call
-# (a few µs) is more than the passes it saves (measured: see BENCHMARKS.md).
-FUSE_MIN = 1 << 16
-FUSE_OPS = 3  # ...and only expressions of at least this many operations
+# Fuse only arrays of at least this many elements (16 MiB of float64). Measured on the
+# sigmoid neuron (BENCHMARKS.md): numexpr's pass does its operations one after another in
+# blocks, with its own (slower) arithmetic loops, which only pays once the arrays no longer
+# fit in cache and numpy's passes wait for memory: 1.4-1.9x slower at 10^5 elements,
+# ~5% slower at 10^6, 3-9% faster at 2*10^6 and beyond.
+FUSE_MIN = 1 << 21
+FUSE_OPS = 3  # ...and only expressions of at least this many operations (numpy's two
+# in-place passes were faster than one numexpr pass for s * (1 - s))
 
 
 class NoRule(Exception):

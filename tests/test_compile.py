@@ -266,7 +266,7 @@ FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b))", "tanh(x * y)
          "sqrt(1 + x * x) * sigmoid(y) + log(1 + y * y) / (x * w1)"]
 
 
-def _fused_inputs(size=1 << 16):
+def _fused_inputs(size):
     rng = np.random.default_rng(6)
     x, y = rng.normal(scale=30, size=size), rng.normal(size=size)
     x[:9] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1000.0, -1000.0, 745.0, -720.0]
@@ -284,22 +284,24 @@ def _kernel_source(prog, of, inputs):
 
 @needs_numexpr
 @pytest.mark.parametrize("expr", FUSED)
-def test_fused_passes_give_the_interpreters_bits(expr):
+def test_fused_passes_give_the_interpreters_bits(expr, monkeypatch):
     """Fused runs are exact arithmetic and numpy's own exp: the interpreter's bits, at
     ±1000, NaN, ±inf and signed zeros too; below FUSE_MIN elements nothing is fused."""
+    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)  # the real one is 2 million elements
     text = f"input x, y, w0, w1, b\noutput f = {expr}"
-    inputs = _fused_inputs()
+    inputs = _fused_inputs(5000)
     prog = check(text, **inputs)
     assert "NE" in _kernel_source(prog, "f", inputs)
-    small = {k: v[:100] if np.ndim(v) else v for k, v in inputs.items()}
+    small = _fused_inputs(4999)
     assert "NE" not in _kernel_source(check(text, **small), "f", small)
 
 
 @pytest.mark.parametrize("expr", FUSED)
 def test_without_numexpr_large_arrays_run_on_numpy(expr, monkeypatch):
     monkeypatch.setattr(codegen, "NUMEXPR", None)
+    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)
     text = f"input x, y, w0, w1, b\noutput f = {expr}"
-    inputs = _fused_inputs()
+    inputs = _fused_inputs(5000)
     prog = check(text, **inputs)
     assert "NE" not in _kernel_source(prog, "f", inputs)
 
@@ -315,3 +317,10 @@ def test_random_array_graphs_fused(text, shape, seed):
         test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
     finally:
         codegen.FUSE_MIN = old
+
+
+@needs_numexpr
+def test_the_sigmoid_neuron_fuses_at_the_default_threshold():
+    inputs = _fused_inputs(codegen.FUSE_MIN)
+    text = "input x, y, w0, w1, b\noutput f = sigmoid(w0 * x + w1 * y + b)"
+    assert "NE" in _kernel_source(check(text, **inputs), "f", inputs)
