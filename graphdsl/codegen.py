@@ -43,6 +43,10 @@ FUSE_OPS = 3  # ...and only expressions of at least this many operations (numpy'
 # in-place passes were faster than one numexpr pass for s * (1 - s))
 
 
+_ALIASING = {"identity", "transpose"}  # gates whose value may be their operand's array
+_UFUNCS = {"add": "NP_ADD", "sub": "NP_SUBTRACT", "mul": "NP_MULTIPLY"}  # NUMPY_FORWARD's operators
+
+
 class NoRule(Exception):
     """A gate has no template in this mode (the caller uses another path)."""
 
@@ -52,6 +56,8 @@ class Stmt(NamedTuple):
     reads: tuple = ()
     writes: tuple = ()
     expr: str | None = None  # the value as a numexpr expression over ``reads`` (see _fuse)
+    inplace: str = ""  # the value written into a ``{dst}`` array (see _with_deletes)...
+    donors: tuple = ()  # ...any of these, if it is not read again
 
 
 def _seed(value):
@@ -68,7 +74,7 @@ def _export(value):
 
 BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_export,
                       ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide, NP_EXP=np.exp,
-                      COPYSIGN=np.copysign)
+                      COPYSIGN=np.copysign, NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 
 
 class Listing:
@@ -126,6 +132,12 @@ class Listing:
         return self.constant_names.get(slot) or f"v{slot}"
 
     def _forward(self, needed) -> list:
+        # Values whose array the arithmetic of a later step may write its result into once
+        # nothing reads them any more (numpy's own temporary elision, which named variables
+        # defeat): fresh arrays made by an elementwise gate, never shared by an alias.
+        aliased = {a for step in self.schedule.steps if step.gate.name in _ALIASING for a in step.args}
+        self.donors = {f"v{step.slot}" for step in self.schedule.steps
+                       if step.gate.elementwise and step.gate.name not in _ALIASING and step.slot not in aliased}
         out = []
         for step in self.schedule.steps:
             name = f"v{step.slot}"
@@ -152,7 +164,12 @@ class Listing:
                 expr = rules.FUSED_SIGMOID.format(*args, e=e)
                 return [Stmt(f"{e} = NP_EXP(COPYSIGN({args[0]}, -1.0))", _variables(args), (e,)),
                         Stmt(f"{name} = {self._ne(expr)}", _variables(args + [e]), (name,), expr)]
-        return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,))]
+        ufunc = _UFUNCS.get(step.gate.name)
+        donors = tuple(a for a in _variables(args) if a in self.donors and self.shapes[step.slot] ==
+                       self.shapes[int(a[1:])]) if ufunc and self._large(step.slot) else ()
+        inplace = f"{ufunc}({', '.join(args)}, out={{dst}})" if donors else ""
+        return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,),
+                     inplace=inplace, donors=donors)]
 
     def _fusable(self, slot, operands, args) -> bool:
         """Whether a gate's value (or cotangent) at ``slot`` can be part of a numexpr pass:
@@ -416,8 +433,11 @@ def _with_deletes(statements: list, keep: set) -> list:
             last[name] = i
     out = []
     for i, stmt in enumerate(statements):
-        out.append(stmt)
         dead = [name for name in stmt.reads if last[name] == i and name not in keep]
+        donor = next((name for name in stmt.donors if name in dead), None)
+        if donor:  # the same ufunc, written into an array that is about to be deleted
+            stmt = stmt._replace(text=f"{stmt.writes[0]} = {stmt.inplace.format(dst=donor)}")
+        out.append(stmt)
         if dead and not stmt.text.startswith("return"):
             out.append(Stmt("del " + ", ".join(dict.fromkeys(dead)), tuple(dead)))
     return out

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
-from graphdsl import codegen, execute
+from graphdsl import codegen, execute, rules
 from graphdsl.bindings import bind
 from graphdsl.compile import pack
 from graphdsl.gates import GATES
@@ -324,3 +324,25 @@ def test_the_sigmoid_neuron_fuses_at_the_default_threshold():
     inputs = _fused_inputs(codegen.FUSE_MIN)
     text = "input x, y, w0, w1, b\noutput f = sigmoid(w0 * x + w1 * y + b)"
     assert "NE" in _kernel_source(check(text, **inputs), "f", inputs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
+def test_random_array_graphs_in_place(text, shape, seed):
+    """The in-place rules and the reuse of dead temporaries (large arrays only), however
+    small the arrays: the same bits as the interpreter."""
+    old = rules.INPLACE_MIN
+    rules.INPLACE_MIN = 1
+    try:
+        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
+    finally:
+        rules.INPLACE_MIN = old
+
+
+def test_dead_temporaries_are_reused_but_never_an_alias():
+    inputs = _fused_inputs(5000)
+    prog = check("input x, y\na = x * y\nb = a + y\nc = b * b\noutput f = c - x", **inputs)
+    assert "out=" in _kernel_source(prog, "f", inputs)
+    # a is an output's operand through identity: its array must not be overwritten
+    check("input x, y\na = x * y\noutput o = a\noutput f = a + y", **inputs)
+    check("input x, y\na = x * y\nb = a\nc = a + y\noutput f = sum(c * b)", **inputs)
