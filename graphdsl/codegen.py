@@ -73,8 +73,7 @@ def _export(value):
 
 
 BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_export,
-                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide, NP_EXP=np.exp,
-                      COPYSIGN=np.copysign, NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
+                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide, NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 
 
 class Listing:
@@ -162,12 +161,18 @@ class Listing:
             if step.gate.name == "sigmoid":  # numpy's exp, then one fused pass
                 e = f"{name}e"
                 expr = rules.FUSED_SIGMOID.format(*args, e=e)
-                return [Stmt(f"{e} = NP_EXP(COPYSIGN({args[0]}, -1.0))", _variables(args), (e,)),
+                return [Stmt(f"{e} = EXP_MINUS_ABS({args[0]})", _variables(args), (e,)),
                         Stmt(f"{name} = {self._ne(expr)}", _variables(args + [e]), (name,), expr)]
         ufunc = _UFUNCS.get(step.gate.name)
+        over = ufunc or rules.INPLACE_OVER.get(step.gate.name)
         donors = tuple(a for a in _variables(args) if a in self.donors and self.shapes[step.slot] ==
-                       self.shapes[int(a[1:])]) if ufunc and self._large(step.slot) else ()
-        inplace = f"{ufunc}({', '.join(args)}, out={{dst}})" if donors else ""
+                       self.shapes[int(a[1:])]) if over and self._large(step.slot) else ()
+        if not donors:
+            inplace = ""
+        elif ufunc:
+            inplace = f"{ufunc}({', '.join(args)}, out={{dst}})"
+        else:  # a unary rule that computes over its operand's array
+            inplace = rules.INPLACE_OVER[step.gate.name].replace("{0}", "{dst}")
         return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,),
                      inplace=inplace, donors=donors)]
 
