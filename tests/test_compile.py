@@ -346,3 +346,18 @@ def test_dead_temporaries_are_reused_but_never_an_alias():
     # a is an output's operand through identity: its array must not be overwritten
     check("input x, y\na = x * y\noutput o = a\noutput f = a + y", **inputs)
     check("input x, y\na = x * y\nb = a\nc = a + y\noutput f = sum(c * b)", **inputs)
+
+
+@pytest.mark.parametrize("name", ["matmul", "dot"])
+def test_streamed_matrix_vector_products(name, monkeypatch):
+    """Products with a large matrix run on numpy's single-threaded loops: BLAS's sums up to
+    their order."""
+    monkeypatch.setattr(rules, "STREAM_MIN", 1)
+    rng = np.random.default_rng(3)
+    for sa, sb in [((5, 3), (3,)), ((3,), (3, 4)), ((4, 4), (4,))]:
+        a, b = rng.normal(size=sa), rng.normal(size=sb)
+        prog = check(f"input a, b\noutput f = sum(tanh({name}(a, b)))", 1e-12, a=a, b=b)
+        assert "MATVEC" in _kernel_source(prog, "f", {"a": a, "b": b})
+    W, x = rng.normal(size=(600, 500)), rng.normal(size=500)  # the real threshold
+    monkeypatch.undo()
+    check("input W, x\noutput s = sum((W @ x) ** 2)", 1e-12, W=W, x=x)
