@@ -158,11 +158,6 @@ class Listing:
             if step.gate.name in rules.FUSED_FORWARD:
                 expr = rules.FUSED_FORWARD[step.gate.name].format(*args)
                 return [Stmt(f"{name} = {self._numpy_forward(step, args)}", _variables(args), (name,), expr)]
-            if step.gate.name == "sigmoid":  # numpy's exp, then one fused pass
-                e = f"{name}e"
-                expr = rules.FUSED_SIGMOID.format(*args, e=e)
-                return [Stmt(f"{e} = EXP_MINUS_ABS({args[0]})", _variables(args), (e,)),
-                        Stmt(f"{name} = {self._ne(expr)}", _variables(args + [e]), (name,), expr)]
         ufunc = _UFUNCS.get(step.gate.name)
         over = ufunc or rules.INPLACE_OVER.get(step.gate.name)
         donors = tuple(a for a in _variables(args) if a in self.donors and self.shapes[step.slot] ==
@@ -389,7 +384,7 @@ def _variables(names) -> tuple:
     return tuple(n for n in dict.fromkeys(names) if n[0] in "vg")
 
 
-_NAME = re.compile(r"\b[vg]\d+e?\b")  # the generated variables in a fused expression
+_NAME = re.compile(r"\b[vg]\d+\b")  # the generated variables in a fused expression
 
 
 def _fuse(statements: list, keep: set, ne) -> list:

@@ -244,9 +244,8 @@ NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, EXP_MINUS_ABS=exp_minus_abs, S
 # the machine measured numpy's vectorised exp was several times faster than numexpr's).
 FUSED_FORWARD = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
                  "neg": "-{0}", "identity": "{0}", "square": "{0} * {0}", "reciprocal": "1.0 / {0}"}
-# sigmoid from e = exp(-|x|), computed by numpy first (the ``{e}`` field): the rule's
-# where(x >= 0, 1 / (1 + e), e / (1 + e)) as one quotient.
-FUSED_SIGMOID = "where({0} >= 0.0, 1.0, {e}) / (1.0 + {e})"
+# (sigmoid is not fused: its exp is numpy's, and sigmoid_over below, written over its
+# operand's array, was faster than exp(-|x|) followed by one numexpr pass.)
 # Local derivatives times the cotangent, written as the gate table's partials compute them
 # (add, sub, neg, identity and mul are written by codegen: g, -g, g * other operand).
 FUSED_VJP = {
