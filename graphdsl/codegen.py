@@ -34,10 +34,11 @@ try:  # the optional accelerator (pip install graphdsl[fast]): fused elementwise
 except ImportError:  # pragma: no cover -- exercised by monkeypatching NUMEXPR to None
     NUMEXPR = None
 # Fuse only arrays of at least this many elements (16 MiB of float64). Measured on the
-# sigmoid neuron (BENCHMARKS.md): numexpr's pass does its operations one after another in
-# blocks, with its own (slower) arithmetic loops, which only pays once the arrays no longer
-# fit in cache and numpy's passes wait for memory: 1.4-1.9x slower at 10^5 elements,
-# ~5% slower at 10^6, 3-9% faster at 2*10^6 and beyond.
+# sigmoid neuron (BENCHMARKS.md): numexpr's pass does its operations one after another on
+# blocks, with its own (slower) arithmetic loops, which can only pay once the arrays no
+# longer fit in cache and numpy's passes wait for memory: against the gate-by-gate numpy
+# code it was 1.4-1.9x slower at 10^5 elements, ~5% slower at 10^6 and 3-9% faster at
+# 2*10^6; against the in-place numpy code of today, even at 2*10^6 and 4*10^6.
 FUSE_MIN = 1 << 21
 FUSE_OPS = 3  # ...and only expressions of at least this many operations (numpy's two
 # in-place passes were faster than one numexpr pass for s * (1 - s))
@@ -73,7 +74,8 @@ def _export(value):
 
 
 BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_export,
-                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide, NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
+                      ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide,
+                      NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 
 
 class Listing:
@@ -390,7 +392,8 @@ _NAME = re.compile(r"\b[vg]\d+\b")  # the generated variables in a fused express
 def _fuse(statements: list, keep: set, ne) -> list:
     """Inline every fusable value read by exactly one later fusable statement into it (and
     so on along chains); a statement whose expression then does FUSE_OPS or more operations
-    is run as one numexpr pass (``ne(expr)`` -> source of the call), the others stay numpy.
+    is run as one numexpr pass (``ne(expr)`` -> source of the call), the others stay numpy
+    (the fused templates are + - * / only, which mean the same in numpy).
 
     Values are written once, except cotangents accumulated as ``g5 = g5 + (...)``: a
     value is only inlined where none of the names it reads has been written again."""
@@ -421,8 +424,10 @@ def _fuse(statements: list, keep: set, ne) -> list:
     for j, stmt in enumerate(statements):
         if j in inlined:
             continue
-        if exprs[j] is not None and (exprs[j] != stmt.expr or rules.operations(exprs[j]) >= FUSE_OPS):
+        if exprs[j] is not None and rules.operations(exprs[j]) >= FUSE_OPS:
             stmt = Stmt(f"{stmt.writes[0]} = {ne(exprs[j])}", tuple(dict.fromkeys(reads[j])), stmt.writes)
+        elif exprs[j] != stmt.expr:  # too short for numexpr: the expression is numpy code too
+            stmt = Stmt(f"{stmt.writes[0]} = {exprs[j]}", tuple(dict.fromkeys(reads[j])), stmt.writes)
         out.append(stmt)
     return out
 

@@ -230,7 +230,7 @@ INPLACE_FORWARD = {"sigmoid": "SIGMOID_INPLACE({0})"}
 # value), ones * partial is the partial itself: neither the ones nor the product are made.
 INPLACE_PARTIAL = {"sigmoid": "SIGMOID_PARTIAL_INPLACE({out})", "tanh": "TANH_PARTIAL_INPLACE({out})"}
 INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_INPLACE({g}, {out})"}
-NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, EXP_MINUS_ABS=exp_minus_abs, SIGMOID_OVER=sigmoid_over, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
+NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_OVER=sigmoid_over, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
                  TANH_VJP_INPLACE=tanh_vjp_inplace, SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace,
                  TANH_PARTIAL_INPLACE=tanh_partial_inplace)
 

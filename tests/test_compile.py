@@ -261,7 +261,7 @@ def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
 
 # ---------------------------------------------------------------- fused passes (numexpr)
 needs_numexpr = pytest.mark.skipif(codegen.NUMEXPR is None, reason="numexpr is not installed")
-FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b))", "tanh(x * y) * (x - y) / (1 + y * y)",
+FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b * x))", "tanh(x * y) * (x - y) / (1 + y * y)",
          "sum(square(x + y) - reciprocal(1 + x * x) * w0)", "-(x / y) * exp(x - y) + sigmoid(-x)",
          "sqrt(1 + x * x) * sigmoid(y) + log(1 + y * y) / (x * w1)"]
 
