@@ -230,16 +230,18 @@ INPLACE_FORWARD = {"sigmoid": "SIGMOID_INPLACE({0})"}
 # value), ones * partial is the partial itself: neither the ones nor the product are made.
 INPLACE_PARTIAL = {"sigmoid": "SIGMOID_PARTIAL_INPLACE({out})", "tanh": "TANH_PARTIAL_INPLACE({out})"}
 INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_INPLACE({g}, {out})"}
-NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_OVER=sigmoid_over, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
-                 TANH_VJP_INPLACE=tanh_vjp_inplace, SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace,
-                 TANH_PARTIAL_INPLACE=tanh_partial_inplace)
+# Unary rules that may write over their operand's array when nothing reads it afterwards.
+INPLACE_OVER = {"sigmoid": "SIGMOID_OVER({0})"}
+NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_OVER=sigmoid_over,
+                 SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace, TANH_VJP_INPLACE=tanh_vjp_inplace,
+                 SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace, TANH_PARTIAL_INPLACE=tanh_partial_inplace)
 
 
 # ---------------------------------------------------------------- fused (numexpr) expressions
 # With the optional numexpr installed, runs of elementwise gates over large float64 arrays
 # are evaluated as one numexpr expression (one pass over the data instead of one per gate;
-# see codegen.Listing._fuse). Only operations that are exact in IEEE arithmetic are fused
-# (+ - * / and comparisons), so a fused run gives the bits of the gate-by-gate code; the
+# see codegen._fuse). Only operations that are exact in IEEE arithmetic are fused
+# (+ - * /), so a fused run gives the bits of the gate-by-gate code; the
 # transcendental functions stay numpy's own (numexpr's would differ in the last bit, and on
 # the machine measured numpy's vectorised exp was several times faster than numexpr's).
 FUSED_FORWARD = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
@@ -263,5 +265,3 @@ def operations(expr: str) -> int:
     makes one): its operators and calls."""
     return sum(isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call))
                for node in ast.walk(ast.parse(expr, mode="eval")))
-# Unary rules that may write over their operand's array when nothing reads it afterwards.
-INPLACE_OVER = {"sigmoid": "SIGMOID_OVER({0})"}
