@@ -35,7 +35,7 @@ ROUNDS = 21  # short samples, many interleaved rounds: a neighbour's burst hits 
 SAMPLE = 0.005  # seconds of calls per sample
 WORKLOADS = {"w1": W.w1, "w2": W.w2, "w3:3": lambda: W.w3(3), "w3:1000": lambda: W.w3(1000),
              "w3:10000": lambda: W.w3(10_000), "w4:16": lambda: W.w4(16), "w4:2048": lambda: W.w4(2048),
-             "w5": W.w5, "w6": W.w6}
+             "w5": W.w5, "w5:4m": lambda: W.w5(4_000_000), "w6": W.w6}
 
 
 class TimeLimit(Exception):
@@ -251,7 +251,8 @@ def environment():
     except ImportError:
         pass
     unset = all(v not in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
-    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, BLAS: {blas}; "
+    print(f"numexpr: {getattr(getattr(codegen, 'NUMEXPR', None), '__version__', 'not used')}; "
+          f"Python {sys.version.split()[0]}, numpy {np.__version__}, BLAS: {blas}; "
           f"OPENBLAS_CORETYPE/L2_SIZE unset: {unset}; {os.cpu_count()} cores\n")
 
 
@@ -268,17 +269,28 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the deepest and largest cases")
     parser.add_argument("--big", action="store_true", help="also load a 10⁶-gate file")
     parser.add_argument("--peers", default=",".join(peers.PEERS), help="comma-separated peer names")
-    parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS))
+    parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS) +
+                        ", batch")
+    parser.add_argument("--no-numexpr", action="store_true",
+                        help="graphdsl without its optional numexpr accelerator")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.no_numexpr:
+        codegen.NUMEXPR = None
     if args.probe:
         return probe(*args.probe)
     environment()
     names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
-                                                   if not (args.quick and k == "w3:10000")]
-    table(keys, names)
+                                                   if not (args.quick and k == "w3:10000") and k != "w5:4m"]
+    extra = [k for k in keys if k == "batch"]  # --only batch: the run_batch row alone
+    keys = [k for k in keys if k != "batch"]
+    if keys:
+        table(keys, names)
     if args.only:
+        if extra:
+            print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
+            batch()
         return
     print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
     load_and_compile()

@@ -131,7 +131,8 @@ def w5(samples=1_000_000):
     rng = np.random.default_rng(5)
     inputs = {"x0": rng.normal(size=samples), "x1": rng.normal(size=samples), "w0": 2.0, "w1": -3.0,
               "b": -3.0}
-    return Workload("W5 sigmoid neuron, 10⁶ samples", NEURON, inputs, "n", _w5_floor, "array",
+    name = "W5 sigmoid neuron, " + ("10⁶" if samples == 1_000_000 else f"{samples:,}") + " samples"
+    return Workload(name, NEURON, inputs, "n", _w5_floor, "array",
                     w2().build, rtol=1e-9, goal="≤ 1.0×")
 
 

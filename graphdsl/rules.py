@@ -15,6 +15,7 @@ code's namespace (see ``NAMESPACE``).
 """
 from __future__ import annotations
 
+import ast
 import dis
 import functools
 import inspect
@@ -106,18 +107,43 @@ def reads(fn, arity: int) -> tuple:
     return flags + (True,) * (arity - len(flags))
 
 
-def matmul_vjp(na: int, nb: int, i: int) -> str:
+def matmul_vjp(na: int, nb: int, i: int, streamed: bool = False) -> str:
     """The branch of the matmul/dot rule that these operand ranks (1 or 2) take, chosen
     once. Outer products are the rule's own products; a matrix-vector product is
     written as one ``@`` (the rule's ``(a.T @ g[:, None])[:, 0]`` is the same sum, which
-    BLAS may order differently: equal to ~1 ulp)."""
+    BLAS may order differently: equal to ~1 ulp), or, for a large matrix (``streamed``),
+    as MATVEC/VECMAT below."""
     if i == 0:
         if nb == 1:
             return "{g} * {1}" if na == 1 else "{g}[:, None] * {1}"
-        return "{1} @ {g}" if na == 1 else "{g} @ {1}.T"
+        if na == 1:
+            return "MATVEC({1}, {g})" if streamed else "{1} @ {g}"
+        return "{g} @ {1}.T"
     if na == 1:
         return "{g} * {0}" if nb == 1 else "{0}[:, None] * {g}"
-    return "{g} @ {0}" if nb == 1 else "{0}.T @ {g}"
+    if nb == 1:
+        return "VECMAT({g}, {0})" if streamed else "{g} @ {0}"
+    return "{0}.T @ {g}"
+
+
+# A product of a large matrix and a vector reads the matrix once from memory: one core is
+# enough to stream it, and OpenBLAS's threaded gemv, on a 2-core machine shared with
+# other work, waited for its second thread (2-12 ms against 2.3 ms single-threaded for a
+# 2048 x 2048 matrix). From this many matrix elements (2 MiB) the product is numpy's own
+# single-threaded loops: a dot product per row (vecdot), or the rows scaled and summed in
+# order (einsum). Same sums as BLAS up to their order (~1 ulp, as ``@`` already is).
+STREAM_MIN = 1 << 18
+
+
+def matvec(m, v):
+    return np.vecdot(m, v)
+
+
+def vecmat(v, m):
+    return np.einsum("i,ij->j", v, m)
+
+
+NAMESPACE.update(MATVEC=matvec, VECMAT=vecmat)
 
 
 def pow_partial(exponent: float) -> str:
@@ -141,16 +167,37 @@ NAMESPACE.update(POWER=np.power, ADD_REDUCE=np.add.reduce)
 INPLACE_MIN = 1 << 12
 
 
-def sigmoid_inplace(x):
-    """gates._sigmoid: where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|)."""
+def exp_minus_abs(x):
+    """exp(-|x|) in one new array (np.copysign(x, -1.0) is one pass instead of two, but numpy
+    has no vector loop for it: measured twice as slow as abs and negative together)."""
     e = np.abs(x)
     np.negative(e, out=e)
-    np.exp(e, out=e)
+    return np.exp(e, out=e)
+
+
+def sigmoid_inplace(x):
+    """gates._sigmoid: where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|), without
+    where: the numerator max(e, x >= 0) is 1.0 where x >= 0 and e elsewhere (0 <= e <= 1,
+    and NaN stays NaN), so the quotient has the rule's bits. numpy's masked loops (where,
+    copyto and ufuncs with where=) were measured 10x slower than these unmasked passes."""
+    e = exp_minus_abs(x)
     d = np.add(1.0, e)  # 1.0 + e, as the rule computes it (both branches)
-    np.divide(e, d, out=e)  # e / (1.0 + e)
-    np.divide(1.0, d, out=d)  # 1.0 / (1.0 + e)
-    np.copyto(e, d, where=np.greater_equal(x, 0))
-    return e
+    n = np.greater_equal(x, 0.0).astype(np.float64)
+    np.maximum(e, n, out=e)
+    return np.divide(e, d, out=e)
+
+
+def sigmoid_over(x):
+    """sigmoid_inplace, written over x itself (an array nothing reads afterwards): two fresh
+    full-size arrays fewer, and on arrays of 10^6 numbers each fresh array costs about a
+    millisecond of page faults, more than the arithmetic."""
+    n = np.greater_equal(x, 0.0)
+    e = np.abs(x, out=x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = np.add(1.0, e)
+    np.maximum(e, n, out=e)
+    return np.divide(e, d, out=e)
 
 
 def sigmoid_vjp_inplace(g, out):
@@ -183,6 +230,38 @@ INPLACE_FORWARD = {"sigmoid": "SIGMOID_INPLACE({0})"}
 # value), ones * partial is the partial itself: neither the ones nor the product are made.
 INPLACE_PARTIAL = {"sigmoid": "SIGMOID_PARTIAL_INPLACE({out})", "tanh": "TANH_PARTIAL_INPLACE({out})"}
 INPLACE_VJP = {"sigmoid": "SIGMOID_VJP_INPLACE({g}, {out})", "tanh": "TANH_VJP_INPLACE({g}, {out})"}
-NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace,
-                 TANH_VJP_INPLACE=tanh_vjp_inplace, SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace,
-                 TANH_PARTIAL_INPLACE=tanh_partial_inplace)
+# Unary rules that may write over their operand's array when nothing reads it afterwards.
+INPLACE_OVER = {"sigmoid": "SIGMOID_OVER({0})"}
+NAMESPACE.update(SIGMOID_INPLACE=sigmoid_inplace, SIGMOID_OVER=sigmoid_over,
+                 SIGMOID_VJP_INPLACE=sigmoid_vjp_inplace, TANH_VJP_INPLACE=tanh_vjp_inplace,
+                 SIGMOID_PARTIAL_INPLACE=sigmoid_partial_inplace, TANH_PARTIAL_INPLACE=tanh_partial_inplace)
+
+
+# ---------------------------------------------------------------- fused (numexpr) expressions
+# With the optional numexpr installed, runs of elementwise gates over large float64 arrays
+# are evaluated as one numexpr expression (one pass over the data instead of one per gate;
+# see codegen._fuse). Only operations that are exact in IEEE arithmetic are fused
+# (+ - * /), so a fused run gives the bits of the gate-by-gate code; the
+# transcendental functions stay numpy's own (numexpr's would differ in the last bit, and on
+# the machine measured numpy's vectorised exp was several times faster than numexpr's).
+FUSED_FORWARD = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+                 "neg": "-{0}", "identity": "{0}", "square": "{0} * {0}", "reciprocal": "1.0 / {0}"}
+# (sigmoid is not fused: its exp is numpy's, and sigmoid_over below, written over its
+# operand's array, was faster than exp(-|x|) followed by one numexpr pass.)
+# Local derivatives times the cotangent, written as the gate table's partials compute them
+# (add, sub, neg, identity and mul are written by codegen: g, -g, g * other operand).
+FUSED_VJP = {
+    "div": ("{g} * (1.0 / {1})", "{g} * (-{out} / {1})"), "square": ("{g} * (2.0 * {0})",),
+    "reciprocal": ("{g} * (-{out} * {out})",), "exp": ("{g} * {out}",), "log": ("{g} * (1.0 / {0})",),
+    "tan": ("{g} * (1.0 + {out} * {out})",), "tanh": ("{g} * (1.0 - {out} * {out})",),
+    "sqrt": ("{g} * (0.5 / {out})",), "sigmoid": ("{g} * ({out} * (1.0 - {out}))",),
+}
+# The partial alone, where the cotangent is the seed of an array output (ones: 1.0 * p is p).
+FUSED_PARTIAL = {"tanh": "1.0 - {out} * {out}", "sigmoid": "{out} * (1.0 - {out})"}
+
+
+def operations(expr: str) -> int:
+    """How many passes over the data numpy would make for a fused expression (numexpr
+    makes one): its operators and calls."""
+    return sum(isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call))
+               for node in ast.walk(ast.parse(expr, mode="eval")))

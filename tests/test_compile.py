@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
-from graphdsl import codegen, execute
+from graphdsl import codegen, execute, rules
 from graphdsl.bindings import bind
 from graphdsl.compile import pack
 from graphdsl.gates import GATES
@@ -257,3 +257,107 @@ def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
     check(text, x=x, y=rng.normal(size=5000))
     check(text, x=x, y=2.0)
     check(text, 1e-6, x=x.astype(np.float32), y=np.float32(2))  # float32: the plain rules
+
+
+# ---------------------------------------------------------------- fused passes (numexpr)
+needs_numexpr = pytest.mark.skipif(codegen.NUMEXPR is None, reason="numexpr is not installed")
+FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b * x))", "tanh(x * y) * (x - y) / (1 + y * y)",
+         "sum(square(x + y) - reciprocal(1 + x * x) * w0)", "-(x / y) * exp(x - y) + sigmoid(-x)",
+         "sqrt(1 + x * x) * sigmoid(y) + log(1 + y * y) / (x * w1)"]
+
+
+def _fused_inputs(size):
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(scale=30, size=size), rng.normal(size=size)
+    x[:9] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1000.0, -1000.0, 745.0, -720.0]
+    y[:3] = [0.0, -0.0, 1e300]
+    return {"x": x, "y": y, "w0": 2.0, "w1": -3.0, "b": 0.5}
+
+
+def _kernel_source(prog, of, inputs):
+    kernel = prog._kernel(of).kernel
+    values = [inputs[leaf.name] for leaf in prog._schedule.leaves]
+    with np.errstate(all="ignore"):
+        shapes = kernel.shapes(values)
+    return codegen.source(codegen.Listing(prog._schedule, of, "numpy", shapes, True), "arrays")
+
+
+@needs_numexpr
+@pytest.mark.parametrize("expr", FUSED)
+def test_fused_passes_give_the_interpreters_bits(expr, monkeypatch):
+    """Fused runs are exact arithmetic and numpy's own exp: the interpreter's bits, at
+    ±1000, NaN, ±inf and signed zeros too; below FUSE_MIN elements nothing is fused."""
+    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)  # the real one is 2 million elements
+    text = f"input x, y, w0, w1, b\noutput f = {expr}"
+    inputs = _fused_inputs(5000)
+    prog = check(text, **inputs)
+    assert "NE" in _kernel_source(prog, "f", inputs)
+    small = _fused_inputs(4999)
+    assert "NE" not in _kernel_source(check(text, **small), "f", small)
+
+
+@pytest.mark.parametrize("expr", FUSED)
+def test_without_numexpr_large_arrays_run_on_numpy(expr, monkeypatch):
+    monkeypatch.setattr(codegen, "NUMEXPR", None)
+    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)
+    text = f"input x, y, w0, w1, b\noutput f = {expr}"
+    inputs = _fused_inputs(5000)
+    prog = check(text, **inputs)
+    assert "NE" not in _kernel_source(prog, "f", inputs)
+
+
+@needs_numexpr
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
+def test_random_array_graphs_fused(text, shape, seed):
+    """Every fusable run fused, however small the arrays: the same bits as the interpreter."""
+    old = codegen.FUSE_MIN
+    codegen.FUSE_MIN = 1
+    try:
+        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
+    finally:
+        codegen.FUSE_MIN = old
+
+
+@needs_numexpr
+def test_the_sigmoid_neuron_fuses_at_the_default_threshold():
+    inputs = _fused_inputs(codegen.FUSE_MIN)
+    text = "input x, y, w0, w1, b\noutput f = sigmoid(w0 * x + w1 * y + b)"
+    assert "NE" in _kernel_source(check(text, **inputs), "f", inputs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
+def test_random_array_graphs_in_place(text, shape, seed):
+    """The in-place rules and the reuse of dead temporaries (large arrays only), however
+    small the arrays: the same bits as the interpreter."""
+    old = rules.INPLACE_MIN
+    rules.INPLACE_MIN = 1
+    try:
+        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
+    finally:
+        rules.INPLACE_MIN = old
+
+
+def test_dead_temporaries_are_reused_but_never_an_alias():
+    inputs = _fused_inputs(5000)
+    prog = check("input x, y\na = x * y\nb = a + y\nc = b * b\noutput f = c - x", **inputs)
+    assert "out=" in _kernel_source(prog, "f", inputs)
+    # a is an output's operand through identity: its array must not be overwritten
+    check("input x, y\na = x * y\noutput o = a\noutput f = a + y", **inputs)
+    check("input x, y\na = x * y\nb = a\nc = a + y\noutput f = sum(c * b)", **inputs)
+
+
+@pytest.mark.parametrize("name", ["matmul", "dot"])
+def test_streamed_matrix_vector_products(name, monkeypatch):
+    """Products with a large matrix run on numpy's single-threaded loops: BLAS's sums up to
+    their order."""
+    monkeypatch.setattr(rules, "STREAM_MIN", 1)
+    rng = np.random.default_rng(3)
+    for sa, sb in [((5, 3), (3,)), ((3,), (3, 4)), ((4, 4), (4,))]:
+        a, b = rng.normal(size=sa), rng.normal(size=sb)
+        prog = check(f"input a, b\noutput f = sum(tanh({name}(a, b)))", 1e-12, a=a, b=b)
+        assert "MATVEC" in _kernel_source(prog, "f", {"a": a, "b": b})
+    W, x = rng.normal(size=(600, 500)), rng.normal(size=500)  # the real threshold
+    monkeypatch.undo()
+    check("input W, x\noutput s = sum((W @ x) ** 2)", 1e-12, W=W, x=x)

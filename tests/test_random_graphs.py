@@ -66,3 +66,29 @@ def test_reverse_forward_and_numeric_gradients_agree(case):
         np.testing.assert_allclose(res.grads[name], numeric, rtol=1e-5, atol=scale * 10, err_msg=text)
         expected_tangent += float(np.sum(res.grads[name] * directions[name]))
     np.testing.assert_allclose(tangents["f"], expected_tangent, rtol=1e-9, atol=1e-9, err_msg=text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs())
+def test_fused_code_agrees_with_the_interpreter(case):
+    """The same graphs with every elementwise run fused (numexpr), however small the arrays."""
+    from graphdsl import codegen, execute
+    from graphdsl.bindings import bind
+    from graphdsl.compile import pack
+    if codegen.NUMEXPR is None:
+        return
+    text, values = case
+    old = codegen.FUSE_MIN
+    codegen.FUSE_MIN = 1
+    try:
+        prog = graphdsl.loads(text)
+        res = prog.run(**values)
+    finally:
+        codegen.FUSE_MIN = old
+    sched = prog._schedule
+    with np.errstate(all="ignore"):
+        forward = execute.forward(sched, bind(sched.leaves, values))
+        outputs, grads = pack(sched, forward, execute.backward(sched, "f", forward))
+    np.testing.assert_allclose(res.outputs["f"], outputs["f"], rtol=1e-12, err_msg=text)
+    for name in values:
+        np.testing.assert_allclose(res.grads[name], grads[name], rtol=1e-12, atol=1e-300, err_msg=text)
