@@ -281,7 +281,7 @@ class _Builder:
         n = len(call.args)
         args = tuple(results[len(results) - n:]) if n else ()
         del results[len(results) - n:]
-        if call.gate in self.gate_defs:
+        if self._calls_user_gate(call):
             return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
         gate = GATES[call.gate]
         options = {name: opt.default for name, opt in gate.options.items()}
@@ -289,12 +289,17 @@ class _Builder:
         return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None,
                                   symbol=call.symbol or gate.symbol, named=named))
 
+    def _calls_user_gate(self, call: S.Call) -> bool:
+        # A compound gate may shadow a built-in's name when called by name, but an
+        # operator always means the built-in: `gate add(a, b)` must not change `x + y`.
+        return call.symbol is None and call.gate in self.gate_defs
+
     def _check_call(self, call: S.Call, calls: list) -> tuple:
         """Validate a call's gate, arity and options; returns the operands to compile."""
         name = call.gate
         if name == "repeat":
             return self._check_repeat(call, calls)
-        if name in self.gate_defs:
+        if self._calls_user_gate(call):
             expected = len(self.gate_defs[name].params)
             if call.options:
                 raise GraphDefinitionError(f"gate '{name}' takes no options", call.options[0].span)

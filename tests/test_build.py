@@ -77,6 +77,16 @@ def test_user_gates_may_shadow_builtins():
     assert prog.run().outputs["y"] == 6.0
 
 
+def test_operators_keep_their_builtin_meaning_when_a_gate_shadows_its_name():
+    text = ("gate add(a, b) { return a * b }\ngate neg(a) { return 10 * a }\n"
+            "input x = 2, y = 3\noutput f = x + y - -x\noutput g = add(x, y) + neg(x)")
+    res = graphdsl.loads(text).run()
+    assert res.outputs == {"f": 7.0, "g": 26.0}
+    assert res.grads == {"x": 2.0, "y": 1.0}
+    inner = graphdsl.loads("gate add(a, b) { return a + b }\ninput x = 2, y = 3\noutput f = add(x, y)")
+    assert inner.run().outputs["f"] == 5.0  # the body's '+' is the built-in, not a recursive call
+
+
 def test_repeat_unrolls_and_names_iterations():
     g = graph("gate logistic(l) { return 4 * l * (1 - l) }\ninput x\noutput l = repeat(logistic, 3, x)")
     assert {"l@1", "l@2", "l"} <= set(g.nodes)
