@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from numbers import Real
 from pathlib import Path
 
 import networkx as nx
@@ -51,6 +52,9 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     >>> loads("input x = 3\\noutput y = x * x").run().grads["x"]
     6.0
     """
+    if not isinstance(text, str):
+        raise TypeError(f"loads takes the text of a .graph file as a str, got {type(text).__name__}"
+                        + (" (decode it first, or use load(path))" if isinstance(text, bytes) else ""))
     if text.startswith("\ufeff"):
         text = text[1:]
     with paused_gc():
@@ -179,6 +183,9 @@ class Program:
         """Compare reverse-mode gradients with central differences; see GradientReport."""
         from .gradcheck import check_gradients
 
+        for what, number in (("eps", eps), ("tolerance", tolerance)):
+            if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
+                raise ValueError(f"check_gradients: {what} must be a positive number, got {number!r}")
         return check_gradients(self, self._output(of), eps, tolerance, bindings)
 
     def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
@@ -230,6 +237,8 @@ class Program:
         """Graphviz DOT source; with a result, edges carry values and gradients."""
         from .dot import to_dot
 
+        if result is not None and not (isinstance(result, Result) and result.program is self):
+            raise TypeError(f"to_dot takes a Result of this program's run(), got {type(result).__name__}")
         return to_dot(self, result)
 
     def _kernel(self, of):

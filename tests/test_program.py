@@ -143,6 +143,28 @@ def test_check_gradients_report():
     assert prog.check_gradients(eps=1e-4).ok
 
 
+def test_check_gradients_refuses_a_step_or_tolerance_that_is_not_positive():
+    prog = graphdsl.loads(MUL_ADD)
+    for settings in ({"eps": 0}, {"eps": -1e-6}, {"eps": float("nan")}, {"eps": "1e-6"},
+                     {"tolerance": 0}, {"tolerance": float("inf")}):
+        with pytest.raises(ValueError, match="must be a positive number"):
+            prog.check_gradients(**settings)
+    assert prog.check_gradients(eps=np.float32(1e-3)).ok
+
+
+def test_to_dot_takes_only_a_result_of_the_same_program():
+    prog, other = graphdsl.loads(MUL_ADD), graphdsl.loads(MUL_ADD)
+    for wrong in (5, "result", other.run()):
+        with pytest.raises(TypeError, match="to_dot takes a Result of this program's run"):
+            prog.to_dot(wrong)
+    assert "-12" in prog.to_dot(prog.run())
+
+
+def test_loads_takes_text_not_bytes():
+    with pytest.raises(TypeError, match="got bytes .decode it first, or use load.path.."):
+        graphdsl.loads(MUL_ADD.encode())
+
+
 def test_run_batch_is_run_per_row_stacked():
     prog = graphdsl.loads("input x, y = 2\noutput f = x * y + sin(x)")
     xs = np.array([0.0, 1.0, 2.0])
