@@ -108,6 +108,9 @@ def _train(args) -> int:
     everything else is raised for console.guarded to report."""
     _check_outputs(args)
     prog = _load(args.model, args.seed)
+    if args.of is not None and args.of not in prog.outputs:  # a usage error, as for graphrun --of
+        raise console.UsageError(f"--of {args.of}: not an output of {args.model} "
+                                 f"(outputs: {', '.join(prog.outputs)})")
     try:
         history = _fit(prog, read_data(args.data), args)
     except DataError as err:

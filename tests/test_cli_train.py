@@ -71,6 +71,12 @@ def test_of_chooses_the_loss(capsys, tmp_path):
     assert json.loads(out)["params"]["w"] == pytest.approx(3.0)
 
 
+def test_of_that_is_not_an_output_is_a_usage_error_as_in_graphrun(capsys):
+    status, out, err = train(capsys, SOFTMAX, "--data", SPIRAL, "--of", "scores", "--epochs", 1)
+    assert (status, out) == (2, "")
+    assert err == f"graphrun train: error: --of scores: not an output of {SOFTMAX} (outputs: loss, accuracy)\n"
+
+
 def test_csv_columns_sharing_a_name_form_a_matrix(capsys, tmp_path):
     X, y = read_data(SPIRAL)["X"], read_data(SPIRAL)["y"]
     data = tmp_path / "spiral.csv"
