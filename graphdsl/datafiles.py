@@ -63,8 +63,11 @@ def read_json(path) -> dict:
 
 def read_npz(path) -> dict:
     path = Path(path)
+    data = _bytes(path)
+    if not data.startswith(b"PK"):  # else np.load tries it as a pickle and talks of allow_pickle
+        raise DataFileError(f"{path}: not an .npz archive (a zip of .npy arrays, as numpy.savez writes)")
     try:
-        with np.load(io.BytesIO(_bytes(path)), allow_pickle=False) as archive:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise DataFileError(f"{path}: not an .npz archive")
             return {name: _numbers(archive[name], f"{path}: '{name}'") for name in archive.files}

@@ -100,7 +100,11 @@ def test_training_leaves_the_program_and_the_data_alone():
     ("text.json", b'{"x": "one"}', "'x' is not a number or a rectangular array of numbers"),
     ("binary.json", b"\xff\xfe\x00", "not UTF-8 text"),
     ("broken.npz", b"PK\x03\x04garbage", "not a readable .npz archive"),
-    ("empty.npz", b"", "not a readable .npz archive"),
+    ("empty.npz", b"", "empty.npz: not an .npz archive (a zip of .npy arrays, as numpy.savez writes)"),
+    # not a zip: np.load would try a pickle, and the message would talk of allow_pickle
+    ("pickle.npz", b"\x80\x04K\x01.", "pickle.npz: not an .npz archive (a zip of .npy arrays"),
+    ("json.npz", b'{"x": 1}', "json.npz: not an .npz archive (a zip of .npy arrays"),
+    ("array.npz", b"\x93NUMPY\x01\x00", "array.npz: not an .npz archive (a zip of .npy arrays"),
     ("rows.csv", b"x,y\n1,2\n3,four\n", "column 'y': 'four' is not a number"),
     ("data.txt", b"x=1", "unsupported data file type '.txt'"),
     ("deep.json", b'{"x": ' + b"[" * 100_000 + b"1" + b"]" * 100_000 + b"}", "the JSON nests too deeply"),
