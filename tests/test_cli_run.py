@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from graphdsl import cli
@@ -69,6 +70,17 @@ def test_an_inputs_value_both_in_batch_and_inputs_is_refused(capsys, tmp_path):
     (tmp_path / "rows.csv").write_text("x,y\n1,2\n")
     status, _, err = run(capsys, MUL_ADD, "--batch", tmp_path / "rows.csv", "--inputs", "x=1")
     assert status == 2 and "x given both by --batch and by --inputs" in err
+
+
+def test_a_batch_file_without_rows_is_named_in_the_error(capsys, tmp_path):
+    np.savez(tmp_path / "none.npz")
+    np.savez(tmp_path / "scalar.npz", x=np.array(3.0))
+    status, out, err = run(capsys, MUL_ADD, "--batch", tmp_path / "none.npz")
+    assert (status, out) == (1, "")
+    assert err == f"graphrun: error: {tmp_path / 'none.npz'}: no columns: --batch needs one array per input, one row per run\n"
+    status, out, err = run(capsys, MUL_ADD, "--batch", tmp_path / "scalar.npz")
+    assert (status, out) == (1, "")
+    assert err == f"graphrun: error: {tmp_path / 'scalar.npz'}: 'x' is a single number, not one row per run\n"
 
 
 def test_batch_of_zero_rows_prints_the_header(capsys, tmp_path):
