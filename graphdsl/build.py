@@ -22,7 +22,7 @@ import numpy as np
 
 from . import syntax as S
 from .errors import GraphDefinitionError, GraphLimitError, Span
-from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand
+from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand, too_big
 from .gates import GATES
 
 DEFAULT_MAX_NODES = 5_000_000
@@ -138,9 +138,11 @@ class _Builder:
         top = self._compile_scope("the file", [S.Name(l.name, l.span) for l in leaves], assigns, None,
                                   top_level=True)
         self._check_recursion()
-        check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
+        blame = check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
         self._check_drawn(leaves)
         ops = expand(self.scopes, top, len(leaves))
+        if blame is not None and len(leaves) + len(ops) > self.max_nodes:
+            raise too_big(f"{len(leaves) + len(ops):,}", self.max_nodes, blame)
         graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
         if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
             raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
