@@ -23,6 +23,7 @@ from .errors import GraphError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NONFINITE_WORD = re.compile(r"(?<![\w.])(nan|inf|infinity)(?!\w)", re.IGNORECASE)
 
 
 class CommandError(Exception):
@@ -159,8 +160,11 @@ def _binding(item: str):
 
 
 def _array(name: str, text: str):
+    # The words a scalar binding accepts (nan, inf, -inf) work inside arrays too; JSON
+    # itself (in Python's reading) spells them NaN and Infinity only.
+    spelled = _NONFINITE_WORD.sub(lambda m: "NaN" if m.group(1).lower() == "nan" else "Infinity", text)
     try:
-        data = json.loads(text)
+        data = json.loads(spelled)
     except json.JSONDecodeError as err:
         raise UsageError(f"--inputs: the value of '{name}' is not a JSON array: {err.msg} "
                          f"at character {err.pos + 1} of '{text}'") from None

@@ -19,6 +19,15 @@ def test_parse_inputs_numbers_and_arrays():
     assert parse_inputs(None) == {} and parse_inputs(["", " , "]) == {}
 
 
+def test_arrays_accept_the_nonfinite_words_of_scalars():
+    w = parse_inputs(["w=[1, nan, inf, -inf, -Infinity, NaN, INF]"])["w"]
+    assert str(w.tolist()) == "[1.0, nan, inf, -inf, -inf, nan, inf]"
+    with pytest.raises(UsageError, match="must hold numbers only"):
+        parse_inputs(['w=["nan"]'])
+    with pytest.raises(UsageError, match="is not a JSON array: Expecting value at character 5 of '\\[1, nanx\\]'"):
+        parse_inputs(["w=[1, nanx]"])
+
+
 @pytest.mark.parametrize("text", ["x=", "x=abc", "=3", "x=[1,2", "x=]1[", "x=1,x=2", "x=__import__('os')",
                                   "x=[true]", "x=1+1"])
 def test_parse_inputs_refuses_bad_text(text):
