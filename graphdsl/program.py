@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 
 import networkx as nx
@@ -55,6 +55,8 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     if not isinstance(text, str):
         raise TypeError(f"loads takes the text of a .graph file as a str, got {type(text).__name__}"
                         + (" (decode it first, or use load(path))" if isinstance(text, bytes) else ""))
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, Integral) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a whole number >= 1, got {max_nodes!r}")
     if text.startswith("\ufeff"):
         text = text[1:]
     with paused_gc():

@@ -165,6 +165,13 @@ def test_loads_takes_text_not_bytes():
         graphdsl.loads(MUL_ADD.encode())
 
 
+def test_max_nodes_must_be_a_whole_number_of_at_least_one():
+    for wrong in (0, -1, 1.5, "10", True):
+        with pytest.raises(ValueError, match=f"max_nodes must be a whole number >= 1, got {wrong!r}"):
+            graphdsl.loads(MUL_ADD, max_nodes=wrong)
+    assert graphdsl.loads(MUL_ADD, max_nodes=5).run().outputs["f"] == -12.0
+
+
 def test_run_batch_is_run_per_row_stacked():
     prog = graphdsl.loads("input x, y = 2\noutput f = x * y + sin(x)")
     xs = np.array([0.0, 1.0, 2.0])
