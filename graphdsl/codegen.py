@@ -40,7 +40,7 @@ class Stmt(NamedTuple):
 
 
 def _seed(value):
-    return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
+    return np.ones_like(value) if isinstance(value, (np.ndarray, np.generic)) else 1.0  # keeps float32
 
 
 def _export(value):

@@ -51,7 +51,7 @@ def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> l
     grads = [None] * len(values)
     seed = values[plan.seed]
     grads[plan.seed] = cotangent if cotangent is not None else \
-        np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+        np.ones_like(seed) if isinstance(seed, (np.ndarray, np.generic)) else 1.0  # keeps float32
     current = None
     try:
         for current in plan.steps:

@@ -38,7 +38,7 @@ def edge_gradients(result):
     plan = sched.plans[result.of]
     grads = [None] * len(values)
     seed = values[plan.seed]
-    grads[plan.seed] = np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+    grads[plan.seed] = np.ones_like(seed) if isinstance(seed, (np.ndarray, np.generic)) else 1.0
     with np.errstate(all="ignore"):
         for back in plan.steps:
             step, g = back.step, grads[back.step.slot]
@@ -88,7 +88,7 @@ def explain(result) -> list:
     graph, of = result.program.graph, result.of
     names = NodeNames(graph)
     seed_value = result._values[result.program._schedule.plans[of].seed]
-    seed = np.ones_like(seed_value) if isinstance(seed_value, np.ndarray) else 1.0
+    seed = np.ones_like(seed_value) if isinstance(seed_value, (np.ndarray, np.generic)) else 1.0
     steps = [Explanation(of, None, of, None, None, names.statement(of), _line(graph, of), None, None,
                          seed, seed, seed, 1, _seed_text(of, seed))]
     edges = list(edge_gradients(result))
