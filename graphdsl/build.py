@@ -183,9 +183,10 @@ class _Builder:
 
     def _define(self, name, span, spans, where):
         if name in spans:
-            first = spans[name]
+            # Leaves are defined before assignments: blame whichever comes second in the file.
+            first, second = sorted((spans[name], span), key=lambda s: (s.line, s.column))
             raise GraphDefinitionError(f"'{name}' is already defined (at line {first.line}, "
-                                       f"column {first.column})", span)
+                                       f"column {first.column})", second)
         spans[name] = span
 
     def _dependency_order(self, where, assigns, env, ret):

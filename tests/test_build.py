@@ -125,6 +125,8 @@ def test_deeply_nested_expression_builds_without_recursion():
 @pytest.mark.parametrize("text,line,column,words", [
     ("input x\nx = 3\noutput x", 2, 1, "'x' is already defined (at line 1, column 7)"),
     ("input x\ny = 1\ny = 2\noutput y", 3, 1, "already defined"),
+    ("x = 3\ninput x\noutput f = x", 2, 7, "'x' is already defined (at line 1, column 1)"),
+    ("output f = x\nparam x = 1\nx = 2", 3, 1, "'x' is already defined (at line 2, column 7)"),
     ("input x\noutput y = x + z", 2, 16, "'z' is not defined"),
     ("input alpha\noutput y = alpah * 2", 2, 12, "did you mean 'alpha'"),
     ("input x\noutput y = sigmod(x)", 2, 12, "unknown gate 'sigmod'; did you mean 'sigmoid'"),
