@@ -72,6 +72,10 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
     except MemoryError:
         print(f"{prog}: error: out of memory", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as err:  # e.g. stdout on a full disk: the machine's trouble, not a bug
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prog}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as err:  # a bug in graphdsl, not the user's mistake
         if os.environ.get("GRAPHDSL_DEBUG"):
             raise

@@ -54,6 +54,20 @@ def test_guarded_turns_errors_into_statuses(capsys):
     assert guarded(lambda: 0) == 0
 
 
+def test_guarded_reports_a_failing_write_as_an_error_not_a_bug(capsys):
+    # graphrun > /dev/full: print raises OSError(ENOSPC); not "internal error ... a bug"
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    def unwritable():
+        raise PermissionError(13, "Permission denied", "out.svg")
+
+    assert guarded(full_disk) == 1
+    assert capsys.readouterr().err == "graphrun: error: No space left on device\n"
+    assert guarded(unwritable, prog="graphrun train") == 1
+    assert capsys.readouterr().err == "graphrun train: error: out.svg: Permission denied\n"
+
+
 def test_load_model_reports_file_system_problems(tmp_path, monkeypatch):
     with pytest.raises(CommandError, match="no such file"):
         console.load_model(str(tmp_path / "none.graph"))
