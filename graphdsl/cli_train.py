@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphrun train", description="Train every param of a .graph model on a data file: "
         "each epoch shuffles the samples and updates the params on mini-batches of the loss.")
-    parser.add_argument("model", help="the .graph file")
-    parser.add_argument("--data", required=True, metavar="FILE",
+    parser.add_argument("model", type=console.file_name, help="the .graph file")
+    parser.add_argument("--data", required=True, metavar="FILE", type=console.file_name,
                         help=".npz (arrays named like the inputs, first axis = samples) or .csv "
                              "(a header of input names; repeat a name for the columns of a matrix)")
     parser.add_argument("--epochs", type=_count(0), default=10, help="passes over the data (default 10)")

@@ -7,6 +7,7 @@ error, 2 usage error), so no user mistake ever ends in a traceback.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -86,6 +87,14 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
 
 
 # ---------------------------------------------------------------- reading
+def file_name(text: str) -> str:
+    """An argparse type for a file name: an empty one would pass for "not given" (or,
+    as a path, for the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty string")
+    return text
+
+
 def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES):
     """``graphdsl.load`` with file-system problems turned into one-line errors."""
     from .program import load

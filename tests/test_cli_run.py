@@ -72,6 +72,19 @@ def test_an_inputs_value_both_in_batch_and_inputs_is_refused(capsys, tmp_path):
     assert status == 2 and "x given both by --batch and by --inputs" in err
 
 
+@pytest.mark.parametrize("option", ["--dot", "--render", "--inputs-file", "--batch", "--params"])
+def test_an_empty_file_name_is_a_usage_error_not_an_option_left_out(capsys, option):
+    status, out, err = run(capsys, MUL_ADD, option, "")
+    assert (status, out) == (2, "")
+    assert err.endswith(f"graphrun: error: argument {option}: expected a file name, got an empty string\n")
+
+
+def test_an_empty_model_name_is_a_usage_error(capsys):
+    status, out, err = run(capsys, "")
+    assert (status, out) == (2, "")
+    assert err.endswith("graphrun: error: argument model: expected a file name, got an empty string\n")
+
+
 def test_a_batch_file_without_rows_is_named_in_the_error(capsys, tmp_path):
     np.savez(tmp_path / "none.npz")
     np.savez(tmp_path / "scalar.npz", x=np.array(3.0))

@@ -77,6 +77,12 @@ def test_of_that_is_not_an_output_is_a_usage_error_as_in_graphrun(capsys):
     assert err == f"graphrun train: error: --of scores: not an output of {SOFTMAX} (outputs: loss, accuracy)\n"
 
 
+def test_an_empty_data_file_name_is_a_usage_error(capsys):
+    status, out, err = train(capsys, SOFTMAX, "--data", "")
+    assert (status, out) == (2, "")
+    assert err.endswith("graphrun train: error: argument --data: expected a file name, got an empty string\n")
+
+
 def test_csv_columns_sharing_a_name_form_a_matrix(capsys, tmp_path):
     X, y = read_data(SPIRAL)["X"], read_data(SPIRAL)["y"]
     data = tmp_path / "spiral.csv"
