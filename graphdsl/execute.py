@@ -44,14 +44,20 @@ def forward(schedule: Schedule, leaf_values: list) -> list:
     return values
 
 
+def seed_like(value):
+    """Ones of the output's shape and float dtype: a float32 output seeds float32 gradients."""
+    if isinstance(value, np.ndarray):
+        return np.ones_like(value)
+    return value.dtype.type(1) if isinstance(value, np.floating) else 1.0
+
+
 def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> list:
     """The gradient of ``output`` (seeded with ones, or ``cotangent``) for every node that
     needs one, by slot."""
     plan = schedule.plans[output]
     grads = [None] * len(values)
     seed = values[plan.seed]
-    grads[plan.seed] = cotangent if cotangent is not None else \
-        np.ones_like(seed) if isinstance(seed, (np.ndarray, np.generic)) else 1.0  # keeps float32
+    grads[plan.seed] = cotangent if cotangent is not None else seed_like(seed)
     current = None
     try:
         for current in plan.steps:
