@@ -1,6 +1,7 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from numbers import Integral, Real
@@ -130,7 +131,10 @@ class Program:
         {'x': 4.0, 'y': 3.0}
         """
         if not check_finite:
-            entry = self._kernels.get(of)
+            try:
+                entry = self._kernels.get(of)
+            except TypeError:  # unhashable: run({"x": 1}); _output says what to write
+                entry = None
             if entry is None:
                 entry = self._kernel(of)
             return entry(bindings)
@@ -154,6 +158,8 @@ class Program:
 
     def jvp(self, bindings: dict, tangents: dict) -> tuple:
         """Forward mode: ``(outputs, output_tangents)`` for tangents of inputs/params."""
+        _expect_dict("jvp", "bindings", bindings)
+        _expect_dict("jvp", "tangents", tangents)
         leaves = self._schedule.leaves
         leaf_values = bind(leaves, dict(bindings))
         by_name = {leaf.name: (leaf, value) for leaf, value in zip(leaves, leaf_values)}
@@ -193,8 +199,8 @@ class Program:
     def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
         """``run`` once per row of the bindings' common leading axis, stacked; vectorised
         over the rows where the gates allow it (see batch.py), a loop otherwise."""
-        rows = _batch_rows(bindings)
         name = self._output(of)
+        rows = _batch_rows(bindings)
         vectorised = batch.run_batch(self, name, bindings, rows)
         if vectorised is not None:
             return BatchResult(*vectorised, name, rows)
@@ -221,6 +227,7 @@ class Program:
 
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
+        _expect_dict("with_params", "params", params)
         leaves = {leaf.name: leaf for leaf in self._schedule.leaves}
         updated = {}
         for name, value in params.items():
@@ -271,6 +278,9 @@ class Program:
     def _output(self, of):
         if of is None:
             return self.outputs[0]
+        if not isinstance(of, str):
+            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings are "
+                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict")
         if of not in self._schedule.plans:
             raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
         return of
@@ -351,6 +361,11 @@ class BatchResult:
 
     def __repr__(self) -> str:
         return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"
+
+
+def _expect_dict(method: str, what: str, value) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{method} takes {what} as a dict of name -> value, got {type(value).__name__}")
 
 
 def _batch_rows(bindings: dict) -> int:

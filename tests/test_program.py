@@ -172,6 +172,21 @@ def test_max_nodes_must_be_a_whole_number_of_at_least_one():
     assert graphdsl.loads(MUL_ADD, max_nodes=5).run().outputs["f"] == -12.0
 
 
+def test_a_dict_passed_instead_of_keywords_is_a_clear_type_error():
+    prog = graphdsl.loads(MUL_ADD)
+    for call in (lambda: prog.run({"x": 1}), lambda: prog.run({"x": 1}, check_finite=True),
+                 lambda: prog.check_gradients({"x": 1}), lambda: prog.run_batch({"x": [1, 2]}),
+                 lambda: prog.run(3)):
+        with pytest.raises(TypeError, match="of must be the name of an output, got (dict|int); bindings are "
+                                            "keyword arguments: run.x=1.0., or run.[*][*]bindings. for a dict"):
+            call()
+    with pytest.raises(TypeError, match="jvp takes tangents as a dict of name -> value, got list"):
+        prog.jvp({"x": 1}, [1])
+    with pytest.raises(TypeError, match="with_params takes params as a dict of name -> value, got list"):
+        prog.with_params([1])
+    assert prog.run("f").outputs == {"f": -12.0}
+
+
 def test_run_batch_is_run_per_row_stacked():
     prog = graphdsl.loads("input x, y = 2\noutput f = x * y + sin(x)")
     xs = np.array([0.0, 1.0, 2.0])
