@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NumericError
+from .errors import NumericError, ShapeError
 from .schedule import Schedule
 
 
@@ -105,7 +105,7 @@ def describe(value) -> str:
 def gate_failure(step, values, err, what="it") -> NumericError:
     clash = shape_clash(step.gate.name, [values[a] for a in step.args], err)
     if clash:
-        return NumericError(clash, step.span)
+        return ShapeError(clash, step.span)
     operands = ", ".join(describe(values[a]) for a in step.args)
     doing = "" if what == "it" else f" computing {what}"
     return NumericError(f"gate '{step.gate.name}' failed{doing} on ({operands}): {err}", step.span)
