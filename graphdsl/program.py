@@ -200,6 +200,8 @@ class Program:
         """``run`` once per row of the bindings' common leading axis, stacked; vectorised
         over the rows where the gates allow it (see batch.py), a loop otherwise."""
         name = self._output(of)
+        spans = {leaf.name: leaf.span for leaf in self._schedule.leaves}
+        bindings = {key: to_value(value, key, spans.get(key)) for key, value in bindings.items()}
         rows = _batch_rows(bindings)
         vectorised = batch.run_batch(self, name, bindings, rows)
         if vectorised is not None:

@@ -198,6 +198,17 @@ def test_run_batch_is_run_per_row_stacked():
         prog.run_batch(x=xs, y=np.ones(2))
 
 
+def test_run_batch_checks_each_binding_as_run_does():
+    prog = graphdsl.loads("input x, y = 2\noutput f = x * y", "m.graph")
+    for value, words in [([[1, 2], [3]], "must be a number or a rectangular array of numbers"),
+                         ([1, None], "must be a number or a rectangular array of numbers"),
+                         ("ab", "must be a number or an array, got str")]:
+        with pytest.raises(BindingError) as caught:
+            prog.run_batch(x=value)
+        assert str(caught.value) == f"m.graph:1:7: 'x' {words}"
+    assert prog.run_batch(x=[1, 2]).outputs["f"].tolist() == [2.0, 4.0]
+
+
 def test_with_params_gives_a_new_program():
     prog = graphdsl.loads("param w = 2\ninput x = 3\noutput f = w * x")
     trained = prog.with_params({"w": 5})
