@@ -75,8 +75,7 @@ def _json_numbers(value, what: str):
     while stack:
         holder, index = stack.pop()
         item = holder[index]
-        if isinstance(item, list):
-            holder[index] = item = list(item)
+        if isinstance(item, list):  # freshly parsed: replaced in place
             stack.extend((item, i) for i in range(len(item)))
         elif isinstance(item, str) and item in _NONFINITE:
             holder[index] = _NONFINITE[item]
