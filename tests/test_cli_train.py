@@ -190,7 +190,6 @@ def test_bad_csv_cells_are_pointed_at(capsys, tmp_path, text, expected):
 
 @pytest.mark.parametrize("name,content,expected", [
     ("missing.npz", None, "missing.npz: error: no such file\n"),
-    ("data.txt", "1 2 3", "data.txt: error: unsupported data file type '.txt' (use .json, .npz or .csv)\n"),
     ("empty.csv", "", "empty.csv: error: empty CSV file (expected a header row of input names)\n"),
 ])
 def test_unreadable_data_files(capsys, tmp_path, name, content, expected):
@@ -231,6 +230,8 @@ def test_a_diverging_run_exits_1_naming_the_gate(capsys, tmp_path):
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
     (["--momentum", "1.5"], "argument --momentum: must be at least 0 and below 1, got 1.5"),
     (["--save", "out.txt"], "argument --save: 'out.txt' should end in .npz"),
+    # as graphrun --inputs-file does: the file's type is part of the command line
+    (["--data", "data.txt"], "argument --data: 'data.txt' should end in .npz or .csv or .json"),
     (["--plot", "out.txt"], "argument --plot: 'out.txt' should end in .png"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
