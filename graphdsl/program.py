@@ -281,8 +281,10 @@ class Program:
         if of is None:
             return self.outputs[0]
         if not isinstance(of, str):
+            clash = ("; an input named 'of' cannot be bound by keyword: rename it"
+                     if "of" in self.inputs + self.params else "")
             raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings are "
-                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict")
+                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict{clash}")
         if of not in self._schedule.plans:
             raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
         return of

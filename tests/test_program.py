@@ -185,6 +185,9 @@ def test_a_dict_passed_instead_of_keywords_is_a_clear_type_error():
     with pytest.raises(TypeError, match="with_params takes params as a dict of name -> value, got list"):
         prog.with_params([1])
     assert prog.run("f").outputs == {"f": -12.0}
+    named_of = graphdsl.loads("input of = 1\noutput f = of * 2")
+    with pytest.raises(TypeError, match="an input named 'of' cannot be bound by keyword: rename it"):
+        named_of.run(of=3)
 
 
 def test_run_batch_is_run_per_row_stacked():
