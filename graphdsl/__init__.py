@@ -7,10 +7,11 @@
 (-12.0, -4.0, 3.0)
 """
 from .errors import (BindingError, GraphDefinitionError, GraphError, GraphLimitError,
-                     GraphSyntaxError, NumericError)
+                     GraphSyntaxError, NumericError, ShapeError)
 from .program import BatchResult, Program, Result, load, loads
 
 __version__ = "0.1.0"
 
 __all__ = ["load", "loads", "Program", "Result", "BatchResult", "GraphError", "GraphSyntaxError",
-           "GraphDefinitionError", "GraphLimitError", "BindingError", "NumericError", "__version__"]
+           "GraphDefinitionError", "GraphLimitError", "BindingError", "NumericError", "ShapeError",
+           "__version__"]

@@ -122,7 +122,7 @@ class _Pass:
         if not self.batched[plan.seed]:
             raise NotVectorised("the output does not depend on the batch")
         grads = [None] * len(sched.ids)
-        grads[plan.seed] = np.ones((rows,) + self.shapes[plan.seed])
+        grads[plan.seed] = np.ones((rows,) + self.shapes[plan.seed], np.result_type(self.values[plan.seed]))
         for back in plan.steps:
             step = back.step
             g = grads[step.slot]

@@ -19,7 +19,12 @@ def to_value(value, name: str, span=None):
         if isinstance(value, (bool, int)) and not isinstance(value, np.generic):
             return float(value)
         if isinstance(value, (list, tuple)):
-            value = np.array(value, dtype=np.float64)
+            # No dtype here: asked for float64, numpy would read None as NaN and "1" as 1.
+            value = np.array(value)
+            if value.dtype.kind == "O" and all(type(v) in (int, float) for v in value.flat):
+                value = value.astype(np.float64)  # ints beyond int64: OverflowError past float64
+            if value.dtype.kind not in "biuf":
+                raise ValueError(value.dtype)
     except OverflowError:
         raise BindingError(f"'{name}' holds a number too large for a float64", span) from None
     except (ValueError, TypeError):

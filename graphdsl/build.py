@@ -22,7 +22,7 @@ import numpy as np
 
 from . import syntax as S
 from .errors import GraphDefinitionError, GraphLimitError, Span
-from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand
+from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand, too_big
 from .gates import GATES
 
 DEFAULT_MAX_NODES = 5_000_000
@@ -138,9 +138,11 @@ class _Builder:
         top = self._compile_scope("the file", [S.Name(l.name, l.span) for l in leaves], assigns, None,
                                   top_level=True)
         self._check_recursion()
-        check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
+        blame = check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
         self._check_drawn(leaves)
         ops = expand(self.scopes, top, len(leaves))
+        if blame is not None and len(leaves) + len(ops) > self.max_nodes:
+            raise too_big(f"{len(leaves) + len(ops):,}", self.max_nodes, blame)
         graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
         if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
             raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
@@ -181,9 +183,10 @@ class _Builder:
 
     def _define(self, name, span, spans, where):
         if name in spans:
-            first = spans[name]
+            # Leaves are defined before assignments: blame whichever comes second in the file.
+            first, second = sorted((spans[name], span), key=lambda s: (s.line, s.column))
             raise GraphDefinitionError(f"'{name}' is already defined (at line {first.line}, "
-                                       f"column {first.column})", span)
+                                       f"column {first.column})", second)
         spans[name] = span
 
     def _dependency_order(self, where, assigns, env, ret):
@@ -281,7 +284,7 @@ class _Builder:
         n = len(call.args)
         args = tuple(results[len(results) - n:]) if n else ()
         del results[len(results) - n:]
-        if call.gate in self.gate_defs:
+        if self._calls_user_gate(call):
             return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
         gate = GATES[call.gate]
         options = {name: opt.default for name, opt in gate.options.items()}
@@ -289,12 +292,17 @@ class _Builder:
         return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None,
                                   symbol=call.symbol or gate.symbol, named=named))
 
+    def _calls_user_gate(self, call: S.Call) -> bool:
+        # A compound gate may shadow a built-in's name when called by name, but an
+        # operator always means the built-in: `gate add(a, b)` must not change `x + y`.
+        return call.symbol is None and call.gate in self.gate_defs
+
     def _check_call(self, call: S.Call, calls: list) -> tuple:
         """Validate a call's gate, arity and options; returns the operands to compile."""
         name = call.gate
         if name == "repeat":
             return self._check_repeat(call, calls)
-        if name in self.gate_defs:
+        if self._calls_user_gate(call):
             expected = len(self.gate_defs[name].params)
             if call.options:
                 raise GraphDefinitionError(f"gate '{name}' takes no options", call.options[0].span)

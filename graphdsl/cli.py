@@ -33,15 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="graphrun", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Run a .graph file: its outputs, and the gradient of one output with "
                     "respect to every input and param.")
-    parser.add_argument("model", help="the .graph file")
+    parser.add_argument("model", type=console.file_name, help="the .graph file")
     bind = parser.add_argument_group("values")
     bind.add_argument("--inputs", action="append", metavar="K=V,...",
                       help="bindings: a number or a JSON array per name, e.g. x=-2,W=[[1,2],[3,4]] "
                            "(repeatable; wins over --inputs-file)")
-    bind.add_argument("--inputs-file", metavar="F", help="bindings from a .json object or an .npz archive")
-    bind.add_argument("--params", metavar="F", help="param values from an .npz or .json file "
-                                                    "(e.g. saved by graphrun train --save)")
-    bind.add_argument("--batch", metavar="F",
+    bind.add_argument("--inputs-file", metavar="F", type=console.file_name,
+                      help="bindings from a .json object or an .npz archive")
+    bind.add_argument("--params", metavar="F", type=console.file_name,
+                      help="param values from an .npz or .json file (e.g. saved by graphrun train --save)")
+    bind.add_argument("--batch", metavar="F", type=console.file_name,
                       help="one run per row of a .csv (header = input names) or an .npz (leading "
                            "axis = rows); prints a CSV table, or JSON with --json")
     what = parser.add_argument_group("what to compute and print")
@@ -56,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--check-finite", action="store_true",
                       help="stop at the first node whose value or gradient is NaN or infinite (exit 1)")
     pics = parser.add_argument_group("pictures")
-    pics.add_argument("--dot", metavar="PATH", help="write Graphviz DOT, edges labelled with values "
-                                                    "and gradients ('-': stdout, instead of the results)")
-    pics.add_argument("--render", metavar="PATH", help="draw the picture to a .svg, .png or .pdf "
-                                                       "with Graphviz's dot")
+    pics.add_argument("--dot", metavar="PATH", type=console.file_name,
+                      help="write Graphviz DOT, edges labelled with values and gradients "
+                           "('-': stdout, instead of the results)")
+    pics.add_argument("--render", metavar="PATH", type=console.file_name,
+                      help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
     parser.add_argument("--max-nodes", type=_positive, default=DEFAULT_MAX_NODES, metavar="N",
                         help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
     parser.add_argument("--version", action="version", version=f"graphrun {__version__}")

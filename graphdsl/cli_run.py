@@ -161,6 +161,12 @@ def aligned(pairs) -> list:
 # ---------------------------------------------------------------- --batch
 def _run_batch(prog, args, shared: dict) -> int:
     rows = console.read_bindings(args.batch, (".csv", ".npz"), "--batch")
+    if not rows:
+        raise console.CommandError(f"{args.batch}: no columns: --batch needs one array per input, "
+                                   "one row per run")
+    for name, value in rows.items():
+        if not np.ndim(value):
+            raise console.CommandError(f"{args.batch}: '{name}' is a single number, not one row per run")
     both = sorted(set(rows) & set(shared))
     if both:
         raise UsageError(f"{', '.join(both)} given both by --batch and by --inputs/--inputs-file")

@@ -63,6 +63,7 @@ def _fraction(text: str) -> float:
 
 def _file_type(*suffixes: str):
     def parse(text: str) -> str:
+        console.file_name(text)
         if Path(text).suffix.lower() not in suffixes:
             raise argparse.ArgumentTypeError(f"'{text}' should end in {' or '.join(suffixes)}")
         return text
@@ -73,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphrun train", description="Train every param of a .graph model on a data file: "
         "each epoch shuffles the samples and updates the params on mini-batches of the loss.")
-    parser.add_argument("model", help="the .graph file")
-    parser.add_argument("--data", required=True, metavar="FILE",
+    parser.add_argument("model", type=console.file_name, help="the .graph file")
+    parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json"),
                         help=".npz (arrays named like the inputs, first axis = samples) or .csv "
                              "(a header of input names; repeat a name for the columns of a matrix)")
     parser.add_argument("--epochs", type=_count(0), default=10, help="passes over the data (default 10)")
@@ -108,6 +109,9 @@ def _train(args) -> int:
     everything else is raised for console.guarded to report."""
     _check_outputs(args)
     prog = _load(args.model, args.seed)
+    if args.of is not None and args.of not in prog.outputs:  # a usage error, as for graphrun --of
+        raise console.UsageError(f"--of {args.of}: not an output of {args.model} "
+                                 f"(outputs: {', '.join(prog.outputs)})")
     try:
         history = _fit(prog, read_data(args.data), args)
     except DataError as err:

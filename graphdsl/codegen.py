@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import rules
-from .execute import unbroadcast
+from .execute import seed_like, unbroadcast
 from .gates import MINUS_ONE, ONE
 
 CHUNK = 100_000  # statements per function: CPython compiles longer ones superlinearly
@@ -61,10 +61,6 @@ class Stmt(NamedTuple):
     donors: tuple = ()  # ...any of these, if it is not read again
 
 
-def _seed(value):
-    return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
-
-
 def _export(value):
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
@@ -73,7 +69,7 @@ def _export(value):
     return float(value)
 
 
-BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=_seed, EXPORT=_export,
+BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=_export,
                       ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide,
                       NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 

@@ -7,6 +7,7 @@ error, 2 usage error), so no user mistake ever ends in a traceback.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from .errors import GraphError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NONFINITE_WORD = re.compile(r"(?<![\w.])(nan|inf|infinity)(?!\w)", re.IGNORECASE)
 
 
 class CommandError(Exception):
@@ -71,6 +73,10 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
     except MemoryError:
         print(f"{prog}: error: out of memory", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as err:  # e.g. stdout on a full disk: the machine's trouble, not a bug
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prog}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as err:  # a bug in graphdsl, not the user's mistake
         if os.environ.get("GRAPHDSL_DEBUG"):
             raise
@@ -81,6 +87,14 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
 
 
 # ---------------------------------------------------------------- reading
+def file_name(text: str) -> str:
+    """An argparse type for a file name: an empty one would pass for "not given" (or,
+    as a path, for the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty string")
+    return text
+
+
 def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES):
     """``graphdsl.load`` with file-system problems turned into one-line errors."""
     from .program import load
@@ -153,8 +167,11 @@ def _binding(item: str):
 
 
 def _array(name: str, text: str):
+    # The words a scalar binding accepts (nan, inf, -inf) work inside arrays too; JSON
+    # itself (in Python's reading) spells them NaN and Infinity only.
+    spelled = _NONFINITE_WORD.sub(lambda m: "NaN" if m.group(1).lower() == "nan" else "Infinity", text)
     try:
-        data = json.loads(text)
+        data = json.loads(spelled)
     except json.JSONDecodeError as err:
         raise UsageError(f"--inputs: the value of '{name}' is not a JSON array: {err.msg} "
                          f"at character {err.pos + 1} of '{text}'") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -65,13 +66,42 @@ def read_json(path) -> dict:
         raise DataFileError(f"{path}: the JSON nests too deeply to be data") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: expected a JSON object of name: value pairs")
-    return {str(name): _numbers(value, f"{path}: '{name}'") for name, value in data.items()}
+    return {str(name): _numbers(_json_numbers(value, f"{path}: '{name}'"), f"{path}: '{name}'")
+            for name, value in data.items()}
+
+
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _json_numbers(value, what: str):
+    """A JSON number or nested list of numbers, with the strings graphrun --json writes for
+    NaN and infinities read back. numpy would also take null (as NaN), true and "1": a
+    typo must not become a number."""
+    top = [value]
+    stack = [(top, 0)]
+    while stack:
+        holder, index = stack.pop()
+        item = holder[index]
+        if isinstance(item, list):  # freshly parsed: replaced in place
+            stack.extend((item, i) for i in range(len(item)))
+        elif isinstance(item, str) and item in _NONFINITE:
+            holder[index] = _NONFINITE[item]
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            shown = json.dumps(item)
+            hint = (' (NaN and infinities are written "NaN", "Infinity", "-Infinity")'
+                    if item is None or isinstance(item, str) else "")
+            raise DataFileError(f"{what} holds {shown if len(shown) < 40 else shown[:37] + '...'}, "
+                                f"not a number{hint}")
+    return top[0]
 
 
 def read_npz(path) -> dict:
     path = Path(path)
+    data = _bytes(path)
+    if not data.startswith(b"PK"):  # else np.load tries it as a pickle and talks of allow_pickle
+        raise DataFileError(f"{path}: not an .npz archive (a zip of .npy arrays, as numpy.savez writes)")
     try:
-        with np.load(io.BytesIO(_bytes(path)), allow_pickle=False) as archive:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise DataFileError(f"{path}: not an .npz archive")
             return {name: _numbers(archive[name], f"{path}: '{name}'") for name in archive.files}

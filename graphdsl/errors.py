@@ -95,3 +95,9 @@ class BindingError(GraphError):
 
 class NumericError(GraphError):
     """A gate failed or produced a non-finite number on the bound values."""
+
+
+class ShapeError(NumericError, BindingError):
+    """A gate cannot combine the shapes of its operands (broadcasting, matmul). Found while
+    running, so a NumericError at the gate's line; caused by values bound with shapes that
+    do not fit the model, so a BindingError too (SPEC: a wrongly shaped binding)."""

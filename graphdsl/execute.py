@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NumericError
+from .errors import NumericError, ShapeError
 from .schedule import Schedule
 
 
@@ -44,14 +44,20 @@ def forward(schedule: Schedule, leaf_values: list) -> list:
     return values
 
 
+def seed_like(value):
+    """Ones of the output's shape and float dtype: a float32 output seeds float32 gradients."""
+    if isinstance(value, np.ndarray):
+        return np.ones_like(value)
+    return value.dtype.type(1) if isinstance(value, np.floating) else 1.0
+
+
 def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> list:
     """The gradient of ``output`` (seeded with ones, or ``cotangent``) for every node that
     needs one, by slot."""
     plan = schedule.plans[output]
     grads = [None] * len(values)
     seed = values[plan.seed]
-    grads[plan.seed] = cotangent if cotangent is not None else \
-        np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+    grads[plan.seed] = cotangent if cotangent is not None else seed_like(seed)
     current = None
     try:
         for current in plan.steps:
@@ -99,7 +105,7 @@ def describe(value) -> str:
 def gate_failure(step, values, err, what="it") -> NumericError:
     clash = shape_clash(step.gate.name, [values[a] for a in step.args], err)
     if clash:
-        return NumericError(clash, step.span)
+        return ShapeError(clash, step.span)
     operands = ", ".join(describe(values[a]) for a in step.args)
     doing = "" if what == "it" else f" computing {what}"
     return NumericError(f"gate '{step.gate.name}' failed{doing} on ({operands}): {err}", step.span)

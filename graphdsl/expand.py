@@ -58,10 +58,16 @@ def about(count: int) -> str:
 
 
 # ---------------------------------------------------------------- limits
-def check_limits(scopes: dict, top: Scope, leaves: int, max_nodes: int, file: str) -> None:
+def check_limits(scopes: dict, top: Scope, leaves: int, max_nodes: int, file: str) -> Span | None:
     """Refuse, with a GraphLimitError, calls nesting deeper than MAX_GATE_DEPTH or a
-    graph that would expand to more than ``max_nodes`` nodes."""
-    sizes, depths = _measure(scopes, top)
+    graph that would expand to more than ``max_nodes`` nodes.
+
+    Two measures bracket the true count: the work measure counts one more node per
+    compound call (a call of a gate that makes no node still takes time), the lower one
+    counts primitive ops only. Between them, and up to twice the limit of work, the
+    expansion is cheap: the place to blame is returned for the caller to count the
+    expanded ops exactly (see too_big)."""
+    sizes, depths = _measure(scopes, top, per_call=1)
     if top.calls:
         callee, span = max(top.calls, key=lambda call: depths[call[0]])
         if depths[callee] > MAX_GATE_DEPTH:
@@ -69,13 +75,22 @@ def check_limits(scopes: dict, top: Scope, leaves: int, max_nodes: int, file: st
                 f"compound gates call each other {depths[callee]:,} levels deep "
                 f"({_deepest_chain(scopes, callee, depths)}), more than the limit of "
                 f"{MAX_GATE_DEPTH}", span)
-    total = min(leaves + _ops_size(top.ops, sizes), _HUGE)
-    if total > max_nodes:
-        raise GraphLimitError(f"the graph would expand to {about(total)} nodes, more than the "
-                              f"limit of {max_nodes:,}; {RAISE_LIMIT}", _biggest_call(top, sizes, file))
+    work = min(leaves + _ops_size(top.ops, sizes, 1), _HUGE)
+    if work <= max_nodes:
+        return None
+    lower = min(leaves + _ops_size(top.ops, _measure(scopes, top, per_call=0)[0], 0), _HUGE)
+    if work > 2 * max_nodes or lower > max_nodes:
+        raise too_big(about(lower if lower > max_nodes else work), max_nodes,
+                      _biggest_call(top, sizes, file))
+    return _biggest_call(top, sizes, file)
 
 
-def _measure(scopes: dict, top: Scope) -> tuple:
+def too_big(count: str, max_nodes: int, span: Span) -> GraphLimitError:
+    return GraphLimitError(f"the graph would expand to {count} nodes, more than the limit of "
+                           f"{max_nodes:,}; {RAISE_LIMIT}", span)
+
+
+def _measure(scopes: dict, top: Scope, per_call: int) -> tuple:
     """For each compound gate the file calls: the nodes one call of it makes, and how many
     levels deep its calls nest (bottom-up, each gate once, no recursion)."""
     sizes: dict = {}
@@ -92,20 +107,20 @@ def _measure(scopes: dict, top: Scope) -> tuple:
             stack.extend(pending)
             continue
         stack.pop()
-        sizes[current] = _ops_size(scopes[current].ops, sizes)
+        sizes[current] = _ops_size(scopes[current].ops, sizes, per_call)
         depths[current] = 1 + max((depths[callee] for callee in callees), default=0)
     return sizes, depths
 
 
-def _ops_size(ops, sizes) -> int:
-    """Nodes the ops make, counting each call of a compound gate as one more: expanding
-    ``repeat(g, 10**12, x)`` takes that long even when ``g`` makes no node."""
+def _ops_size(ops, sizes, per_call: int) -> int:
+    """Nodes the ops make, counting each call of a compound gate as ``per_call`` more:
+    expanding ``repeat(g, 10**12, x)`` takes that long even when ``g`` makes no node."""
     total = 0
     for op in ops:
         if op.kind == "call":
-            total += sizes[op.gate] + 1
+            total += sizes[op.gate] + per_call
         elif op.kind == "repeat":  # a built-in makes one node a call; a 0-count repeat, one
-            total += op.value * (sizes[op.gate] + 1 if op.gate in sizes else 1) + 1
+            total += op.value * (sizes[op.gate] + per_call if op.gate in sizes else 1) + per_call
         else:
             total += 1
     return min(total, _HUGE)  # saturate: 10**12 repeats of 10**12 repeats... stay cheap

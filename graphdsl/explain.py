@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .execute import unbroadcast
+from .execute import seed_like, unbroadcast
 from .formatting import format_compact, shape_text, to_json
 
 _INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2), "matmul": ("@", 2),
@@ -38,7 +38,7 @@ def edge_gradients(result):
     plan = sched.plans[result.of]
     grads = [None] * len(values)
     seed = values[plan.seed]
-    grads[plan.seed] = np.ones_like(seed) if isinstance(seed, np.ndarray) else 1.0
+    grads[plan.seed] = seed_like(seed)
     with np.errstate(all="ignore"):
         for back in plan.steps:
             step, g = back.step, grads[back.step.slot]
@@ -88,7 +88,7 @@ def explain(result) -> list:
     graph, of = result.program.graph, result.of
     names = NodeNames(graph)
     seed_value = result._values[result.program._schedule.plans[of].seed]
-    seed = np.ones_like(seed_value) if isinstance(seed_value, np.ndarray) else 1.0
+    seed = seed_like(seed_value)
     steps = [Explanation(of, None, of, None, None, names.statement(of), _line(graph, of), None, None,
                          seed, seed, seed, 1, _seed_text(of, seed))]
     edges = list(edge_gradients(result))

@@ -149,7 +149,10 @@ def _syntax_error(err: UnexpectedToken, previous, opened, skipped_newline, file,
     if token.type == "RETURN" and not opened:
         return GraphSyntaxError("'return' is only allowed inside a gate body", span)
     if previous is not None and previous.type in ("INPUT", "PARAM", "OUTPUT", "GATE") and \
-            token.type in ("EQUAL", "COMMA", "COLON", "_NL", "SEMICOLON", "$END"):
+            token.type in ("_NL", "SEMICOLON", "$END"):  # a bare 'output': the name is missing
+        return GraphSyntaxError(f"expected a name after '{previous}', found {_describe(token)}", span)
+    if previous is not None and previous.type in ("INPUT", "PARAM", "OUTPUT", "GATE") and \
+            token.type in ("EQUAL", "COMMA", "COLON"):
         return GraphSyntaxError(f"'{previous}' is a keyword and cannot be used as a name",
                                 _span(file, lines, previous.line, previous.column))
     if token.type in ("INPUT", "PARAM", "OUTPUT", "GATE", "RETURN") and "NAME" in expected:

@@ -1,8 +1,10 @@
 """Program and Result: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
+from numbers import Integral, Real
 from pathlib import Path
 
 import networkx as nx
@@ -51,6 +53,11 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     >>> loads("input x = 3\\noutput y = x * x").run().grads["x"]
     6.0
     """
+    if not isinstance(text, str):
+        raise TypeError(f"loads takes the text of a .graph file as a str, got {type(text).__name__}"
+                        + (" (decode it first, or use load(path))" if isinstance(text, bytes) else ""))
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, Integral) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a whole number >= 1, got {max_nodes!r}")
     if text.startswith("\ufeff"):
         text = text[1:]
     with paused_gc():
@@ -124,7 +131,10 @@ class Program:
         {'x': 4.0, 'y': 3.0}
         """
         if not check_finite:
-            entry = self._kernels.get(of)
+            try:
+                entry = self._kernels.get(of)
+            except TypeError:  # unhashable: run({"x": 1}); _output says what to write
+                entry = None
             if entry is None:
                 entry = self._kernel(of)
             return entry(bindings)
@@ -148,6 +158,8 @@ class Program:
 
     def jvp(self, bindings: dict, tangents: dict) -> tuple:
         """Forward mode: ``(outputs, output_tangents)`` for tangents of inputs/params."""
+        _expect_dict("jvp", "bindings", bindings)
+        _expect_dict("jvp", "tangents", tangents)
         leaves = self._schedule.leaves
         leaf_values = bind(leaves, dict(bindings))
         by_name = {leaf.name: (leaf, value) for leaf, value in zip(leaves, leaf_values)}
@@ -179,13 +191,18 @@ class Program:
         """Compare reverse-mode gradients with central differences; see GradientReport."""
         from .gradcheck import check_gradients
 
+        for what, number in (("eps", eps), ("tolerance", tolerance)):
+            if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
+                raise ValueError(f"check_gradients: {what} must be a positive number, got {number!r}")
         return check_gradients(self, self._output(of), eps, tolerance, bindings)
 
     def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
         """``run`` once per row of the bindings' common leading axis, stacked; vectorised
         over the rows where the gates allow it (see batch.py), a loop otherwise."""
-        rows = _batch_rows(bindings)
         name = self._output(of)
+        spans = {leaf.name: leaf.span for leaf in self._schedule.leaves}
+        bindings = {key: to_value(value, key, spans.get(key)) for key, value in bindings.items()}
+        rows = _batch_rows(bindings)
         vectorised = batch.run_batch(self, name, bindings, rows)
         if vectorised is not None:
             return BatchResult(*vectorised, name, rows)
@@ -212,6 +229,7 @@ class Program:
 
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
+        _expect_dict("with_params", "params", params)
         leaves = {leaf.name: leaf for leaf in self._schedule.leaves}
         updated = {}
         for name, value in params.items():
@@ -230,6 +248,8 @@ class Program:
         """Graphviz DOT source; with a result, edges carry values and gradients."""
         from .dot import to_dot
 
+        if result is not None and not (isinstance(result, Result) and result.program is self):
+            raise TypeError(f"to_dot takes a Result of this program's run(), got {type(result).__name__}")
         return to_dot(self, result)
 
     def _kernel(self, of):
@@ -260,6 +280,11 @@ class Program:
     def _output(self, of):
         if of is None:
             return self.outputs[0]
+        if not isinstance(of, str):
+            clash = ("; an input named 'of' cannot be bound by keyword: rename it"
+                     if "of" in self.inputs + self.params else "")
+            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings are "
+                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict{clash}")
         if of not in self._schedule.plans:
             raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
         return of
@@ -340,6 +365,11 @@ class BatchResult:
 
     def __repr__(self) -> str:
         return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"
+
+
+def _expect_dict(method: str, what: str, value) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{method} takes {what} as a dict of name -> value, got {type(value).__name__}")
 
 
 def _batch_rows(bindings: dict) -> int:

@@ -36,6 +36,15 @@ def test_values_that_are_not_numbers(value):
     assert "'x'" in binding_error(prog, x=value).message
 
 
+@pytest.mark.parametrize("value", [["1", "2"], [1, None], [[1.5], ["x"]], (1, None)])
+def test_lists_holding_anything_but_numbers_are_refused(value):
+    # numpy, asked for float64, would read "1" as 1 and None as NaN: a silent wrong binding
+    prog = graphdsl.loads("input x\noutput f = sum(x)", "m.graph")
+    err = binding_error(prog, x=value)
+    assert str(err) == "m.graph:1:7: 'x' must be a number or a rectangular array of numbers"
+    assert prog.run(x=[True, 2, 0.5]).outputs["f"] == 3.5
+
+
 def test_conversion_keeps_float_dtypes_and_converts_the_rest():
     prog = graphdsl.loads("input x\noutput f = x * 2")
     assert prog.run(x=np.float32(1.5)).outputs["f"] == 3.0

@@ -77,6 +77,18 @@ def test_user_gates_may_shadow_builtins():
     assert prog.run().outputs["y"] == 6.0
 
 
+def test_operators_keep_their_builtin_meaning_when_a_gate_shadows_its_name():
+    text = ("gate add(a, b) { return a * b }\ngate neg(a) { return 10 * a }\n"
+            "input x = 2, y = 3\noutput f = x + y - -x\noutput g = add(x, y) + neg(x)")
+    res = graphdsl.loads(text).run()
+    assert res.outputs == {"f": 7.0, "g": 26.0}
+    assert res.grads == {"x": 2.0, "y": 1.0}
+    inner = graphdsl.loads("gate add(a, b) { return a + b }\ninput x = 2, y = 3\noutput f = add(x, y)")
+    assert inner.run().outputs["f"] == 5.0  # the body's '+' is the built-in, not a recursive call
+    fast = graphdsl.loads("gate add(a, b) { return a * b }\ninput x = 2, y = 3\nf = x + y\ng = add(x, y)\noutput f, g")
+    assert fast.run().outputs == {"f": 5.0, "g": 6.0}  # lines read by quickparse, too
+
+
 def test_repeat_unrolls_and_names_iterations():
     g = graph("gate logistic(l) { return 4 * l * (1 - l) }\ninput x\noutput l = repeat(logistic, 3, x)")
     assert {"l@1", "l@2", "l"} <= set(g.nodes)
@@ -115,6 +127,8 @@ def test_deeply_nested_expression_builds_without_recursion():
 @pytest.mark.parametrize("text,line,column,words", [
     ("input x\nx = 3\noutput x", 2, 1, "'x' is already defined (at line 1, column 7)"),
     ("input x\ny = 1\ny = 2\noutput y", 3, 1, "already defined"),
+    ("x = 3\ninput x\noutput f = x", 2, 7, "'x' is already defined (at line 1, column 1)"),
+    ("output f = x\nparam x = 1\nx = 2", 3, 1, "'x' is already defined (at line 2, column 7)"),
     ("input x\noutput y = x + z", 2, 16, "'z' is not defined"),
     ("input alpha\noutput y = alpah * 2", 2, 12, "did you mean 'alpha'"),
     ("input x\noutput y = sigmod(x)", 2, 12, "unknown gate 'sigmod'; did you mean 'sigmoid'"),

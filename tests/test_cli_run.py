@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from graphdsl import cli
@@ -69,6 +70,30 @@ def test_an_inputs_value_both_in_batch_and_inputs_is_refused(capsys, tmp_path):
     (tmp_path / "rows.csv").write_text("x,y\n1,2\n")
     status, _, err = run(capsys, MUL_ADD, "--batch", tmp_path / "rows.csv", "--inputs", "x=1")
     assert status == 2 and "x given both by --batch and by --inputs" in err
+
+
+@pytest.mark.parametrize("option", ["--dot", "--render", "--inputs-file", "--batch", "--params"])
+def test_an_empty_file_name_is_a_usage_error_not_an_option_left_out(capsys, option):
+    status, out, err = run(capsys, MUL_ADD, option, "")
+    assert (status, out) == (2, "")
+    assert err.endswith(f"graphrun: error: argument {option}: expected a file name, got an empty string\n")
+
+
+def test_an_empty_model_name_is_a_usage_error(capsys):
+    status, out, err = run(capsys, "")
+    assert (status, out) == (2, "")
+    assert err.endswith("graphrun: error: argument model: expected a file name, got an empty string\n")
+
+
+def test_a_batch_file_without_rows_is_named_in_the_error(capsys, tmp_path):
+    np.savez(tmp_path / "none.npz")
+    np.savez(tmp_path / "scalar.npz", x=np.array(3.0))
+    status, out, err = run(capsys, MUL_ADD, "--batch", tmp_path / "none.npz")
+    assert (status, out) == (1, "")
+    assert err == f"graphrun: error: {tmp_path / 'none.npz'}: no columns: --batch needs one array per input, one row per run\n"
+    status, out, err = run(capsys, MUL_ADD, "--batch", tmp_path / "scalar.npz")
+    assert (status, out) == (1, "")
+    assert err == f"graphrun: error: {tmp_path / 'scalar.npz'}: 'x' is a single number, not one row per run\n"
 
 
 def test_batch_of_zero_rows_prints_the_header(capsys, tmp_path):

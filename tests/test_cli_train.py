@@ -71,6 +71,18 @@ def test_of_chooses_the_loss(capsys, tmp_path):
     assert json.loads(out)["params"]["w"] == pytest.approx(3.0)
 
 
+def test_of_that_is_not_an_output_is_a_usage_error_as_in_graphrun(capsys):
+    status, out, err = train(capsys, SOFTMAX, "--data", SPIRAL, "--of", "scores", "--epochs", 1)
+    assert (status, out) == (2, "")
+    assert err == f"graphrun train: error: --of scores: not an output of {SOFTMAX} (outputs: loss, accuracy)\n"
+
+
+def test_an_empty_data_file_name_is_a_usage_error(capsys):
+    status, out, err = train(capsys, SOFTMAX, "--data", "")
+    assert (status, out) == (2, "")
+    assert err.endswith("graphrun train: error: argument --data: expected a file name, got an empty string\n")
+
+
 def test_csv_columns_sharing_a_name_form_a_matrix(capsys, tmp_path):
     X, y = read_data(SPIRAL)["X"], read_data(SPIRAL)["y"]
     data = tmp_path / "spiral.csv"
@@ -178,7 +190,6 @@ def test_bad_csv_cells_are_pointed_at(capsys, tmp_path, text, expected):
 
 @pytest.mark.parametrize("name,content,expected", [
     ("missing.npz", None, "missing.npz: error: no such file\n"),
-    ("data.txt", "1 2 3", "data.txt: error: unsupported data file type '.txt' (use .json, .npz or .csv)\n"),
     ("empty.csv", "", "empty.csv: error: empty CSV file (expected a header row of input names)\n"),
 ])
 def test_unreadable_data_files(capsys, tmp_path, name, content, expected):
@@ -219,6 +230,8 @@ def test_a_diverging_run_exits_1_naming_the_gate(capsys, tmp_path):
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
     (["--momentum", "1.5"], "argument --momentum: must be at least 0 and below 1, got 1.5"),
     (["--save", "out.txt"], "argument --save: 'out.txt' should end in .npz"),
+    # as graphrun --inputs-file does: the file's type is part of the command line
+    (["--data", "data.txt"], "argument --data: 'data.txt' should end in .npz or .csv or .json"),
     (["--plot", "out.txt"], "argument --plot: 'out.txt' should end in .png"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])

@@ -19,6 +19,15 @@ def test_parse_inputs_numbers_and_arrays():
     assert parse_inputs(None) == {} and parse_inputs(["", " , "]) == {}
 
 
+def test_arrays_accept_the_nonfinite_words_of_scalars():
+    w = parse_inputs(["w=[1, nan, inf, -inf, -Infinity, NaN, INF]"])["w"]
+    assert str(w.tolist()) == "[1.0, nan, inf, -inf, -inf, nan, inf]"
+    with pytest.raises(UsageError, match="must hold numbers only"):
+        parse_inputs(['w=["nan"]'])
+    with pytest.raises(UsageError, match="is not a JSON array: Expecting value at character 5 of '\\[1, nanx\\]'"):
+        parse_inputs(["w=[1, nanx]"])
+
+
 @pytest.mark.parametrize("text", ["x=", "x=abc", "=3", "x=[1,2", "x=]1[", "x=1,x=2", "x=__import__('os')",
                                   "x=[true]", "x=1+1"])
 def test_parse_inputs_refuses_bad_text(text):
@@ -43,6 +52,20 @@ def test_guarded_turns_errors_into_statuses(capsys):
     assert capsys.readouterr().err == "graphrun train: error: cannot\n"
     assert guarded(raising(KeyboardInterrupt())) == 130
     assert guarded(lambda: 0) == 0
+
+
+def test_guarded_reports_a_failing_write_as_an_error_not_a_bug(capsys):
+    # graphrun > /dev/full: print raises OSError(ENOSPC); not "internal error ... a bug"
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    def unwritable():
+        raise PermissionError(13, "Permission denied", "out.svg")
+
+    assert guarded(full_disk) == 1
+    assert capsys.readouterr().err == "graphrun: error: No space left on device\n"
+    assert guarded(unwritable, prog="graphrun train") == 1
+    assert capsys.readouterr().err == "graphrun train: error: out.svg: Permission denied\n"
 
 
 def test_load_model_reports_file_system_problems(tmp_path, monkeypatch):

@@ -67,3 +67,29 @@ def test_no_runtime_warnings_reach_the_user():
         prog.forward()
         prog.jvp({}, {"x": 1.0})
     assert np.isnan(res.outputs["f"])
+
+
+@pytest.mark.parametrize("text", ["input x\noutput f = sum(x)", "input x\noutput f = mean(exp(x)) * 2",
+                                  "input x\noutput f = sum(softmax(x))"])
+def test_float32_bindings_get_float32_gradients_through_a_scalar_output(text):
+    # A reduction's output is a numpy float32 scalar: the seed must be one of that dtype,
+    # not the Python float 1.0 that made every gradient float64 (JAX and PyTorch keep float32).
+    prog = graphdsl.loads(text)
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    assert prog.run(x=x).grads["x"].dtype == np.float32
+    assert prog.run(x=x, check_finite=True).grads["x"].dtype == np.float32  # the interpreter
+    assert prog.run_batch(x=np.stack([x, x])).grads["x"].dtype == np.float32
+    assert prog.run(x=x.astype(np.float64)).grads["x"].dtype == np.float64
+
+
+def test_operands_whose_shapes_clash_raise_an_error_that_is_a_binding_and_a_numeric_error():
+    prog = graphdsl.loads("input x, y\nW = [[1, 2], [3, 4]]\noutput f = sum(x + y)\noutput g = sum(W @ x)",
+                          "m.graph")
+    for call, position, words in [
+            (lambda: prog.run(x=np.ones(2), y=np.ones(3)), (3, 18), "gate 'add' cannot combine shapes [2] and [3]"),
+            (lambda: prog.forward(x=np.ones(3), y=1.0), (4, 18), "matmul cannot multiply shapes [2, 2] and [3]"),
+            (lambda: prog.run_batch(x=np.ones((2, 2)), y=np.ones((2, 3))), (3, 18), "cannot combine shapes")]:
+        with pytest.raises(graphdsl.ShapeError) as caught:
+            call()
+        assert isinstance(caught.value, graphdsl.BindingError) and isinstance(caught.value, graphdsl.NumericError)
+        assert (caught.value.line, caught.value.column) == position and words in caught.value.message

@@ -97,10 +97,20 @@ def test_training_leaves_the_program_and_the_data_alone():
     ("missing.json", None, "missing.json: no such file"),
     ("bad.json", b'{"x": [1, 2', "invalid JSON"),
     ("list.json", b"[1, 2]", "expected a JSON object"),
-    ("text.json", b'{"x": "one"}', "'x' is not a number or a rectangular array of numbers"),
+    ("text.json", b'{"x": "one"}', "'x' holds \"one\", not a number (NaN and infinities are written"),
+    # numpy would read these as NaN, 1 and 1: a typo must not become a number
+    ("null.json", b'{"x": [1, null]}', "null.json: 'x' holds null, not a number"),
+    ("bool.json", b'{"x": true}', "bool.json: 'x' holds true, not a number"),
+    ("quoted.json", b'{"x": "1"}', "quoted.json: 'x' holds \"1\", not a number"),
+    ("object.json", b'{"x": {"a": 1}}', "object.json: 'x' holds {\"a\": 1}, not a number"),
+    ("ragged.json", b'{"x": [[1, 2], [3]]}', "'x' is not a number or a rectangular array of numbers"),
     ("binary.json", b"\xff\xfe\x00", "not UTF-8 text"),
     ("broken.npz", b"PK\x03\x04garbage", "not a readable .npz archive"),
-    ("empty.npz", b"", "not a readable .npz archive"),
+    ("empty.npz", b"", "empty.npz: not an .npz archive (a zip of .npy arrays, as numpy.savez writes)"),
+    # not a zip: np.load would try a pickle, and the message would talk of allow_pickle
+    ("pickle.npz", b"\x80\x04K\x01.", "pickle.npz: not an .npz archive (a zip of .npy arrays"),
+    ("json.npz", b'{"x": 1}', "json.npz: not an .npz archive (a zip of .npy arrays"),
+    ("array.npz", b"\x93NUMPY\x01\x00", "array.npz: not an .npz archive (a zip of .npy arrays"),
     ("rows.csv", b"x,y\n1,2\n3,four\n", "column 'y': 'four' is not a number"),
     ("data.txt", b"x=1", "unsupported data file type '.txt'"),
     ("deep.json", b'{"x": ' + b"[" * 100_000 + b"1" + b"]" * 100_000 + b"}", "the JSON nests too deeply"),
@@ -113,6 +123,13 @@ def test_a_data_file_that_cannot_be_read_gives_a_clear_error(tmp_path, name, con
     with pytest.raises(DataFileError) as caught:
         read_data(path)
     assert message in str(caught.value)
+
+
+def test_json_reads_back_the_nonfinite_strings_that_graphrun_json_writes(tmp_path):
+    path = tmp_path / "inputs.json"
+    path.write_text('{"x": ["NaN", "Infinity", "-Infinity", 2], "y": NaN}')
+    data = read_data(path)
+    assert str(data["x"].tolist()) == "[nan, inf, -inf, 2.0]" and str(data["y"]) == "nan"
 
 
 def test_graphrun_reports_an_unreadable_inputs_file_and_keeps_the_model(tmp_path):

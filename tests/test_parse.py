@@ -103,6 +103,10 @@ def error(text):
     ("y = 1e400", 1, 5, "too large"),
     ("x + 1 = 3", 1, 3, "expected"),
     ("y = é", 1, 5, "ASCII"),
+    ("input x = 1\noutput\n", 2, 7, "expected a name after 'output', found a new line"),
+    ("input\noutput y = 1", 1, 6, "expected a name after 'input', found a new line"),
+    ("output; output y = 1", 1, 7, "expected a name after 'output', found ';'"),
+    ("param", 1, 6, "expected a name after 'param', found the end of the file"),
 ])
 def test_syntax_errors_have_positions_and_plain_words(text, line, column, words):
     err = error(text)

@@ -143,6 +143,53 @@ def test_check_gradients_report():
     assert prog.check_gradients(eps=1e-4).ok
 
 
+def test_check_gradients_refuses_a_step_or_tolerance_that_is_not_positive():
+    prog = graphdsl.loads(MUL_ADD)
+    for settings in ({"eps": 0}, {"eps": -1e-6}, {"eps": float("nan")}, {"eps": "1e-6"},
+                     {"tolerance": 0}, {"tolerance": float("inf")}):
+        with pytest.raises(ValueError, match="must be a positive number"):
+            prog.check_gradients(**settings)
+    assert prog.check_gradients(eps=np.float32(1e-3)).ok
+
+
+def test_to_dot_takes_only_a_result_of_the_same_program():
+    prog, other = graphdsl.loads(MUL_ADD), graphdsl.loads(MUL_ADD)
+    for wrong in (5, "result", other.run()):
+        with pytest.raises(TypeError, match="to_dot takes a Result of this program's run"):
+            prog.to_dot(wrong)
+    assert "-12" in prog.to_dot(prog.run())
+
+
+def test_loads_takes_text_not_bytes():
+    with pytest.raises(TypeError, match="got bytes .decode it first, or use load.path.."):
+        graphdsl.loads(MUL_ADD.encode())
+
+
+def test_max_nodes_must_be_a_whole_number_of_at_least_one():
+    for wrong in (0, -1, 1.5, "10", True):
+        with pytest.raises(ValueError, match=f"max_nodes must be a whole number >= 1, got {wrong!r}"):
+            graphdsl.loads(MUL_ADD, max_nodes=wrong)
+    assert graphdsl.loads(MUL_ADD, max_nodes=5).run().outputs["f"] == -12.0
+
+
+def test_a_dict_passed_instead_of_keywords_is_a_clear_type_error():
+    prog = graphdsl.loads(MUL_ADD)
+    for call in (lambda: prog.run({"x": 1}), lambda: prog.run({"x": 1}, check_finite=True),
+                 lambda: prog.check_gradients({"x": 1}), lambda: prog.run_batch({"x": [1, 2]}),
+                 lambda: prog.run(3)):
+        with pytest.raises(TypeError, match="of must be the name of an output, got (dict|int); bindings are "
+                                            "keyword arguments: run.x=1.0., or run.[*][*]bindings. for a dict"):
+            call()
+    with pytest.raises(TypeError, match="jvp takes tangents as a dict of name -> value, got list"):
+        prog.jvp({"x": 1}, [1])
+    with pytest.raises(TypeError, match="with_params takes params as a dict of name -> value, got list"):
+        prog.with_params([1])
+    assert prog.run("f").outputs == {"f": -12.0}
+    named_of = graphdsl.loads("input of = 1\noutput f = of * 2")
+    with pytest.raises(TypeError, match="an input named 'of' cannot be bound by keyword: rename it"):
+        named_of.run(of=3)
+
+
 def test_run_batch_is_run_per_row_stacked():
     prog = graphdsl.loads("input x, y = 2\noutput f = x * y + sin(x)")
     xs = np.array([0.0, 1.0, 2.0])
@@ -152,6 +199,17 @@ def test_run_batch_is_run_per_row_stacked():
     np.testing.assert_allclose(batch.grads["y"], xs)
     with pytest.raises(BindingError):
         prog.run_batch(x=xs, y=np.ones(2))
+
+
+def test_run_batch_checks_each_binding_as_run_does():
+    prog = graphdsl.loads("input x, y = 2\noutput f = x * y", "m.graph")
+    for value, words in [([[1, 2], [3]], "must be a number or a rectangular array of numbers"),
+                         ([1, None], "must be a number or a rectangular array of numbers"),
+                         ("ab", "must be a number or an array, got str")]:
+        with pytest.raises(BindingError) as caught:
+            prog.run_batch(x=value)
+        assert str(caught.value) == f"m.graph:1:7: 'x' {words}"
+    assert prog.run_batch(x=[1, 2]).outputs["f"].tolist() == [2.0, 4.0]
 
 
 def test_with_params_gives_a_new_program():
