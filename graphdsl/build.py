@@ -31,7 +31,56 @@ INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
 
 def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
     """Build the DAG of a parsed file; raises GraphDefinitionError subclasses."""
+    return build_model(module, max_nodes).graph()
+
+
+def build_model(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> "Model":
+    """Check and expand a parsed file (every GraphDefinitionError is raised here); its
+    networkx graph is made on first use."""
     return _Builder(module, max_nodes).run()
+
+
+class Model:
+    """A checked, expanded model: its leaves and ops in a valid order, with the ids of its
+    nodes. The schedule is compiled from these directly: a networkx graph costs ~10 µs and
+    ~2 kB a node to make, more than the rest of loading, and most programs never ask for
+    it; ``graph()`` makes it once, when asked."""
+
+    def __init__(self, file: str, leaves: list, ops: list, outputs: tuple):
+        self.file = file
+        self.leaves = leaves  # of (name, node data)
+        self.ops = ops  # expand.Op: refs >= 0 are earlier ops, < 0 leaves; suffix is the id
+        self.outputs = outputs
+        self.inputs = tuple(name for name, data in leaves if data["kind"] == "input")
+        self.params = tuple(name for name, data in leaves if data["kind"] == "param")
+        self._graph = None
+
+    def graph(self) -> nx.DiGraph:
+        """The frozen networkx graph: node data as the schedule, edges from operand to gate."""
+        if self._graph is not None:
+            return self._graph
+        graph = nx.DiGraph(file=self.file, outputs=self.outputs, inputs=self.inputs,
+                           params=self.params)
+        nodes = list(self.leaves)
+        ids = [name for name, _ in self.leaves]
+        edges = []
+        node_ids: list = []
+        for i, op in enumerate(self.ops, start=len(self.leaves)):
+            node_id = op.suffix
+            node_ids.append(node_id)
+            if op.kind == "const":
+                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
+                                        "scope": op.scope, "args": ()}))
+                continue
+            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
+            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
+                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
+                                    "order": i, "scope": op.scope}))
+            edges.extend((a, node_id) for a in args)
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from(edges)
+        self._graph = nx.freeze(graph)
+        return self._graph
 
 
 def _closest(name, candidates):
@@ -118,7 +167,7 @@ class _Builder:
         self.scopes: dict[str, Scope] = {}
 
     # ------------------------------------------------------------ entry point
-    def run(self) -> nx.DiGraph:
+    def run(self) -> Model:
         leaves, assigns, outputs = [], [], []
         for stmt in self.module.statements:
             if isinstance(stmt, S.GateDef):
@@ -141,10 +190,11 @@ class _Builder:
         check_limits(self.scopes, top, len(leaves), self.max_nodes, self.module.file)
         self._check_drawn(leaves)
         ops = expand(self.scopes, top, len(leaves))
-        graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
-        if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
-            raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
-        return graph
+        outputs = self._outputs(outputs, leaves, assigns)
+        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
+                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
+                 for i, leaf in enumerate(leaves)]
+        return Model(self.module.file, nodes, ops, outputs)
 
     # ------------------------------------------------------------ scopes
     def _compile_gate(self, gate: S.GateDef) -> Scope:
@@ -401,32 +451,6 @@ class _Builder:
             span = last or Span(self.module.file, 1, 1)
             raise GraphDefinitionError("the graph has no output: add a line such as 'output f'", span)
         return tuple(names)
-
-    def _graph(self, leaves, ops, outputs) -> nx.DiGraph:
-        graph = nx.DiGraph(file=self.module.file, outputs=outputs,
-                           inputs=tuple(l.name for l in leaves if l.kind == "input"),
-                           params=tuple(l.name for l in leaves if l.kind == "param"))
-        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
-                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
-                 for i, leaf in enumerate(leaves)]
-        ids = [leaf.name for leaf in leaves]
-        edges = []
-        node_ids: list = []
-        for i, op in enumerate(ops, start=len(leaves)):
-            node_id = op.suffix
-            node_ids.append(node_id)
-            if op.kind == "const":
-                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
-                                        "scope": op.scope, "args": ()}))
-                continue
-            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
-            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
-                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
-                                    "order": i, "scope": op.scope}))
-            edges.extend((a, node_id) for a in args)
-        graph.add_nodes_from(nodes)
-        graph.add_edges_from(edges)
-        return graph
 
 
 def _shape(leaf: S.Leaf):

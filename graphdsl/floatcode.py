@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import string
-from functools import lru_cache
 
 import numpy as np
 
@@ -73,26 +72,24 @@ class FloatListing:
         seed = f"g{plan.seed}"
         out = [Stmt(f"{seed} = 1.0", (), (seed,))]
         grads = {plan.seed: seed}
-        for back in plan.steps:
-            step = back.step
+        templates: dict = {}  # (gate, axis) -> per operand: (positional template, reads) or None
+        for step, needs in plan.steps:
+            key = (step.gate.name, step.options.get("axis") if step.options else None)
+            vjps = templates.get(key) or templates.setdefault(key, _vjps(step))
             g = grads[step.slot]
-            args = [names[a] for a in step.args]
-            for i, (a, need) in enumerate(zip(step.args, back.needs)):
+            fields = [g, names[step.slot]] + [names[a] for a in step.args]  # {g}, {out}, {0}...
+            for a, need, vjp in zip(step.args, needs, vjps):
                 if not need:
                     continue
-                template = rules.float_vjp(step.gate, step.options, i)
-                if template is None:
+                if vjp is None:
                     raise NoRule(step.gate.name)
-                uses_g, uses_out, indices = _fields(template)
+                template, reads = vjp
                 current = grads.get(a)
-                if template == "{g}" and current is None:
+                if template == "{0}" and current is None:
                     grads[a] = g  # a copy: read the consumer's cotangent under its own name
                     continue
-                text = template.format(*args, g=g, out=names[step.slot])
-                reads = [g] if uses_g else []
-                if uses_out:
-                    reads.append(names[step.slot])
-                reads += [args[k] for k in indices]
+                text = template.format(*fields)
+                reads = [fields[k] for k in reads]
                 target = f"g{a}"
                 if current is not None:
                     text = f"{current} + ({text})"
@@ -130,8 +127,19 @@ class FloatListing:
         return kept
 
 
-@lru_cache(maxsize=None)
-def _fields(template: str) -> tuple:
-    """(reads {g}, reads {out}, the operand indices it reads) of a template."""
-    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-    return "g" in fields, "out" in fields, tuple(sorted(int(f) for f in fields if f.isdigit()))
+def _vjps(step) -> tuple:
+    """Per operand of a step's gate: its float cotangent template with the fields {g},
+    {out}, {0}, {1}... renumbered {0}, {1}, {2}, {3}... (one ``format`` of a list fills
+    it), and the positions of the fields it reads; None where the gate has no rule."""
+    vjps = []
+    for i in range(step.gate.arity):
+        template = rules.float_vjp(step.gate, step.options, i)
+        if template is None:
+            vjps.append(None)
+            continue
+        fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+        reads = [0] * ("g" in fields) + [1] * ("out" in fields)
+        reads += sorted(int(f) + 2 for f in fields if f.isdigit())
+        positional = template.format(*(f"{{{k + 2}}}" for k in range(step.gate.arity)), g="{0}", out="{1}")
+        vjps.append((positional, tuple(reads)))
+    return tuple(vjps)
