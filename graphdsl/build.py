@@ -88,19 +88,24 @@ def _closest(name, candidates):
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
-def _names_in(expr):
+def _names_in(expr) -> list:
     """Every Name read by an expression (not a repeated gate's name), in source order."""
+    if expr.__class__ is S.Call and expr.gate != "repeat" and \
+            all(arg.__class__ is S.Name for arg in expr.args):
+        return expr.args  # the common line, ``a = f(b, c)``, without the walk
+    names = []
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, S.Name):
-            yield node
+            names.append(node)
         elif isinstance(node, S.Call):
             args = node.args[1:] if node.gate == "repeat" and node.args[:1] and \
                 isinstance(node.args[0], S.Name) else node.args
             stack.extend(reversed(args))
         elif isinstance(node, S.Array):
             stack.extend(reversed(node.items))
+    return names
 
 
 def find_cycle(graph: nx.DiGraph) -> list:
@@ -286,6 +291,11 @@ class _Builder:
     # ------------------------------------------------------------ expressions
     def _expr(self, expr, root_suffix, anonymous, env, ops, calls, named) -> int:
         """Compile one expression into ops (post-order, without recursion); returns its ref."""
+        if expr.__class__ is S.Call and expr.gate != "repeat" and \
+                all(arg.__class__ is S.Name for arg in expr.args):
+            # Most lines of a large file are one call on names: no stack, no anonymous node.
+            self._check_call(expr, calls)
+            return self._emit_call(expr, root_suffix, [env[arg.id] for arg in expr.args], ops, named)
         counter = 0
         results: list = []
         stack = [(expr, False)]
@@ -334,10 +344,12 @@ class _Builder:
         if call.gate in self.gate_defs:
             return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
         gate = GATES[call.gate]
-        options = {name: opt.default for name, opt in gate.options.items()}
-        options.update((o.name, self._option(gate, o)) for o in call.options)
-        return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None,
-                                  symbol=call.symbol or gate.symbol, named=named))
+        options = None
+        if gate.options or call.options:
+            options = {name: opt.default for name, opt in gate.options.items()}
+            options.update((o.name, self._option(gate, o)) for o in call.options)
+        return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None, None,
+                                  call.symbol or gate.symbol, (), named))
 
     def _check_call(self, call: S.Call, calls: list) -> tuple:
         """Validate a call's gate, arity and options; returns the operands to compile."""

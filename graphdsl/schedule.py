@@ -84,7 +84,7 @@ def schedule(model) -> Schedule:
             constants.append((slot, op.value))
         else:
             steps.append(Step(op.suffix, slot, GATES[op.gate],
-                              tuple(-1 - a if a < 0 else count + a for a in op.args),
+                              tuple([count + a if a >= 0 else -1 - a for a in op.args]),
                               op.options or {}, op.span))
     leaves.sort(key=lambda leaf: leaf.kind != "input")
     outputs = tuple((name, slots[name]) for name in model.outputs)
@@ -94,20 +94,27 @@ def schedule(model) -> Schedule:
 
 def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
     # A node needs a gradient when it depends differentiably on a leaf and reaches the output.
+    # (Plain loops: a generator per step cost as much as the rest of the plan.)
     live = [False] * size
     for leaf in leaves:
         live[leaf.slot] = True
     for step in steps:
-        live[step.slot] = any(live[a] and vjp is not None for a, vjp in zip(step.args, step.gate.vjps))
+        for a, vjp in zip(step.args, step.gate.vjps):
+            if live[a] and vjp is not None:
+                live[step.slot] = True
+                break
     reach = [False] * size
     reach[seed] = True
     backward = []
     for step in reversed(steps):
         if not (reach[step.slot] and live[step.slot]):
             continue
-        needs = tuple(live[a] and vjp is not None for a, vjp in zip(step.args, step.gate.vjps))
-        for a, need in zip(step.args, needs):
-            reach[a] = reach[a] or need
-        backward.append(BackStep(step, needs))
+        needs = []
+        for a, vjp in zip(step.args, step.gate.vjps):
+            need = live[a] and vjp is not None
+            needs.append(need)
+            if need:
+                reach[a] = True
+        backward.append(BackStep(step, tuple(needs)))
     reached = frozenset(leaf.slot for leaf in leaves if reach[leaf.slot])
     return Plan(output, seed, tuple(backward), reached)
