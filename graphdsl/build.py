@@ -24,6 +24,7 @@ from . import syntax as S
 from .errors import GraphDefinitionError, GraphLimitError, Span
 from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand
 from .gates import GATES
+from .schedule import schedule
 
 DEFAULT_MAX_NODES = 5_000_000
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
@@ -37,46 +38,50 @@ def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
 def build_model(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> "Model":
     """Check and expand a parsed file (every GraphDefinitionError is raised here); its
     networkx graph is made on first use."""
-    return _Builder(module, max_nodes).run()
+    file, leaves, ops, outputs = _Builder(module, max_nodes).run()
+    # The syntax tree is no longer needed: when this was its last reference (loads), its
+    # memory is freed before the schedule is made, and reused for it.
+    del module
+    return Model(file, leaves, ops, outputs)
 
 
 class Model:
-    """A checked, expanded model: its leaves and ops in a valid order, with the ids of its
-    nodes. The schedule is compiled from these directly: a networkx graph costs ~10 µs and
-    ~2 kB a node to make, more than the rest of loading, and most programs never ask for
-    it; ``graph()`` makes it once, when asked."""
+    """A checked, expanded model: its leaves, its schedule, and its networkx graph, made
+    on first use of ``graph()``. A networkx graph costs ~10 µs and ~2 kB a node to make,
+    more than the rest of loading, and most programs never ask for it; the schedule holds
+    everything the graph shows but the leaves' data and the constants' places, so the
+    expanded ops are not kept (one object a node fewer for the cyclic GC to scan)."""
 
     def __init__(self, file: str, leaves: list, ops: list, outputs: tuple):
         self.file = file
         self.leaves = leaves  # of (name, node data)
-        self.ops = ops  # expand.Op: refs >= 0 are earlier ops, < 0 leaves; suffix is the id
         self.outputs = outputs
         self.inputs = tuple(name for name, data in leaves if data["kind"] == "input")
         self.params = tuple(name for name, data in leaves if data["kind"] == "param")
+        self.schedule = schedule(leaves, ops, outputs)
+        self.constants = {len(leaves) + i: op for i, op in enumerate(ops) if op.kind == "const"}
         self._graph = None
 
     def graph(self) -> nx.DiGraph:
-        """The frozen networkx graph: node data as the schedule, edges from operand to gate."""
+        """The frozen networkx graph: a node per slot with its data, edges from operand to gate."""
         if self._graph is not None:
             return self._graph
+        sched = self.schedule
+        ids = sched.ids
         graph = nx.DiGraph(file=self.file, outputs=self.outputs, inputs=self.inputs,
                            params=self.params)
         nodes = list(self.leaves)
-        ids = [name for name, _ in self.leaves]
+        for slot, op in self.constants.items():
+            nodes.append((op.suffix, {"kind": "const", "value": op.value, "span": op.span,
+                                      "order": slot, "scope": op.scope, "args": ()}))
         edges = []
-        node_ids: list = []
-        for i, op in enumerate(self.ops, start=len(self.leaves)):
-            node_id = op.suffix
-            node_ids.append(node_id)
-            if op.kind == "const":
-                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
-                                        "scope": op.scope, "args": ()}))
-                continue
-            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
-            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
-                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
-                                    "order": i, "scope": op.scope}))
-            edges.extend((a, node_id) for a in args)
+        for step in sched.steps:
+            args = tuple([ids[a] for a in step.args])
+            nodes.append((step.node, {"kind": "gate", "gate": step.gate.name, "args": args,
+                                      "options": step.options, "symbol": step.symbol,
+                                      "span": step.span, "order": step.slot, "scope": step.scope}))
+            edges.extend((a, step.node) for a in args)
+        nodes.sort(key=lambda node: node[1]["order"])  # nodes in forward order, as ever
         graph.add_nodes_from(nodes)
         graph.add_edges_from(edges)
         self._graph = nx.freeze(graph)
@@ -172,7 +177,8 @@ class _Builder:
         self.scopes: dict[str, Scope] = {}
 
     # ------------------------------------------------------------ entry point
-    def run(self) -> Model:
+    def run(self) -> tuple:
+        """(file, leaves as (name, node data), the expanded ops, the outputs)."""
         leaves, assigns, outputs = [], [], []
         for stmt in self.module.statements:
             if isinstance(stmt, S.GateDef):
@@ -199,7 +205,7 @@ class _Builder:
         nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
                               "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
                  for i, leaf in enumerate(leaves)]
-        return Model(self.module.file, nodes, ops, outputs)
+        return self.module.file, nodes, ops, outputs
 
     # ------------------------------------------------------------ scopes
     def _compile_gate(self, gate: S.GateDef) -> Scope:
@@ -221,9 +227,13 @@ class _Builder:
         for i, param in enumerate(params):
             self._define(param.id, param.span, spans, where)
             env[param.id] = -1 - i
-        for stmt in assigns:
-            self._define(stmt.name, stmt.span, spans, where)
-        order = self._dependency_order(where, assigns, env, ret)
+        index: dict[str, int] = {}  # assigned name -> its position in assigns
+        for i, stmt in enumerate(assigns):
+            if index.setdefault(stmt.name, i) != i or stmt.name in spans:
+                first = spans.get(stmt.name) or assigns[index[stmt.name]].span
+                raise GraphDefinitionError(f"'{stmt.name}' is already defined (at line {first.line}, "
+                                           f"column {first.column})", stmt.span)
+        order = self._dependency_order(where, assigns, index, env, ret)
         scope = Scope(where, tuple(p.id for p in params), [])
         calls: list = []
         for stmt in order:
@@ -241,23 +251,22 @@ class _Builder:
                                        f"column {first.column})", span)
         spans[name] = span
 
-    def _dependency_order(self, where, assigns, env, ret):
+    def _dependency_order(self, where, assigns, index, env, ret):
         """Assignments sorted so that each comes after what it reads (file order otherwise)."""
-        defined = {s.name: s for s in assigns}
-        reads: list = []  # (reader, name read) between assignments
-        in_order, seen = True, set()
-        readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
-        for owner, expr in readers:
+        in_order = True
+        readers = [stmt.expr for stmt in assigns] + ([ret.expr] if ret else [])
+        for i, expr in enumerate(readers):
             for ref in _names_in(expr):
-                if ref.id in defined:
-                    if owner is not None:
-                        reads.append((owner, ref.id))
-                        in_order = in_order and ref.id in seen
-                elif ref.id not in env:
-                    raise self._undefined(ref, where, list(env) + list(defined))
-            seen.add(owner)
+                position = index.get(ref.id)
+                if position is None:
+                    if ref.id not in env:
+                        raise self._undefined(ref, where, list(env) + list(index))
+                elif position >= i:  # (the return expression, last, comes after them all)
+                    in_order = False
         if in_order:  # the common case: every name is defined before it is read
             return assigns
+        defined = {s.name: s for s in assigns}
+        reads = [(s.name, ref.id) for s in assigns for ref in _names_in(s.expr) if ref.id in index]
         deps = nx.DiGraph()
         deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
         deps.add_edges_from(reads)

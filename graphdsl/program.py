@@ -14,7 +14,7 @@ from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
 from .parse import parse
-from .schedule import Schedule, schedule
+from .schedule import Schedule
 
 
 MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
@@ -71,7 +71,7 @@ class Program:
 
     def __init__(self, model: Model, *, seed: int = 0, _schedule: Schedule | None = None):
         self._model = model  # its networkx graph is made when first asked for
-        self._schedule = _schedule or _with_drawn_params(schedule(model), model, seed)
+        self._schedule = _schedule or _with_drawn_params(model.schedule, model, seed)
         self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
 
     # ------------------------------------------------------------ description

@@ -24,6 +24,8 @@ class Step(NamedTuple):
     args: tuple
     options: dict
     span: Span
+    symbol: str | None = None  # as the graph shows the node (DOT, explain)
+    scope: tuple = ()  # the compound calls it sits in, outermost first (see expand.Op)
 
 
 class BackStep(NamedTuple):
@@ -68,26 +70,26 @@ class Schedule:
     plans: dict  # output name -> Plan
 
 
-def schedule(model) -> Schedule:
-    """Compile the evaluation orders of a built model (build.Model: leaves, then ops in a
-    valid order; slot = position in that order)."""
-    count = len(model.leaves)
-    ids = tuple([name for name, _ in model.leaves] + [op.suffix for op in model.ops])
+def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
+    """Compile the evaluation orders of a built model: its leaves (name, node data) and
+    ops (expand.Op) in a valid order; a node's slot is its position in that order."""
+    count = len(leaf_data)
+    ids = tuple([name for name, _ in leaf_data] + [op.suffix for op in ops])
     slots = {node: i for i, node in enumerate(ids)}
     if len(slots) != len(ids):
         raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
     leaves = [Leaf(name, data["kind"], i, data["shape"], data["default"], data["span"])
-              for i, (name, data) in enumerate(model.leaves)]
+              for i, (name, data) in enumerate(leaf_data)]
     constants, steps = [], []
-    for slot, op in enumerate(model.ops, start=count):
+    for slot, op in enumerate(ops, start=count):
         if op.kind == "const":
             constants.append((slot, op.value))
         else:
             steps.append(Step(op.suffix, slot, GATES[op.gate],
                               tuple([count + a if a >= 0 else -1 - a for a in op.args]),
-                              op.options or {}, op.span))
+                              op.options or {}, op.span, op.symbol, op.scope))
     leaves.sort(key=lambda leaf: leaf.kind != "input")
-    outputs = tuple((name, slots[name]) for name in model.outputs)
+    outputs = tuple((name, slots[name]) for name in outputs)
     plans = {name: _plan(name, slot, len(ids), leaves, steps) for name, slot in outputs}
     return Schedule(ids, slots, tuple(leaves), tuple(constants), tuple(steps), outputs, plans)
 
@@ -106,6 +108,7 @@ def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
     reach = [False] * size
     reach[seed] = True
     backward = []
+    shared: dict = {}  # one tuple per pattern of needs: a few, not one per step to keep
     for step in reversed(steps):
         if not (reach[step.slot] and live[step.slot]):
             continue
@@ -115,6 +118,7 @@ def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
             needs.append(need)
             if need:
                 reach[a] = True
-        backward.append(BackStep(step, tuple(needs)))
+        needs = tuple(needs)
+        backward.append(BackStep(step, shared.setdefault(needs, needs)))
     reached = frozenset(leaf.slot for leaf in leaves if reach[leaf.slot])
     return Plan(output, seed, tuple(backward), reached)
