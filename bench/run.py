@@ -1,6 +1,6 @@
 """graphdsl against the hand-written floor and its peers, measured in one process.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick] [--big]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick] [--big] [--load]
 
 Every contender's numbers are checked against the floor before it is timed; timing
 is interleaved (round r runs every contender once, as many calls as fill ~5 ms) and
@@ -269,11 +269,18 @@ def main():
     parser.add_argument("--big", action="store_true", help="also load a 10⁶-gate file")
     parser.add_argument("--peers", default=",".join(peers.PEERS), help="comma-separated peer names")
     parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS))
+    parser.add_argument("--load", action="store_true",
+                        help="only the load rows: W6 load + compile, and load scaling")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         return probe(*args.probe)
     environment()
+    if args.load:
+        print("| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
+        load_and_compile()
+        scaling([10_000, 100_000] + ([1_000_000] if args.big else []))
+        return
     names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
                                                    if not (args.quick and k == "w3:10000")]
