@@ -458,12 +458,15 @@ class _Builder:
 
     # ------------------------------------------------------------ the graph
     def _outputs(self, outputs, leaves, assigns) -> tuple:
-        known = {s.name for s in assigns} | {l.name for l in leaves}
+        # A set of the outputs' names, not of every name: a large file has few outputs.
+        wanted = {out.name for out in outputs}
+        known = {s.name for s in assigns if s.name in wanted} | {l.name for l in leaves if l.name in wanted}
         names: list = []
         for out in outputs:
             if out.name not in known:
+                every = {s.name for s in assigns} | {l.name for l in leaves}
                 raise GraphDefinitionError(f"output '{out.name}' is not defined"
-                                           f"{_closest(out.name, known)}", out.span)
+                                           f"{_closest(out.name, every)}", out.span)
             if out.name in names:
                 raise GraphDefinitionError(f"'{out.name}' is already an output", out.span)
             names.append(out.name)
