@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
 
 import networkx as nx
 import numpy as np
@@ -27,6 +28,7 @@ from .gates import GATES
 from .schedule import schedule
 
 DEFAULT_MAX_NODES = 5_000_000
+_GRAPH_LOCK = threading.Lock()
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
 
 
@@ -64,8 +66,15 @@ class Model:
 
     def graph(self) -> nx.DiGraph:
         """The frozen networkx graph: a node per slot with its data, edges from operand to gate."""
-        if self._graph is not None:
+        from .compile import paused_gc  # (compile imports bindings, which imports this module)
+
+        with _GRAPH_LOCK:  # threads asking at once get one graph
+            if self._graph is None:
+                with paused_gc():  # as when loading: many objects, no garbage cycles
+                    self._graph = self._make_graph()
             return self._graph
+
+    def _make_graph(self) -> nx.DiGraph:
         sched = self.schedule
         ids = sched.ids
         graph = nx.DiGraph(file=self.file, outputs=self.outputs, inputs=self.inputs,
@@ -84,8 +93,7 @@ class Model:
         nodes.sort(key=lambda node: node[1]["order"])  # nodes in forward order, as ever
         graph.add_nodes_from(nodes)
         graph.add_edges_from(edges)
-        self._graph = nx.freeze(graph)
-        return self._graph
+        return nx.freeze(graph)
 
 
 def _closest(name, candidates):
