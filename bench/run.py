@@ -158,23 +158,30 @@ def load_and_compile():
           f"{o / f:.2f}× | ≤ 3× |")
 
 
-def scaling(sizes):
+def scaling(sizes, rounds=3):
+    """Load time per size: the median of interleaved rounds (one load of each size a round;
+    a single sample moved by ±30% on this shared machine), then the peak memory once."""
     print("\n| gates | load time | per gate | × previous | bytes per node (loads, peak) |")
     print("|---|---|---|---|---|")
+    texts = {gates: dag.graph_text(dag.describe(gates)) for gates in sizes}
+    samples = {gates: [] for gates in sizes}
+    nodes = {}
+    for _ in range(rounds):
+        for gates in sizes:
+            start = time.perf_counter()
+            prog = graphdsl.loads(texts[gates])
+            samples[gates].append(time.perf_counter() - start)
+            nodes[gates] = len(prog.forward_order)
+            del prog
+            gc.collect()
     previous = None
     for gates in sizes:
-        text = dag.graph_text(dag.describe(gates))
-        start = time.perf_counter()
-        prog = graphdsl.loads(text)
-        seconds = time.perf_counter() - start
-        nodes = len(prog.forward_order)
-        del prog
-        gc.collect()
+        seconds = statistics.median(samples[gates])
         peak = "–"
         if gates <= 100_000:
             tracemalloc.start()
-            prog = graphdsl.loads(text)
-            peak = f"{tracemalloc.get_traced_memory()[1] / nodes:,.0f}"
+            prog = graphdsl.loads(texts[gates])
+            peak = f"{tracemalloc.get_traced_memory()[1] / nodes[gates]:,.0f}"
             tracemalloc.stop()
             del prog
         growth = f"{seconds / previous:.1f}×" if previous else ""
