@@ -1,6 +1,6 @@
 """graphdsl against the hand-written floor and its peers, measured in one process.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick] [--big]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick] [--big] [--load]
 
 Every contender's numbers are checked against the floor before it is timed; timing
 is interleaved (round r runs every contender once, as many calls as fill ~5 ms) and
@@ -158,23 +158,30 @@ def load_and_compile():
           f"{o / f:.2f}× | ≤ 3× |")
 
 
-def scaling(sizes):
+def scaling(sizes, rounds=3):
+    """Load time per size: the median of interleaved rounds (one load of each size a round;
+    a single sample moved by ±30% on this shared machine), then the peak memory once."""
     print("\n| gates | load time | per gate | × previous | bytes per node (loads, peak) |")
     print("|---|---|---|---|---|")
+    texts = {gates: dag.graph_text(dag.describe(gates)) for gates in sizes}
+    samples = {gates: [] for gates in sizes}
+    nodes = {}
+    for _ in range(rounds):
+        for gates in sizes:
+            start = time.perf_counter()
+            prog = graphdsl.loads(texts[gates])
+            samples[gates].append(time.perf_counter() - start)
+            nodes[gates] = len(prog.forward_order)
+            del prog
+            gc.collect()
     previous = None
     for gates in sizes:
-        text = dag.graph_text(dag.describe(gates))
-        start = time.perf_counter()
-        prog = graphdsl.loads(text)
-        seconds = time.perf_counter() - start
-        nodes = len(prog.forward_order)
-        del prog
-        gc.collect()
+        seconds = statistics.median(samples[gates])
         peak = "–"
         if gates <= 100_000:
             tracemalloc.start()
-            prog = graphdsl.loads(text)
-            peak = f"{tracemalloc.get_traced_memory()[1] / nodes:,.0f}"
+            prog = graphdsl.loads(texts[gates])
+            peak = f"{tracemalloc.get_traced_memory()[1] / nodes[gates]:,.0f}"
             tracemalloc.stop()
             del prog
         growth = f"{seconds / previous:.1f}×" if previous else ""
@@ -273,6 +280,8 @@ def main():
                         ", batch")
     parser.add_argument("--no-numexpr", action="store_true",
                         help="graphdsl without its optional numexpr accelerator")
+    parser.add_argument("--load", action="store_true",
+                        help="only the load rows: W6 load + compile, and load scaling")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.no_numexpr:
@@ -280,6 +289,11 @@ def main():
     if args.probe:
         return probe(*args.probe)
     environment()
+    if args.load:
+        print("| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
+        load_and_compile()
+        scaling([10_000, 100_000] + ([1_000_000] if args.big else []))
+        return
     names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
                                                    if not (args.quick and k == "w3:10000") and k != "w5:4m"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
 
 import networkx as nx
 import numpy as np
@@ -24,14 +25,75 @@ from . import syntax as S
 from .errors import GraphDefinitionError, GraphLimitError, Span
 from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand, too_big
 from .gates import GATES
+from .schedule import schedule
 
 DEFAULT_MAX_NODES = 5_000_000
+_GRAPH_LOCK = threading.Lock()
 INITIALIZERS = {"normal": 2, "uniform": 2, "zeros": 0}
 
 
 def build(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
     """Build the DAG of a parsed file; raises GraphDefinitionError subclasses."""
-    return _Builder(module, max_nodes).run()
+    return build_model(module, max_nodes).graph()
+
+
+def build_model(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> "Model":
+    """Check and expand a parsed file (every GraphDefinitionError is raised here); its
+    networkx graph is made on first use."""
+    file, leaves, ops, outputs = _Builder(module, max_nodes).run()
+    # The syntax tree is no longer needed: when this was its last reference (loads), its
+    # memory is freed before the schedule is made, and reused for it.
+    del module
+    return Model(file, leaves, ops, outputs)
+
+
+class Model:
+    """A checked, expanded model: its leaves, its schedule, and its networkx graph, made
+    on first use of ``graph()``. A networkx graph costs ~10 µs and ~2 kB a node to make,
+    more than the rest of loading, and most programs never ask for it; the schedule holds
+    everything the graph shows but the leaves' data and the constants' places, so the
+    expanded ops are not kept (one object a node fewer for the cyclic GC to scan)."""
+
+    def __init__(self, file: str, leaves: list, ops: list, outputs: tuple):
+        self.file = file
+        self.leaves = leaves  # of (name, node data)
+        self.outputs = outputs
+        self.inputs = tuple(name for name, data in leaves if data["kind"] == "input")
+        self.params = tuple(name for name, data in leaves if data["kind"] == "param")
+        self.schedule = schedule(leaves, ops, outputs)
+        self.constants = {len(leaves) + i: op for i, op in enumerate(ops) if op.kind == "const"}
+        self._graph = None
+
+    def graph(self) -> nx.DiGraph:
+        """The frozen networkx graph: a node per slot with its data, edges from operand to gate."""
+        from .compile import paused_gc  # (compile imports bindings, which imports this module)
+
+        with _GRAPH_LOCK:  # threads asking at once get one graph
+            if self._graph is None:
+                with paused_gc():  # as when loading: many objects, no garbage cycles
+                    self._graph = self._make_graph()
+            return self._graph
+
+    def _make_graph(self) -> nx.DiGraph:
+        sched = self.schedule
+        ids = sched.ids
+        graph = nx.DiGraph(file=self.file, outputs=self.outputs, inputs=self.inputs,
+                           params=self.params)
+        nodes = list(self.leaves)
+        for slot, op in self.constants.items():
+            nodes.append((op.suffix, {"kind": "const", "value": op.value, "span": op.span,
+                                      "order": slot, "scope": op.scope, "args": ()}))
+        edges = []
+        for step in sched.steps:
+            args = tuple([ids[a] for a in step.args])
+            nodes.append((step.node, {"kind": "gate", "gate": step.gate.name, "args": args,
+                                      "options": step.options, "symbol": step.symbol,
+                                      "span": step.span, "order": step.slot, "scope": step.scope}))
+            edges.extend((a, step.node) for a in args)
+        nodes.sort(key=lambda node: node[1]["order"])  # nodes in forward order, as ever
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from(edges)
+        return nx.freeze(graph)
 
 
 def _closest(name, candidates):
@@ -39,19 +101,24 @@ def _closest(name, candidates):
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
-def _names_in(expr):
+def _names_in(expr) -> list:
     """Every Name read by an expression (not a repeated gate's name), in source order."""
+    if expr.__class__ is S.Call and expr.gate != "repeat" and \
+            all(arg.__class__ is S.Name for arg in expr.args):
+        return expr.args  # the common line, ``a = f(b, c)``, without the walk
+    names = []
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, S.Name):
-            yield node
+            names.append(node)
         elif isinstance(node, S.Call):
             args = node.args[1:] if node.gate == "repeat" and node.args[:1] and \
                 isinstance(node.args[0], S.Name) else node.args
             stack.extend(reversed(args))
         elif isinstance(node, S.Array):
             stack.extend(reversed(node.items))
+    return names
 
 
 def find_cycle(graph: nx.DiGraph) -> list:
@@ -118,7 +185,8 @@ class _Builder:
         self.scopes: dict[str, Scope] = {}
 
     # ------------------------------------------------------------ entry point
-    def run(self) -> nx.DiGraph:
+    def run(self) -> tuple:
+        """(file, leaves as (name, node data), the expanded ops, the outputs)."""
         leaves, assigns, outputs = [], [], []
         for stmt in self.module.statements:
             if isinstance(stmt, S.GateDef):
@@ -143,10 +211,11 @@ class _Builder:
         ops = expand(self.scopes, top, len(leaves))
         if blame is not None and len(leaves) + len(ops) > self.max_nodes:
             raise too_big(f"{len(leaves) + len(ops):,}", self.max_nodes, blame)
-        graph = self._graph(leaves, ops, self._outputs(outputs, leaves, assigns))
-        if graph.number_of_nodes() != len(leaves) + len(ops):  # two ops with one id would merge
-            raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
-        return graph
+        outputs = self._outputs(outputs, leaves, assigns)
+        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
+                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
+                 for i, leaf in enumerate(leaves)]
+        return self.module.file, nodes, ops, outputs
 
     # ------------------------------------------------------------ scopes
     def _compile_gate(self, gate: S.GateDef) -> Scope:
@@ -168,9 +237,13 @@ class _Builder:
         for i, param in enumerate(params):
             self._define(param.id, param.span, spans, where)
             env[param.id] = -1 - i
-        for stmt in assigns:
-            self._define(stmt.name, stmt.span, spans, where)
-        order = self._dependency_order(where, assigns, env, ret)
+        index: dict[str, int] = {}  # assigned name -> its position in assigns
+        for i, stmt in enumerate(assigns):
+            if index.setdefault(stmt.name, i) != i or stmt.name in spans:
+                first = spans.get(stmt.name) or assigns[index[stmt.name]].span
+                raise GraphDefinitionError(f"'{stmt.name}' is already defined (at line {first.line}, "
+                                           f"column {first.column})", stmt.span)
+        order = self._dependency_order(where, assigns, index, env, ret)
         scope = Scope(where, tuple(p.id for p in params), [])
         calls: list = []
         for stmt in order:
@@ -189,23 +262,22 @@ class _Builder:
                                        f"column {first.column})", second)
         spans[name] = span
 
-    def _dependency_order(self, where, assigns, env, ret):
+    def _dependency_order(self, where, assigns, index, env, ret):
         """Assignments sorted so that each comes after what it reads (file order otherwise)."""
-        defined = {s.name: s for s in assigns}
-        reads: list = []  # (reader, name read) between assignments
-        in_order, seen = True, set()
-        readers = [(s.name, s.expr) for s in assigns] + ([(None, ret.expr)] if ret else [])
-        for owner, expr in readers:
+        in_order = True
+        readers = [stmt.expr for stmt in assigns] + ([ret.expr] if ret else [])
+        for i, expr in enumerate(readers):
             for ref in _names_in(expr):
-                if ref.id in defined:
-                    if owner is not None:
-                        reads.append((owner, ref.id))
-                        in_order = in_order and ref.id in seen
-                elif ref.id not in env:
-                    raise self._undefined(ref, where, list(env) + list(defined))
-            seen.add(owner)
+                position = index.get(ref.id)
+                if position is None:
+                    if ref.id not in env:
+                        raise self._undefined(ref, where, list(env) + list(index))
+                elif position >= i:  # (the return expression, last, comes after them all)
+                    in_order = False
         if in_order:  # the common case: every name is defined before it is read
             return assigns
+        defined = {s.name: s for s in assigns}
+        reads = [(s.name, ref.id) for s in assigns for ref in _names_in(s.expr) if ref.id in index]
         deps = nx.DiGraph()
         deps.add_nodes_from((s.name, {"order": i}) for i, s in enumerate(assigns))
         deps.add_edges_from(reads)
@@ -239,6 +311,11 @@ class _Builder:
     # ------------------------------------------------------------ expressions
     def _expr(self, expr, root_suffix, anonymous, env, ops, calls, named) -> int:
         """Compile one expression into ops (post-order, without recursion); returns its ref."""
+        if expr.__class__ is S.Call and expr.gate != "repeat" and \
+                all(arg.__class__ is S.Name for arg in expr.args):
+            # Most lines of a large file are one call on names: no stack, no anonymous node.
+            self._check_call(expr, calls)
+            return self._emit_call(expr, root_suffix, [env[arg.id] for arg in expr.args], ops, named)
         counter = 0
         results: list = []
         stack = [(expr, False)]
@@ -287,10 +364,12 @@ class _Builder:
         if self._calls_user_gate(call):
             return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
         gate = GATES[call.gate]
-        options = {name: opt.default for name, opt in gate.options.items()}
-        options.update((o.name, self._option(gate, o)) for o in call.options)
-        return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None,
-                                  symbol=call.symbol or gate.symbol, named=named))
+        options = None
+        if gate.options or call.options:
+            options = {name: opt.default for name, opt in gate.options.items()}
+            options.update((o.name, self._option(gate, o)) for o in call.options)
+        return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None, None,
+                                  call.symbol or gate.symbol, (), named))
 
     def _calls_user_gate(self, call: S.Call) -> bool:
         # A compound gate may shadow a built-in's name when called by name, but an
@@ -395,12 +474,15 @@ class _Builder:
 
     # ------------------------------------------------------------ the graph
     def _outputs(self, outputs, leaves, assigns) -> tuple:
-        known = {s.name for s in assigns} | {l.name for l in leaves}
+        # A set of the outputs' names, not of every name: a large file has few outputs.
+        wanted = {out.name for out in outputs}
+        known = {s.name for s in assigns if s.name in wanted} | {l.name for l in leaves if l.name in wanted}
         names: list = []
         for out in outputs:
             if out.name not in known:
+                every = {s.name for s in assigns} | {l.name for l in leaves}
                 raise GraphDefinitionError(f"output '{out.name}' is not defined"
-                                           f"{_closest(out.name, known)}", out.span)
+                                           f"{_closest(out.name, every)}", out.span)
             if out.name in names:
                 raise GraphDefinitionError(f"'{out.name}' is already an output", out.span)
             names.append(out.name)
@@ -409,32 +491,6 @@ class _Builder:
             span = last or Span(self.module.file, 1, 1)
             raise GraphDefinitionError("the graph has no output: add a line such as 'output f'", span)
         return tuple(names)
-
-    def _graph(self, leaves, ops, outputs) -> nx.DiGraph:
-        graph = nx.DiGraph(file=self.module.file, outputs=outputs,
-                           inputs=tuple(l.name for l in leaves if l.kind == "input"),
-                           params=tuple(l.name for l in leaves if l.kind == "param"))
-        nodes = [(leaf.name, {"kind": leaf.kind, "span": leaf.span, "order": i, "scope": (),
-                              "shape": _shape(leaf), "default": _default(leaf), "init": _init(leaf)})
-                 for i, leaf in enumerate(leaves)]
-        ids = [leaf.name for leaf in leaves]
-        edges = []
-        node_ids: list = []
-        for i, op in enumerate(ops, start=len(leaves)):
-            node_id = op.suffix
-            node_ids.append(node_id)
-            if op.kind == "const":
-                nodes.append((node_id, {"kind": "const", "value": op.value, "span": op.span, "order": i,
-                                        "scope": op.scope, "args": ()}))
-                continue
-            args = tuple(ids[-1 - a] if a < 0 else node_ids[a] for a in op.args)
-            nodes.append((node_id, {"kind": "gate", "gate": op.gate, "args": args,
-                                    "options": op.options or {}, "symbol": op.symbol, "span": op.span,
-                                    "order": i, "scope": op.scope}))
-            edges.extend((a, node_id) for a in args)
-        graph.add_nodes_from(nodes)
-        graph.add_edges_from(edges)
-        return graph
 
 
 def _shape(leaf: S.Leaf):

@@ -21,7 +21,7 @@ import gc
 
 import numpy as np
 
-from . import codegen, execute, rules
+from . import codegen, execute, floatcode, rules
 from .bindings import bind, read_only
 
 _ALIASING = {"identity", "transpose"}  # gates whose output may be their operand or a view of it
@@ -104,7 +104,7 @@ class Kernel:
 
     def _compile_floats(self, *leaf_values):
         with paused_gc():
-            listing = codegen.Listing(self.schedule, self.of, "float")
+            listing = floatcode.FloatListing(self.schedule, self.of)
             self.float_source = codegen.source(listing, "floats")
             self.floats = build(self.float_source, listing.namespace, "floats")
         self.entry_namespace["FLOATS"] = self.floats

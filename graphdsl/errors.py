@@ -1,12 +1,14 @@
 """The error tree and its one renderer: ``FILE:LINE:COL: error: MESSAGE``, the line, a caret."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
-    """A place in a source file; ``line`` and ``column`` are 1-based."""
+class Span(NamedTuple):
+    """A place in a source file; ``line`` and ``column`` are 1-based.
+
+    A named tuple rather than a frozen dataclass: one is made for nearly every token of a
+    file, and a tuple takes a fifth of the time to make and half the memory to keep."""
 
     file: str
     line: int

@@ -13,10 +13,10 @@ import numpy as np
 from . import batch, execute
 from .compile import Kernel, pack, paused_gc
 from .bindings import bind, read_only, to_value
-from .build import DEFAULT_MAX_NODES, build, shape_mismatch
+from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
 from .parse import parse
-from .schedule import Schedule, schedule
+from .schedule import Schedule
 
 
 MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
@@ -61,7 +61,7 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     if text.startswith("\ufeff"):
         text = text[1:]
     with paused_gc():
-        return Program(build(parse(text, name), max_nodes=max_nodes), seed=seed)
+        return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed)
 
 
 def export(value):
@@ -76,31 +76,31 @@ def export(value):
 class Program:
     """A compiled graph: immutable; ``run`` is re-entrant."""
 
-    def __init__(self, graph: nx.DiGraph, *, seed: int = 0, _schedule: Schedule | None = None):
-        self._graph = nx.freeze(graph)
-        self._schedule = _schedule or _with_drawn_params(schedule(graph), graph, seed)
+    def __init__(self, model: Model, *, seed: int = 0, _schedule: Schedule | None = None):
+        self._model = model  # its networkx graph is made when first asked for
+        self._schedule = _schedule or _with_drawn_params(model.schedule, model, seed)
         self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
 
     # ------------------------------------------------------------ description
     @property
     def inputs(self) -> tuple:
-        return self._graph.graph["inputs"]
+        return self._model.inputs
 
     @property
     def params(self) -> tuple:
-        return self._graph.graph["params"]
+        return self._model.params
 
     @property
     def outputs(self) -> tuple:
-        return self._graph.graph["outputs"]
+        return self._model.outputs
 
     @property
     def graph(self) -> nx.DiGraph:
-        return self._graph
+        return self._model.graph()
 
     @property
     def file(self) -> str:
-        return self._graph.graph["file"]
+        return self._model.file
 
     @property
     def forward_order(self) -> tuple:
@@ -242,7 +242,7 @@ class Program:
             if problem:
                 raise BindingError(f"param '{name}' {problem}", leaf.span)
             updated[name] = value
-        return Program(self._graph, _schedule=_replace_defaults(self._schedule, updated))
+        return Program(self._model, _schedule=_replace_defaults(self._schedule, updated))
 
     def to_dot(self, result: "Result | None" = None) -> str:
         """Graphviz DOT source; with a result, edges carry values and gradients."""
@@ -398,13 +398,12 @@ def _own(value):
     return read_only(np.array(value)) if isinstance(value, np.ndarray) else value
 
 
-def _with_drawn_params(sched: Schedule, graph: nx.DiGraph, seed: int) -> Schedule:
+def _with_drawn_params(sched: Schedule, model: Model, seed: int) -> Schedule:
     """Draw the initial value of every ``param ~ dist(...)``, in declaration order."""
     rng = np.random.default_rng(seed)
     drawn = {}
-    for name in graph.graph["params"]:
-        data = graph.nodes[name]
-        if data["init"] is None:
+    for name, data in model.leaves:
+        if data["kind"] != "param" or data["init"] is None:
             continue
         dist, args = data["init"]
         shape = data["shape"] or ()

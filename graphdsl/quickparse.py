@@ -57,32 +57,32 @@ def _depth_change(line: str) -> int:
 
 
 def _simple(line: str, number: int, lines: list, file: str):
-    match = _BINARY.fullmatch(line)
-    if match:
+    match = _BINARY.fullmatch(line) or _UNARY.fullmatch(line)
+    if match is None:
+        return None
+    source, at = line.rstrip("\r"), match.start  # every span of the line shares its text
+    if match.re is _BINARY:
         target, left, op, right = match.groups()
-        operands = [_operand(match, 2, number, file, line), _operand(match, 4, number, file, line)]
-        if target in KEYWORDS or None in operands:
+        if target in KEYWORDS:
             return None
-        call = S.Call(_GATES[op], tuple(operands), (), _at(match, 3, number, file, line), op)
-        return S.Assign(target, call, _at(match, 1, number, file, line))
-    match = _UNARY.fullmatch(line)
-    if match:
-        target, gate = match.group(1), match.group(2)
-        operand = _operand(match, 3, number, file, line)
-        if KEYWORDS & {target, gate} or operand is None:
+        operands = (_operand(left, Span(file, number, at(2) + 1, source)),
+                    _operand(right, Span(file, number, at(4) + 1, source)))
+        if None in operands:
             return None
-        call = S.Call(gate, (operand,), (), _at(match, 2, number, file, line))
-        return S.Assign(target, call, _at(match, 1, number, file, line))
-    return None
+        call = S.Call(_GATES[op], operands, (), Span(file, number, at(3) + 1, source), op)
+        return S.Assign(target, call, Span(file, number, at(1) + 1, source))
+    target, gate, operand = match.groups()
+    if target in KEYWORDS or gate in KEYWORDS:
+        return None
+    operand = _operand(operand, Span(file, number, at(3) + 1, source))
+    if operand is None:
+        return None
+    call = S.Call(gate, (operand,), (), Span(file, number, at(2) + 1, source))
+    return S.Assign(target, call, Span(file, number, at(1) + 1, source))
 
 
-def _operand(match, group: int, number: int, file: str, line: str):
-    text, span = match.group(group), _at(match, group, number, file, line)
+def _operand(text: str, span: Span):
     if text[0].isdigit() or text[0] == ".":
         value = float(text)
         return None if math.isinf(value) else S.Number(value, span)  # Lark reports the overflow
     return None if text in KEYWORDS else S.Name(text, span)
-
-
-def _at(match, group: int, number: int, file: str, line: str) -> Span:
-    return Span(file, number, match.start(group) + 1, line.rstrip("\r"))

@@ -163,6 +163,26 @@ def test_chunked_code_matches(text, x, y, z):
         codegen.CHUNK = old
 
 
+
+def test_float_code_reads_copies_under_the_name_they_have():
+    # identity, +, the first operand of -, a scalar's sum and a named output copy their
+    # value or cotangent: the float code writes no statement for them.
+    text = ("input x, y\na = x\nb = a + y\nc = sum(b) - x\nd = transpose(c)\n"
+            "output f = d * b, e = a, k = 2")
+    for of in (None, "e", "k"):
+        for x, y in [(0.5, -2.0), (-0.0, 0.0), (float("nan"), 1.0)]:
+            check(text, of=of, x=x, y=y)
+    prog = graphdsl.loads(text)
+    prog.run(x=1.0, y=2.0)
+    source = prog._kernels[None].kernel.float_source
+    assert not [line for line in source.splitlines() if line.strip().split(" = ")[-1].isidentifier()]
+    old = codegen.CHUNK
+    codegen.CHUNK = 2  # aliases read across chunks
+    try:
+        check(text, x=0.5, y=-2.0)
+    finally:
+        codegen.CHUNK = old
+
 # ---------------------------------------------------------------- numerics and errors
 @pytest.mark.parametrize("expr, x", [("x / 0", 1.0), ("log(x)", 0.0), ("exp(x)", 1000.0),
                                      ("sqrt(x)", -1.0), ("x ** 2000", 10.0), ("sin(x)", math.inf),

@@ -30,6 +30,17 @@ def test_description():
     assert "g" in repr(prog)
 
 
+def test_the_graph_is_made_once_when_first_asked_for():
+    prog = graphdsl.loads("input x\nparam w = 2\noutput f = sin(x * w)")
+    assert prog._model._graph is None  # loading and running never need it
+    prog.run(x=1.0)
+    assert prog._model._graph is None
+    graph = prog.graph
+    assert nx.is_frozen(graph) and prog.graph is graph
+    assert prog.with_params({"w": 3.0}).graph is graph  # same model, same graph
+    assert graph.nodes["f"]["args"] == ("f#1",) and graph.graph["params"] == ("w",)
+
+
 def test_graph_edges_run_from_operand_to_gate_and_orders_are_topological():
     prog = graphdsl.loads(MUL_ADD)
     assert ("x", "q") in prog.graph.edges and ("q", "f") in prog.graph.edges

@@ -1,0 +1,76 @@
+"""CPU time of each phase of W6's load + compile (``loads`` + first ``run``), median of 5.
+
+    python bench/load_phases.py [gates]
+
+The phases run as ``loads`` and the first ``run`` run them, one after the other; the
+last lines time ``loads`` + ``run`` whole and the floor's codegen the same way.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dag  # noqa: E402
+
+import graphdsl  # noqa: E402
+from graphdsl import build, codegen, parse, program  # noqa: E402
+from graphdsl.compile import paused_gc  # noqa: E402
+from graphdsl.floatcode import FloatListing  # noqa: E402
+
+clock = time.process_time  # CPU time: another process's burst does not count
+
+
+def phases(text: str) -> dict:
+    t = {}
+    with paused_gc():
+        start = clock()
+        module = parse.parse(text)
+        t["parse (quickparse, Lark for the rest)"] = clock() - start
+        start = clock()
+        model = build.build_model(module)
+        t["build (checks, expansion, schedule)"] = clock() - start
+        del module
+        start = clock()
+        prog = program.Program(model)
+        t["Program (drawn params)"] = clock() - start
+        start = clock()
+        kernel = prog._kernel(None).kernel
+        t["Kernel (entry code)"] = clock() - start
+        start = clock()
+        listing = FloatListing(kernel.schedule, kernel.of)
+        t["write the float statements"] = clock() - start
+        start = clock()
+        source = codegen.source(listing, "floats")
+        t["join the source"] = clock() - start
+        start = clock()
+        compile(source, "<floats>", "exec")
+        t[f"Python compile ({len(listing.statements):,} statements)"] = clock() - start
+    return t
+
+
+def main():
+    gates = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    ops = dag.describe(gates)
+    text = dag.graph_text(ops)
+    inputs = {f"x{i}": 0.1 * (i + 1) for i in range(10)}
+    graphdsl.loads("input x\noutput f = x * 2").run(x=1.0)  # the parser is built once
+    runs = [phases(text) for _ in range(5)]
+    for key in runs[0]:
+        print(f"{key:44s} {statistics.median(r[key] for r in runs) * 1e3:7.1f} ms")
+    ours, floor = [], []
+    for _ in range(5):
+        start = clock()
+        graphdsl.loads(text).run(**inputs)
+        ours.append(clock() - start)
+        start = clock()
+        dag.floor_function(ops)
+        floor.append(clock() - start)
+    o, f = statistics.median(ours), statistics.median(floor)
+    print(f"loads + first run {o * 1e3:.0f} ms; the floor's codegen {f * 1e3:.0f} ms; {o / f:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
