@@ -240,9 +240,8 @@ class _Builder:
         index: dict[str, int] = {}  # assigned name -> its position in assigns
         for i, stmt in enumerate(assigns):
             if index.setdefault(stmt.name, i) != i or stmt.name in spans:
-                first = spans.get(stmt.name) or assigns[index[stmt.name]].span
-                raise GraphDefinitionError(f"'{stmt.name}' is already defined (at line {first.line}, "
-                                           f"column {first.column})", stmt.span)
+                self._define(stmt.name, stmt.span, {stmt.name: spans.get(stmt.name) or
+                                                    assigns[index[stmt.name]].span}, where)
         order = self._dependency_order(where, assigns, index, env, ret)
         scope = Scope(where, tuple(p.id for p in params), [])
         calls: list = []
