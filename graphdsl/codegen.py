@@ -8,10 +8,10 @@ their last use (the memory of a long chain stays flat), and a listing too long f
 one function is cut into chunks that pass live names through a list (CPython's
 compiler slows down superlinearly on functions of 100,000 lines).
 
-Two modes (see rules.py): "float" code over Python floats, and "numpy" code
-specialised to one set of shapes (``shapes[slot]``), so that whether a cotangent
-must be summed back over broadcast axes, and which branch of the matmul rule
-applies, is decided here once rather than at every call.
+This is the numpy code, specialised to one set of shapes (``shapes[slot]``), so that
+whether a cotangent must be summed back over broadcast axes, and which branch of the
+matmul rule applies, is decided here once rather than at every call. The code over
+Python floats is floatcode.py's.
 """
 from __future__ import annotations
 
@@ -77,10 +77,10 @@ BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=_e
 class Listing:
     """Statements and the namespace their upper-case names refer to."""
 
-    def __init__(self, schedule, of: str, mode: str, shapes=None, float64=False):
-        self.schedule, self.mode, self.shapes = schedule, mode, shapes
-        self.float64 = float64  # numpy mode: every value is float64 (in-place rules apply)
-        self.fuse = mode == "numpy" and float64 and NUMEXPR is not None
+    def __init__(self, schedule, of: str, shapes, float64=False):
+        self.schedule, self.shapes = schedule, shapes
+        self.float64 = float64  # every value is float64 (in-place rules apply)
+        self.fuse = float64 and NUMEXPR is not None
         self.compiled: dict = {}  # fused expression -> the namespace name of its numexpr code
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
@@ -91,11 +91,10 @@ class Listing:
         ret = self._return()
         needed = self._needed(backward + [ret])
         self.statements = self._forward(needed) + backward + [ret]
-        if mode == "numpy":
-            statements = _live(self.statements)
-            if self.fuse:
-                statements = _fuse(statements, set(self.params), self._ne)
-            self.statements = _with_deletes(statements, set(self.params))
+        statements = _live(self.statements)
+        if self.fuse:
+            statements = _fuse(statements, set(self.params), self._ne)
+        self.statements = _with_deletes(statements, set(self.params))
 
     def const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"
@@ -117,8 +116,6 @@ class Listing:
         for arrays and non-finite numbers, namespace entries."""
         names = {}
         for slot, value in self.schedule.constants:
-            if self.mode == "float" and np.ndim(value):
-                raise NoRule("an array constant")
             if isinstance(value, float) and math.isfinite(value):
                 names[slot] = f"({value!r})"
             else:
@@ -140,15 +137,7 @@ class Listing:
             name = f"v{step.slot}"
             if name not in needed:
                 continue
-            args = [self._name(a) for a in step.args]
-            if self.mode == "float":
-                template = rules.float_forward(step.gate, step.options)
-                if template is None:
-                    raise NoRule(step.gate.name)
-                text = template.format(*args)
-                out.append(Stmt(f"{name} = {text}", _variables(args), (name,)))
-            else:
-                out += self._numpy_step(step, name, args)
+            out += self._numpy_step(step, name, [self._name(a) for a in step.args])
         return out
 
     def _numpy_step(self, step, name, args) -> list:
@@ -226,13 +215,12 @@ class Listing:
         plan = self.plan
         seed = f"g{plan.seed}"
         value = self._name(plan.seed)
-        out = [Stmt(f"{seed} = " + ("1.0" if self.mode == "float" else f"SEED({value})"),
-                    () if self.mode == "float" else _variables([value]), (seed,))]
+        out = [Stmt(f"{seed} = SEED({value})", _variables([value]), (seed,))]
         self.has_grad = {plan.seed}
         # Slots whose cotangent is exactly ones of the slot's shape (float64 numpy code): the
         # seed, and what sum and + pass on from it. 1.0 * p is p, so a partial p need not be
         # multiplied by them (and the ones need not be made at all once nothing reads them).
-        self.ones = {plan.seed} if self.mode == "numpy" and self.float64 else set()
+        self.ones = {plan.seed} if self.float64 else set()
         for back in plan.steps:
             step = back.step
             for i, (a, need) in enumerate(zip(step.args, back.needs)):
@@ -261,13 +249,7 @@ class Listing:
     def _cotangent(self, step, i: int):
         """Source of operand i's cotangent at one step, and the names it reads."""
         g, out = f"g{step.slot}", f"v{step.slot}"
-        args = [self._name(a) for a in step.args]
-        if self.mode == "float":
-            template = rules.float_vjp(step.gate, step.options, i)
-            if template is None:
-                raise NoRule(step.gate.name)
-            return _fill(template, g, out, args)
-        return self._numpy_cotangent(step, i, g, out, args)
+        return self._numpy_cotangent(step, i, g, out, [self._name(a) for a in step.args])
 
     def _fused_cotangent(self, step, i: int) -> str | None:
         """Operand i's cotangent as a numexpr expression, when it has the operand's shape (no
@@ -345,20 +327,20 @@ class Listing:
 
     # ------------------------------------------------------------ results
     def _return(self) -> Stmt:
-        sched, float_mode = self.schedule, self.mode == "float"
+        sched = self.schedule
         reads, outputs, grads = [], [], []
         for name, slot in sched.outputs:
             value = self._name(slot)
             reads += _variables([value])
-            outputs.append(f"{self.const('K', name)}: {value if float_mode else f'EXPORT({value})'}")
+            outputs.append(f"{self.const('K', name)}: EXPORT({value})")
         for leaf in sched.leaves:
             slot = leaf.slot
             if slot in self.has_grad:
-                text = f"g{slot}" if float_mode else f"EXPORT(g{slot})"
+                text = f"EXPORT(g{slot})"
                 reads.append(f"g{slot}")
             else:
-                text = "0.0" if float_mode else f"EXPORT(ZEROS_LIKE(v{slot}))"
-                reads += [] if float_mode else [f"v{slot}"]
+                text = f"EXPORT(ZEROS_LIKE(v{slot}))"
+                reads.append(f"v{slot}")
             grads.append(f"{self.const('K', leaf.name)}: {text}")
         text = "return {" + ", ".join(outputs) + "}, {" + ", ".join(grads) + "}"
         return Stmt(text, tuple(dict.fromkeys(reads)))

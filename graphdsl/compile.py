@@ -194,7 +194,7 @@ class Kernel:
         shapes = self.shapes(leaf_values)
         with paused_gc():
             float64 = not key or key[-1] != "not float64"
-            listing = codegen.Listing(self.schedule, self.of, "numpy", shapes, float64)
+            listing = codegen.Listing(self.schedule, self.of, shapes, float64)
             kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
         if len(self.arrays) >= MAX_SHAPE_VARIANTS:
             self.arrays.pop(next(iter(self.arrays)))

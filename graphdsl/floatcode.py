@@ -1,6 +1,6 @@
 """The float code of one output (see compile.py): straight-line Python over floats.
 
-The same statements as codegen.Listing's float mode would write, with two savings
+Statements over floats (``math`` and float literals), written with two savings
 for the first run of a large file (W6, 10,000 gates: 22,319 statements instead of
 25,964, written in 55 ms instead of 126; the compiled run is ~7% faster):
 

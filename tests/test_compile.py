@@ -302,7 +302,7 @@ def _kernel_source(prog, of, inputs):
     values = [inputs[leaf.name] for leaf in prog._schedule.leaves]
     with np.errstate(all="ignore"):
         shapes = kernel.shapes(values)
-    return codegen.source(codegen.Listing(prog._schedule, of, "numpy", shapes, True), "arrays")
+    return codegen.source(codegen.Listing(prog._schedule, of, shapes, True), "arrays")
 
 
 @needs_numexpr
