@@ -180,7 +180,7 @@ def scaling(sizes, rounds=3):
         peak = "–"
         if gates <= 100_000:
             tracemalloc.start()
-            prog = graphdsl.loads(texts[gates])
+            prog = graphdsl.loads(texts[gates])  # noqa: F841 -- held while the peak is read
             peak = f"{tracemalloc.get_traced_memory()[1] / nodes[gates]:,.0f}"
             tracemalloc.stop()
             del prog

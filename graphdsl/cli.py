@@ -13,7 +13,7 @@ import sys
 from . import __version__, cli_run, console
 from .build import DEFAULT_MAX_NODES
 
-EPILOG = f"""\
+EPILOG = """\
 examples:
   graphrun examples/mul_add.graph --inputs x=-2,y=5,z=-4
   graphrun model.graph --inputs 'W=[[1,2],[3,4]],x=[1,0]' --json

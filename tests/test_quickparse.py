@@ -1,7 +1,6 @@
 """quickparse's fast lane gives the syntax objects (and errors) that Lark gives."""
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
