@@ -51,9 +51,10 @@ def seed_like(value):
     return value.dtype.type(1) if isinstance(value, np.floating) else 1.0
 
 
-def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> list:
+def backward(schedule: Schedule, output: str, values: list, cotangent=None, keep: bool = True) -> list:
     """The gradient of ``output`` (seeded with ones, or ``cotangent``) for every node that
-    needs one, by slot."""
+    needs one, by slot. With ``keep=False`` only the leaves' gradients are kept: a gate's
+    is dropped once passed on (a long chain of arrays then holds one set of values, not two)."""
     plan = schedule.plans[output]
     grads = [None] * len(values)
     seed = values[plan.seed]
@@ -65,6 +66,8 @@ def backward(schedule: Schedule, output: str, values: list, cotangent=None) -> l
             g = grads[step.slot]
             if g is None:
                 continue
+            if not keep:  # every contribution to it has arrived: the plan is in reverse order
+                grads[step.slot] = None
             out = values[step.slot]
             args = [values[a] for a in step.args]
             for i, (a, need) in enumerate(zip(step.args, current.needs)):

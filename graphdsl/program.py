@@ -141,11 +141,15 @@ class Program:
         return self._interpret(self._output(of), bindings, check_finite=True)
 
     def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> "Result":
-        """``run`` on the reference interpreter."""
+        """``run`` on the reference interpreter. Without check_finite (a graph too large to
+        compile) only the leaves' gradients are kept, and the Result is lazy like a compiled
+        run's: a long chain of arrays holds each value once, as the compiled code does."""
         with np.errstate(all="ignore"):
             values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
-            grads = execute.backward(self._schedule, of, values)
-        problem = check_finite and execute.first_nonfinite(self._schedule, values, grads, of)
+            grads = execute.backward(self._schedule, of, values, keep=check_finite)
+        if not check_finite:
+            return Result._lazy(self, of, *pack(self._schedule, values, grads), bindings)
+        problem = execute.first_nonfinite(self._schedule, values, grads, of)
         if problem:
             raise problem
         return Result(self, values, grads, of)
@@ -290,6 +294,16 @@ class Program:
         return of
 
 
+def _same_numbers(recomputed: tuple, kept: tuple) -> bool:
+    """Whether outputs and gradients agree (to the compiled code's ulps on matrix products)."""
+    for new, old in zip(recomputed, kept):
+        for name, value in old.items():
+            if np.shape(new[name]) != np.shape(value) or \
+                    not np.allclose(new[name], value, rtol=1e-9, atol=0.0, equal_nan=True):
+                return False
+    return True
+
+
 class Result:
     """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id.
 
@@ -319,7 +333,15 @@ class Result:
             sched = self.program._schedule
             with np.errstate(all="ignore"):
                 values = execute.forward(sched, bind(sched.leaves, self._bindings))
-                self._passes_done = (values, execute.backward(sched, self.of, values))
+                grads = execute.backward(sched, self.of, values)
+            # The bindings are held, not copied (a copy per run would cost as much as the
+            # run): an array changed in place since shows up here, and must not silently
+            # give a picture of other numbers.
+            if not _same_numbers(pack(sched, values, grads), (self.outputs, self.grads)):
+                raise BindingError("an array bound to this run was changed in place after it, so its "
+                                   "node values and gradients cannot be recomputed: run again, or "
+                                   "bind a copy of an array you go on changing")
+            self._passes_done = (values, grads)
             return self._passes_done
 
     @property

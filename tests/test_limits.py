@@ -3,7 +3,9 @@ size and the way to raise the limit; deep nesting and long chains work without
 recursion; loading time grows linearly with the file."""
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -195,3 +197,31 @@ def test_graphs_beyond_the_compile_limit_run_on_the_interpreter(monkeypatch):
     batch = interpreted.run_batch(x=np.stack([bindings["x"]] * 3), W=np.stack([bindings["W"]] * 3))
     np.testing.assert_allclose(batch.outputs["y"], [expected.outputs["y"]] * 3, rtol=1e-12)
     assert interpreted._kernels["y"].func == interpreted._interpret  # no code was generated
+
+
+def test_a_graph_beyond_the_compile_limit_holds_each_value_once(monkeypatch):
+    """The interpreter keeps the leaves' gradients only, so a chain of arrays that the
+    backward pass must keep (tanh reads its own value) costs one set of arrays."""
+    n, size = 2000, 1000
+    monkeypatch.setattr(program_module, "COMPILE_LIMIT", 10)
+    prog = graphdsl.loads(f"input x\ny = repeat(tanh, {n}, x)\noutput s = sum(y)")
+    x = np.random.default_rng(8).normal(size=size)
+    prog.run(x=x)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = prog.run(x=x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.3 * n * x.nbytes, peak / (n * x.nbytes)  # twice that kept every gradient
+    expected = x.copy()
+    grad = np.ones(size)
+    values = [x]
+    for _ in range(n):
+        values.append(np.tanh(values[-1]))
+    for v in reversed(values[1:]):
+        grad = grad * (1.0 - v * v)
+    assert result.outputs["s"] == float(np.sum(values[-1]))
+    np.testing.assert_array_equal(result.grads["x"], grad)
+    assert len(result.node_grads) == n + 2 and result.values["x"].tolist() == expected.tolist()

@@ -259,3 +259,17 @@ def test_public_names():
                  "GraphDefinitionError", "BindingError"):
         assert hasattr(graphdsl, name)
     assert pathlib.Path(graphdsl.__file__).parent.joinpath("__init__.py").exists()
+
+
+def test_node_values_of_a_run_whose_bound_array_was_changed_are_refused_not_made_up():
+    prog = graphdsl.loads("input x: [3]\nq = x * 2\noutput f = sum(q)")
+    x = np.array([1.0, 2.0, 3.0])
+    kept = prog.run(x=x)
+    assert kept.values["q"].tolist() == [2.0, 4.0, 6.0]  # computed before the change: kept
+    changed = prog.run(x=x)
+    x[0] = 100.0
+    assert changed.outputs["f"] == 12.0 and kept.values["f"] == 12.0
+    with pytest.raises(graphdsl.BindingError, match="changed in place after it"):
+        changed.values
+    with pytest.raises(graphdsl.BindingError, match="changed in place after it"):
+        prog.to_dot(changed)
