@@ -181,18 +181,7 @@ class Listing:
     def _large(self, slot) -> bool:
         return self.float64 and math.prod(self.shapes[slot] or (0,)) >= rules.INPLACE_MIN
 
-    def _streamed(self, matrix_slot) -> bool:
-        """Whether a matrix-vector product with this matrix runs on one core (rules.py)."""
-        return self.float64 and len(self.shapes[matrix_slot]) == 2 and \
-            math.prod(self.shapes[matrix_slot]) >= rules.STREAM_MIN and hasattr(np, "vecdot")
-
     def _numpy_forward(self, step, args) -> str:
-        if step.gate.name in ("matmul", "dot") and [len(self.shapes[a]) for a in step.args] == [2, 1] \
-                and self._streamed(step.args[0]):
-            return f"MATVEC({args[0]}, {args[1]})"
-        if step.gate.name in ("matmul", "dot") and [len(self.shapes[a]) for a in step.args] == [1, 2] \
-                and self._streamed(step.args[1]):
-            return f"VECMAT({args[0]}, {args[1]})"
         template = rules.NUMPY_FORWARD.get(step.gate.name)
         if step.gate.name == "pow" and self.float64 and self.shapes[step.args[0]] and \
                 self.constant_values.get(step.args[1]) == 2.0:
@@ -281,8 +270,7 @@ class Listing:
             exact = arg_shape == out_shape
         elif gate.name in ("matmul", "dot") and all(len(shapes[a]) in (1, 2) for a in step.args):
             ranks = [len(shapes[a]) for a in step.args]
-            streamed = ranks[1 - i] == 2 and self._streamed(step.args[1 - i])
-            text, reads = _fill(rules.matmul_vjp(*ranks, i, streamed), g, out, args)
+            text, reads = _fill(rules.matmul_vjp(*ranks, i), g, out, args)
             exact = True
         elif gate.name in ("sum", "mean") and axis is None and arg_shape:
             scale = f"DIVIDE({{g}}, {math.prod(arg_shape)})" if gate.name == "mean" else "{g}"

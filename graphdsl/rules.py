@@ -107,43 +107,22 @@ def reads(fn, arity: int) -> tuple:
     return flags + (True,) * (arity - len(flags))
 
 
-def matmul_vjp(na: int, nb: int, i: int, streamed: bool = False) -> str:
+def matmul_vjp(na: int, nb: int, i: int) -> str:
     """The branch of the matmul/dot rule that these operand ranks (1 or 2) take, chosen
     once. Outer products are the rule's own products; a matrix-vector product is
     written as one ``@`` (the rule's ``(a.T @ g[:, None])[:, 0]`` is the same sum, which
-    BLAS may order differently: equal to ~1 ulp), or, for a large matrix (``streamed``),
-    as MATVEC/VECMAT below."""
+    BLAS may order differently: equal to ~1 ulp)."""
     if i == 0:
         if nb == 1:
             return "{g} * {1}" if na == 1 else "{g}[:, None] * {1}"
         if na == 1:
-            return "MATVEC({1}, {g})" if streamed else "{1} @ {g}"
+            return "{1} @ {g}"
         return "{g} @ {1}.T"
     if na == 1:
         return "{g} * {0}" if nb == 1 else "{0}[:, None] * {g}"
     if nb == 1:
-        return "VECMAT({g}, {0})" if streamed else "{g} @ {0}"
+        return "{g} @ {0}"
     return "{0}.T @ {g}"
-
-
-# A product of a large matrix and a vector reads the matrix once from memory: one core is
-# enough to stream it, and OpenBLAS's threaded gemv, on a 2-core machine shared with
-# other work, waited for its second thread (2-12 ms against 2.3 ms single-threaded for a
-# 2048 x 2048 matrix). From this many matrix elements (2 MiB) the product is numpy's own
-# single-threaded loops: a dot product per row (vecdot), or the rows scaled and summed in
-# order (einsum). Same sums as BLAS up to their order (~1 ulp, as ``@`` already is).
-STREAM_MIN = 1 << 18
-
-
-def matvec(m, v):
-    return np.vecdot(m, v)
-
-
-def vecmat(v, m):
-    return np.einsum("i,ij->j", v, m)
-
-
-NAMESPACE.update(MATVEC=matvec, VECMAT=vecmat)
 
 
 def pow_partial(exponent: float) -> str:
