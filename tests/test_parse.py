@@ -119,3 +119,11 @@ def test_syntax_errors_have_positions_and_plain_words(text, line, column, words)
 
 def test_return_outside_a_gate():
     assert "only allowed inside a gate" in error("return 3").message
+
+
+def test_a_gate_body_may_open_on_the_next_line():
+    module = parse("gate sq(a)\n{\n  return a * a\n}\n\ngate cube(a)\n\n# the body\n{ return a * sq(a) }")
+    assert [(s.name, s.span.line) for s in module.statements] == [("sq", 1), ("cube", 6)]
+    with pytest.raises(graphdsl.GraphSyntaxError, match="expected '{'") as caught:
+        parse("gate sq(a)\ninput x")
+    assert (caught.value.line, caught.value.column) == (2, 1)
