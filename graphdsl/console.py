@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import DEFAULT_MAX_NODES
-from .datafiles import DataFileError, read_data, unreadable
+from .datafiles import DataFileError, read_data, text_number, unreadable
 from .errors import GraphError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -160,7 +160,10 @@ def _binding(item: str):
     if not value:
         raise UsageError(f"--inputs: '{name}=' has no value ({example})")
     if _NUMBER.fullmatch(value):
-        return name, float(value)
+        try:
+            return name, text_number(value)
+        except OverflowError as err:
+            raise UsageError(f"--inputs: the value of '{name}': {err}") from None
     if not value.startswith("["):
         raise UsageError(f"--inputs: the value of '{name}' is not a number: '{value}' ({example})")
     return name, _array(name, value)
@@ -171,7 +174,9 @@ def _array(name: str, text: str):
     # itself (in Python's reading) spells them NaN and Infinity only.
     spelled = _NONFINITE_WORD.sub(lambda m: "NaN" if m.group(1).lower() == "nan" else "Infinity", text)
     try:
-        data = json.loads(spelled)
+        data = json.loads(spelled, parse_float=text_number, parse_int=text_number)
+    except OverflowError as err:
+        raise UsageError(f"--inputs: the array given for '{name}': {err}") from None
     except json.JSONDecodeError as err:
         raise UsageError(f"--inputs: the value of '{name}' is not a JSON array: {err.msg} "
                          f"at character {err.pos + 1} of '{text}'") from None

@@ -59,7 +59,9 @@ def read_json(path) -> dict:
     path = Path(path)
     text = _text(path)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=text_number, parse_int=text_number)
+    except OverflowError as err:
+        raise DataFileError(f"{path}: {err}") from None
     except json.JSONDecodeError as err:
         raise DataFileError(f"invalid JSON: {err.msg}", _span(path, text, err.lineno, err.colno)) from None
     except RecursionError:  # json's decoder recurses once per level of nesting
@@ -71,6 +73,20 @@ def read_json(path) -> dict:
 
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def text_number(text: str) -> float:
+    """A number written in a data file or on the command line. ``1e999`` would be read as
+    inf by float(): a literal beyond float64's range is an OverflowError here, as it is a
+    syntax error in a .graph file (an infinity is written inf, Infinity or -Infinity)."""
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise OverflowError(f"{_shorten(text.strip())} is beyond float64's range (about 1.8e308)")
+    return value
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 24 else text[:12] + "..." + text[-8:]
 
 
 def _json_numbers(value, what: str):
@@ -134,7 +150,10 @@ def read_csv(path) -> dict:
             raise DataFileError(f"expected {len(names)} cells, found {len(row)}", _span(path, text, line, 1))
         for col, cell in enumerate(row):
             try:
-                columns[col].append(float(cell))
+                columns[col].append(text_number(cell))
+            except OverflowError as err:
+                raise DataFileError(f"column '{names[col]}': {err}",
+                                    _span(path, text, line, _column(text, line, col))) from None
             except ValueError:
                 raise DataFileError(f"column '{names[col]}': '{cell.strip()}' is not a number",
                                     _span(path, text, line, _column(text, line, col))) from None

@@ -109,3 +109,9 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("text", ["x=1e999", "x=-1e999", "x=[1, 1e999]", "x=[" + "9" * 400 + "]", "x=" + "9" * 400])
+def test_parse_inputs_refuses_numbers_beyond_float64(text):
+    with pytest.raises(UsageError, match="beyond float64's range"):
+        parse_inputs([text])
