@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import DEFAULT_MAX_NODES
-from .datafiles import DataFileError, read_data, text_number, unreadable
+from .datafiles import DataFileError, json_int, read_data, text_number, unreadable
 from .errors import GraphError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -174,7 +174,7 @@ def _array(name: str, text: str):
     # itself (in Python's reading) spells them NaN and Infinity only.
     spelled = _NONFINITE_WORD.sub(lambda m: "NaN" if m.group(1).lower() == "nan" else "Infinity", text)
     try:
-        data = json.loads(spelled, parse_float=text_number, parse_int=text_number)
+        data = json.loads(spelled, parse_float=text_number, parse_int=json_int)
     except OverflowError as err:
         raise UsageError(f"--inputs: the array given for '{name}': {err}") from None
     except json.JSONDecodeError as err:

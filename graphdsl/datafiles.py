@@ -59,7 +59,7 @@ def read_json(path) -> dict:
     path = Path(path)
     text = _text(path)
     try:
-        data = json.loads(text, parse_float=text_number, parse_int=text_number)
+        data = json.loads(text, parse_float=text_number, parse_int=json_int)
     except OverflowError as err:
         raise DataFileError(f"{path}: {err}") from None
     except json.JSONDecodeError as err:
@@ -83,6 +83,12 @@ def text_number(text: str) -> float:
     if math.isinf(value) and "inf" not in text.lower():
         raise OverflowError(f"{_shorten(text.strip())} is beyond float64's range (about 1.8e308)")
     return value
+
+
+def json_int(text: str) -> int:
+    """A JSON integer, refused (before int() reads all its digits) beyond float64's range."""
+    text_number(text)
+    return int(text)
 
 
 def _shorten(text: str) -> str:
