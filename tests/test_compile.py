@@ -334,12 +334,18 @@ def test_without_numexpr_large_arrays_run_on_numpy(expr, monkeypatch):
 @given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
 def test_random_array_graphs_fused(text, shape, seed):
     """Every fusable run fused, however small the arrays: the same bits as the interpreter."""
-    old = codegen.FUSE_MIN
-    codegen.FUSE_MIN = 1
+    _random_array_graph_with(codegen, "FUSE_MIN", text, shape, seed)
+
+
+def _random_array_graph_with(module, threshold: str, *case):
+    """One case of test_random_array_graphs with a size threshold lowered to 1 (hypothesis
+    runs many cases per test, so pytest's monkeypatch, set once per test, does not fit)."""
+    old = getattr(module, threshold)
+    setattr(module, threshold, 1)
     try:
-        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
+        test_random_array_graphs.hypothesis.inner_test(*case)
     finally:
-        codegen.FUSE_MIN = old
+        setattr(module, threshold, old)
 
 
 @needs_numexpr
@@ -354,12 +360,7 @@ def test_the_sigmoid_neuron_fuses_at_the_default_threshold():
 def test_random_array_graphs_in_place(text, shape, seed):
     """The in-place rules and the reuse of dead temporaries (large arrays only), however
     small the arrays: the same bits as the interpreter."""
-    old = rules.INPLACE_MIN
-    rules.INPLACE_MIN = 1
-    try:
-        test_random_array_graphs.hypothesis.inner_test(text, shape, seed)
-    finally:
-        rules.INPLACE_MIN = old
+    _random_array_graph_with(rules, "INPLACE_MIN", text, shape, seed)
 
 
 def test_dead_temporaries_are_reused_but_never_an_alias():
