@@ -84,8 +84,8 @@ class Listing:
         self.compiled: dict = {}  # fused expression -> the namespace name of its numexpr code
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
+        self.namespace = dict(BASE_NAMESPACE)  # before the constants, which enter it
         self.constant_names = self._constants()
-        self.namespace = dict(BASE_NAMESPACE)
         self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
         backward = self._backward()
         ret = self._return()
