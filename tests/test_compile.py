@@ -433,3 +433,12 @@ def test_array_constants_are_compiled_not_interpreted_on_every_run(text):
     prog = check(text, x=x)
     assert len(prog._kernel("y").kernel.arrays) == 1
     assert "C" in _kernel_source(prog, "y", {"x": x})
+
+
+@pytest.mark.parametrize("text", ["input x\noutput f = relu(x)", "input x\noutput f = sum(relu(softmax(x)) * x)"])
+def test_float32_gradients_through_relu_stay_float32_as_the_interpreters(text):
+    # The compiled code multiplied by relu's float64 partial (mask * 1.0), the interpreter
+    # by the gate's boolean mask: float64 gradients, and other numbers, for float32 bindings.
+    x = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.7]], dtype=np.float32)
+    prog = check(text, x=x)
+    assert prog.run(x=x).grads["x"].dtype == np.float32
