@@ -16,6 +16,7 @@ from .console import UsageError
 from .dot import to_dot
 from .errors import NumericError
 from .explain import explain
+from .gradcheck import check_gradients
 from .formatting import LARGE, format_number, format_value, shape_text, to_json
 from .program import Result
 from .render import FORMATS, INSTALL_HINT, RenderError, find_dot, render
@@ -33,11 +34,12 @@ def run(args) -> int:
     if args.no_grad:
         result = _forward_only(prog, args.of, args.check_finite, bindings)
     else:
-        result = prog.run(of=args.of, check_finite=args.check_finite, **bindings)
+        result = prog._run(args.of, bindings, args.check_finite)
     if args.dot == "-":
         sys.stdout.write(to_dot(prog, result, gradients=not args.no_grad))
         return console.EXIT_OK
-    report = prog.check_gradients(of=args.of, **bindings) if args.check else None
+    # check_gradients' own keywords (of, eps, tolerance) would take inputs of those names
+    report = check_gradients(prog, prog._output(args.of), 1e-6, 1e-5, bindings) if args.check else None
     steps = explain(result) if args.explain else None
     _write_pictures(prog, result, args)
     if args.json:

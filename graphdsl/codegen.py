@@ -84,8 +84,8 @@ class Listing:
         self.compiled: dict = {}  # fused expression -> the namespace name of its numexpr code
         self.plan = schedule.plans[of]
         self.constant_values = dict(schedule.constants)
+        self.namespace = dict(BASE_NAMESPACE)  # before the constants, which enter it
         self.constant_names = self._constants()
-        self.namespace = dict(BASE_NAMESPACE)
         self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
         backward = self._backward()
         ret = self._return()
@@ -291,6 +291,8 @@ class Listing:
             return f"-{g}", [g]
         if step.gate.name == "mul":  # the partial of a*b is the other operand
             return f"{g} * {args[1 - i]}", [g, *_variables([args[1 - i]])]
+        if step.gate.name == "relu":  # the gate's own vjp, g * (x > 0): a boolean mask keeps
+            return self._call(step.gate.vjps[i], [g, out] + args, [])  # g's dtype (float32)
         template = rules.INPLACE_VJP.get(step.gate.name) if self._large(step.slot) else None
         if template is not None and step.slot in self.ones:
             template = rules.INPLACE_PARTIAL[step.gate.name]  # g is ones_like(out), float64

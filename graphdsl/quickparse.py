@@ -23,6 +23,7 @@ _OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-
 _WS = r"[ \t\f\r]*"
 _BINARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}{_OPERAND}{_WS}(\*\*|[-+*/@]){_WS}{_OPERAND}{_WS}")
 _UNARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}({_NAME}){_WS}\({_WS}{_OPERAND}{_WS}\){_WS}")
+_HEADER = re.compile(r"gate\b")
 _GATES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
 _DEPTH = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ =+-*/.;,:~@\t\r")
 
@@ -31,13 +32,17 @@ def split(text: str, lines: list, file: str):
     """(statements read here with their line numbers, the text left for the parser)."""
     fast, rest = [], []
     depth = 0
+    header = False  # the last line of code was a gate's header, its '{' still to come
     for number, line in enumerate(lines, 1):
-        stmt = _simple(line, number, lines, file) if depth == 0 else None
+        stmt = _simple(line, number, lines, file) if depth == 0 and not header else None
         if stmt is not None:
             fast.append(stmt)
             rest.append("")
             continue
         rest.append(line)
+        code = line.split("#", 1)[0].strip()
+        if code:  # a line after the header is Lark's: it reports the missing '{' there
+            header = _HEADER.match(code) is not None and "{" not in code
         depth = max(0, depth + _depth_change(line))
     if not fast:
         return fast, text

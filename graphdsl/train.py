@@ -213,7 +213,7 @@ class _Loop:
         whatever fast path it has); only the bindings change from step to step."""
         bindings = {name: array if rows is None else array[rows] for name, array in self.samples.items()}
         bindings.update(self.params)
-        result = self.program.run(self.of, **bindings)
+        result = self.program._run(self.of, bindings)
         loss = result.outputs[self.of]
         if not math.isfinite(loss):
             raise self._diverged(bindings, epoch)
@@ -257,7 +257,7 @@ class _Loop:
     def _diverged(self, bindings: dict, epoch: int) -> NumericError:
         """Rerun the batch with the finiteness check, which names the first gate to blame."""
         try:
-            self.program.run(self.of, check_finite=True, **bindings)
+            self.program._run(self.of, bindings, check_finite=True)
             problem = NumericError(f"the loss '{self.of}' is not finite")
         except NumericError as err:
             problem = err

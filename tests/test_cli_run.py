@@ -152,3 +152,14 @@ def test_model_mistakes_are_reported_with_their_place(capsys, tmp_path, text, wh
     assert first.startswith(f"{model}:{where}: error: ") and words in first
     column = int(where.split(":")[1])
     assert caret == " " * (3 + column) + "^" and source.startswith("    ")
+
+
+@pytest.mark.parametrize("name", ["of", "check_finite", "eps", "tolerance"])
+def test_inputs_named_as_api_keywords_run_and_check(capsys, tmp_path, name):
+    # run()'s and check_gradients()' own keywords were given the input's value (a wrong
+    # gradient check, or an internal error for two values of one argument).
+    model = tmp_path / "m.graph"
+    model.write_text(f"input {name} = 2.0\noutput y = {name} ** 3\n")
+    status, out, err = run(capsys, model, "--inputs", f"{name}=5", "--check")
+    assert status == 0 and err == ""
+    assert f"dy/d{name} = 75" in out and "gradient check of y: ok" in out

@@ -171,3 +171,16 @@ def test_the_local_check_never_blames_a_correct_rule(case, data):
         values = execute.forward(prog._schedule, list(bindings.values()))
         rules, _ = check_rules(prog._schedule, "y", values, 1e-6, 1e-5, np.random.default_rng(1))
     assert rules == [], rules
+
+
+@pytest.mark.parametrize("name", ["of", "check_finite"])
+def test_inputs_named_as_runs_keywords_are_checked_at_their_values(name):
+    # The analytic gradients come from run's path: an input named 'of' was a TypeError
+    # (two values for run's 'of'), one named 'check_finite' was taken for the flag, and
+    # its gradient computed at the default against differences at the bound value.
+    prog = graphdsl.loads(f"input {name} = 2.0\noutput y = {name} ** 3")
+    report = prog.check_gradients()
+    assert report.ok and report.worst.analytic == pytest.approx(12.0)
+    if name != "of":
+        report = prog.check_gradients(**{name: 5.0})
+        assert report.ok and report.worst.analytic == pytest.approx(75.0)

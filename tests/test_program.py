@@ -273,3 +273,17 @@ def test_node_values_of_a_run_whose_bound_array_was_changed_are_refused_not_made
         changed.values
     with pytest.raises(graphdsl.BindingError, match="changed in place after it"):
         prog.to_dot(changed)
+
+
+def test_node_values_are_given_when_the_compiled_code_differs_from_the_interpreter_by_an_ulp():
+    # math.exp (the float code) and numpy's exp differ in the last bit at this x: the
+    # output is a cancellation, 1.8e-15 against 0.0, and no binding was changed.
+    prog = graphdsl.loads("input x\noutput y = exp(x) - 11.826599323380835")
+    result = prog.run(x=2.4703511745671616)
+    assert result.values["x"] == 2.4703511745671616
+    assert result.node_grads["x"] == pytest.approx(result.grads["x"], rel=1e-15)
+    x = np.array([2.4703511745671616, 1.0])
+    changed = prog.run(x=x)
+    x[1] = 3.0
+    with pytest.raises(graphdsl.BindingError, match="changed in place after it"):
+        changed.values

@@ -53,3 +53,14 @@ def test_a_generated_file_takes_the_fast_lane():
     assert len(fast) == 50
     prog = graphdsl.loads(text + "output f = n49")
     assert prog.run(x=1.0).outputs["f"] == 2.0 ** 50
+
+
+def test_the_line_after_a_gate_header_is_lark_s():
+    # A gate's body may open on the next line; a simple line there was read by the fast
+    # lane and blanked, so Lark reported "found the end of the file" on the header's line.
+    for text in ["gate g(a)\nb = x + y\n", "gate g(a)\n\n# note\nb = exp(x)\noutput b\n"]:
+        with_lane, without = both(text)
+        assert with_lane == without
+        assert "found 'b'" in with_lane[1]
+    with_lane, without = both("gate g(a)\n{ return a * 2 }\nb = x + y\n")
+    assert with_lane == without
