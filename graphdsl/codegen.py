@@ -69,7 +69,25 @@ def _export(value):
     return float(value)
 
 
-BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=_export,
+def unshared(outputs: dict, grads: dict) -> tuple:
+    """The results with no array handed out twice. A cotangent passed on unchanged (by
+    +, identity, a sum of a scalar) is one array for several gradients, and two outputs
+    may be views of one array: changing one in place would change the others, so the
+    second and later are copies. (Read-only views of bound arrays cannot be changed.)"""
+    seen = set()
+    for results in (outputs, grads):
+        for name, value in results.items():
+            if value.__class__ is np.ndarray and value.flags.writeable:
+                owner = value
+                while isinstance(owner.base, np.ndarray):  # a view (a transpose, a row...)
+                    owner = owner.base
+                if id(owner) in seen:
+                    results[name] = value.copy()
+                seen.add(id(owner))
+    return outputs, grads
+
+
+BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=_export, UNSHARED=unshared,
                       ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide,
                       NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 
@@ -332,8 +350,9 @@ class Listing:
                 text = f"EXPORT(ZEROS_LIKE(v{slot}))"
                 reads.append(f"v{slot}")
             grads.append(f"{self.const('K', leaf.name)}: {text}")
-        text = "return {" + ", ".join(outputs) + "}, {" + ", ".join(grads) + "}"
-        return Stmt(text, tuple(dict.fromkeys(reads)))
+        text = "{" + ", ".join(outputs) + "}, {" + ", ".join(grads) + "}"
+        many = len(outputs) + len(grads) > 1
+        return Stmt(f"return UNSHARED({text})" if many else f"return {text}", tuple(dict.fromkeys(reads)))
 
 
 def _fill(template: str, g: str, out: str, args: list):

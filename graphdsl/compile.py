@@ -254,4 +254,4 @@ def pack(sched, values, grads):
     outputs = {name: codegen._export(values[slot]) for name, slot in sched.outputs}
     leaf_grads = {leaf.name: codegen._export(grads[leaf.slot]) if grads[leaf.slot] is not None
                   else codegen._export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
-    return outputs, leaf_grads
+    return codegen.unshared(outputs, leaf_grads)

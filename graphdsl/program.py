@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 
 from . import batch, execute
+from .codegen import unshared
 from .compile import Kernel, pack, paused_gc
 from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
@@ -398,7 +399,8 @@ class BatchResult:
     """``run_batch``'s numbers: every output and gradient with a leading batch axis."""
 
     def __init__(self, outputs: dict, grads: dict, of: str, rows: int):
-        self.outputs, self.grads, self.of, self.rows = outputs, grads, of, rows
+        self.outputs, self.grads = unshared(outputs, grads)
+        self.of, self.rows = of, rows
 
     def __repr__(self) -> str:
         return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"

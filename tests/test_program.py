@@ -287,3 +287,22 @@ def test_node_values_are_given_when_the_compiled_code_differs_from_the_interpret
     x[1] = 3.0
     with pytest.raises(graphdsl.BindingError, match="changed in place after it"):
         changed.values
+
+
+@pytest.mark.parametrize("check_finite", [False, True])
+def test_no_two_results_share_an_array(check_finite):
+    """A cotangent that + passes on unchanged, and outputs that are views of one value,
+    are handed out as separate arrays: changing one in place leaves the others alone."""
+    prog = graphdsl.loads("input x: [3], w: [3]\nq = x * 2\noutput f = sum(x + w)\n"
+                          "output a = identity(q), b = identity(q), t = transpose(q)")
+    ones = np.ones(3)
+    for result in [prog.run(x=ones, w=ones, check_finite=check_finite),
+                   prog.run("a", x=ones, w=ones, check_finite=check_finite),
+                   prog.run_batch(x=np.ones((2, 3)), w=np.ones((2, 3))),
+                   prog.run_batch("a", x=np.ones((2, 3)), w=np.ones((2, 3)))]:
+        arrays = [v for v in [*result.outputs.values(), *result.grads.values()] if isinstance(v, np.ndarray)]
+        for i, first in enumerate(arrays):
+            for second in arrays[i + 1:]:
+                assert not np.shares_memory(first, second)
+        result.grads["x"] *= 10
+        assert np.all(result.grads["w"] == (1.0 if result.of == "f" else 0.0))
