@@ -351,8 +351,18 @@ class Listing:
                 reads.append(f"v{slot}")
             grads.append(f"{self.const('K', leaf.name)}: {text}")
         text = "{" + ", ".join(outputs) + "}, {" + ", ".join(grads) + "}"
-        many = len(outputs) + len(grads) > 1
-        return Stmt(f"return UNSHARED({text})" if many else f"return {text}", tuple(dict.fromkeys(reads)))
+        return Stmt(f"return UNSHARED({text})" if self._may_share() else f"return {text}",
+                    tuple(dict.fromkeys(reads)))
+
+    def _may_share(self) -> bool:
+        """Whether two results may be one array (see unshared): only through a gate that
+        passes its cotangent on unchanged or whose value is a view, and only with two
+        array results. Checked here once, as the check costs ~1 µs a call."""
+        sched, shapes = self.schedule, self.shapes
+        slots = [slot for _, slot in sched.outputs] + [leaf.slot for leaf in sched.leaves]
+        return sum(1 for slot in slots if shapes[slot]) > 1 and any(
+            step.gate.name in _ALIASING or any(p is ONE for p in step.gate.partials or ())
+            for step in sched.steps)
 
 
 def _fill(template: str, g: str, out: str, args: list):
