@@ -1,0 +1,10 @@
+"""Hypothesis runs the same examples on every run by default, so that a CI run is
+repeatable; HYPOTHESIS_PROFILE=explore draws fresh ones (and prints the seed of any
+failure, to replay with --hypothesis-seed)."""
+import os
+
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
