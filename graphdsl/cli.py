@@ -62,20 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "('-': stdout, instead of the results)")
     pics.add_argument("--render", metavar="PATH", type=console.file_name,
                       help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
-    parser.add_argument("--max-nodes", type=_positive, default=DEFAULT_MAX_NODES, metavar="N",
+    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
                         help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
     parser.add_argument("--version", action="version", version=f"graphrun {__version__}")
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
 
 
 def main(argv=None) -> int:

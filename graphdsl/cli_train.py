@@ -29,36 +29,8 @@ from .train import OPTIMIZERS, DataError
 PLOT_TYPES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
 
-def _count(least: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
-        return value
-    return parse
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
+_positive = console.real_number(lambda v: math.isfinite(v) and v > 0, "a positive number")
+_fraction = console.real_number(lambda v: 0.0 <= v < 1.0, "at least 0 and below 1")
 
 
 def _file_type(*suffixes: str):
@@ -78,13 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json"),
                         help=".npz (arrays named like the inputs, first axis = samples) or .csv "
                              "(a header of input names; repeat a name for the columns of a matrix)")
-    parser.add_argument("--epochs", type=_count(0), default=10, help="passes over the data (default 10)")
-    parser.add_argument("--batch-size", type=_count(1), metavar="N",
+    parser.add_argument("--epochs", type=console.whole_number(0), default=10, help="passes over the data (default 10)")
+    parser.add_argument("--batch-size", type=console.whole_number(1), metavar="N",
                         help="samples per update (default: all of them, one update per epoch)")
     parser.add_argument("--lr", type=_positive, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
     parser.add_argument("--momentum", type=_fraction, default=0.9, help="for --optimizer momentum (default 0.9)")
-    parser.add_argument("--seed", type=_count(0), default=0,
+    parser.add_argument("--seed", type=console.whole_number(0), default=0,
                         help="seeds the params' random initial values and the shuffling (default 0)")
     parser.add_argument("--of", metavar="NAME", help="the output to minimise (default: the first)")
     parser.add_argument("--save", metavar="FILE.npz", type=_file_type(".npz"),

@@ -61,7 +61,8 @@ class Stmt(NamedTuple):
     donors: tuple = ()  # ...any of these, if it is not read again
 
 
-def _export(value):
+def export(value):
+    """What the API hands out: a Python float for a scalar, a writable ndarray otherwise."""
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return float(value)
@@ -87,7 +88,7 @@ def unshared(outputs: dict, grads: dict) -> tuple:
     return outputs, grads
 
 
-BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=_export, UNSHARED=unshared,
+BASE_NAMESPACE = dict(rules.NAMESPACE, UB=unbroadcast, SEED=seed_like, EXPORT=export, UNSHARED=unshared,
                       ZEROS_LIKE=np.zeros_like, FULL=np.full, DIVIDE=np.divide,
                       NP_ADD=np.add, NP_SUBTRACT=np.subtract, NP_MULTIPLY=np.multiply)
 

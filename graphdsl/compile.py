@@ -251,7 +251,7 @@ def _array_lane(k: int, declared, dims: dict) -> list:
 
 def pack(sched, values, grads):
     """Outputs and leaf gradients by name from the reference interpreter's slots."""
-    outputs = {name: codegen._export(values[slot]) for name, slot in sched.outputs}
-    leaf_grads = {leaf.name: codegen._export(grads[leaf.slot]) if grads[leaf.slot] is not None
-                  else codegen._export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
+    outputs = {name: codegen.export(values[slot]) for name, slot in sched.outputs}
+    leaf_grads = {leaf.name: codegen.export(grads[leaf.slot]) if grads[leaf.slot] is not None
+                  else codegen.export(np.zeros_like(values[leaf.slot])) for leaf in sched.leaves}
     return codegen.unshared(outputs, leaf_grads)

@@ -87,6 +87,32 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
 
 
 # ---------------------------------------------------------------- reading
+def whole_number(least: int):
+    """An argparse type: a whole number of at least ``least``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return parse
+
+
+def real_number(accept, wording: str):
+    """An argparse type: a number for which ``accept(value)`` holds; ``wording`` says which."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
+        return value
+    return parse
+
+
 def file_name(text: str) -> str:
     """An argparse type for a file name: an empty one would pass for "not given" (or,
     as a path, for the current folder)."""

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 
 from . import batch, execute
-from .codegen import unshared
+from .codegen import export, unshared
 from .compile import Kernel, pack, paused_gc
 from .bindings import bind, read_only, to_value
 from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
@@ -63,15 +63,6 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
         text = text[1:]
     with paused_gc():
         return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed)
-
-
-def export(value):
-    """What the API hands out: a Python float for a scalar, a writable ndarray otherwise."""
-    if isinstance(value, np.ndarray):
-        if value.ndim == 0:
-            return float(value)
-        return value if value.flags.writeable else value.copy()
-    return float(value)
 
 
 class Program:

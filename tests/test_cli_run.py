@@ -45,7 +45,7 @@ def test_bad_inputs_text_is_a_usage_error(capsys, text, words):
     (["--dot", "same.svg", "--render", "same.svg"], "name the same file"),
     (["--inputs-file", "rows.csv"], "--inputs-file takes a .json or .npz file"),
     (["--batch", "rows.json"], "--batch takes a .csv or .npz file"),
-    (["--max-nodes", "-3"], "expected a number >= 1"),
+    (["--max-nodes", "-3"], "must be at least 1, got -3"),
     (["--max-nodes", "many"], "expected a whole number"),
     (["--unknown-flag"], "unrecognized arguments"),
 ])

@@ -8,9 +8,7 @@ A matrix-vector product written as one ``@`` may sum in another order (rtol 1e-1
 """
 from __future__ import annotations
 
-import gc
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from graphdsl import codegen, execute, rules
 from graphdsl.bindings import bind
 from graphdsl.compile import pack
 from graphdsl.gates import GATES
+from tracing import peak_bytes
 
 EXACT = {"add", "sub", "mul", "div", "neg", "identity", "square", "reciprocal", "abs", "relu",
          "max", "min", "sum", "mean", "transpose", "dot", "softmax"}
@@ -245,16 +244,6 @@ def test_array_kernels_are_kept_per_shape_and_bounded():
     assert len(prog._kernels[None].kernel.arrays) <= 16
 
 
-def _peak(fn) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_a_long_chain_frees_what_the_backward_pass_does_not_need():
     n, size = 2000, 10_000  # the reference holds 2 x 2000 arrays of 80 kB
     prog = graphdsl.loads(f"gate step(v) {{ return v * 0.5 + 1 }}\ninput x\n"
@@ -263,7 +252,7 @@ def test_a_long_chain_frees_what_the_backward_pass_does_not_need():
     old, codegen.CHUNK = codegen.CHUNK, 500  # tracemalloc finds each line in time ∝ function size
     try:
         prog.run(x=x)  # compile first
-        peak = _peak(lambda: prog.run(x=x))
+        peak = peak_bytes(lambda: prog.run(x=x))
     finally:
         codegen.CHUNK = old
     assert peak < 20 * x.nbytes, peak

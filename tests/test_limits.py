@@ -3,9 +3,7 @@ size and the way to raise the limit; deep nesting and long chains work without
 recursion; loading time grows linearly with the file."""
 from __future__ import annotations
 
-import gc
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from graphdsl import program as program_module
 from graphdsl.build import DEFAULT_MAX_NODES
 from graphdsl.expand import MAX_GATE_DEPTH
 from graphrun_subprocess import graphrun
+from tracing import peak_bytes
 
 N = 100_000
 
@@ -207,13 +206,8 @@ def test_a_graph_beyond_the_compile_limit_holds_each_value_once(monkeypatch):
     prog = graphdsl.loads(f"input x\ny = repeat(tanh, {n}, x)\noutput s = sum(y)")
     x = np.random.default_rng(8).normal(size=size)
     prog.run(x=x)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        result = prog.run(x=x)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_bytes(lambda: prog.run(x=x))
+    result = prog.run(x=x)
     assert peak < 1.3 * n * x.nbytes, peak / (n * x.nbytes)  # twice that kept every gradient
     expected = x.copy()
     grad = np.ones(size)
