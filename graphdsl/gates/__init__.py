@@ -1,0 +1,14 @@
+"""The gate table: one record per built-in gate (see record.py), grouped by family.
+
+``GATES`` maps each name to its record; ``OPERATORS`` maps each operator symbol of the
+language to its gate. Nothing outside this package names a gate.
+"""
+from . import arithmetic, comparisons, functions, linalg, losses, reductions, shaping  # noqa: F401 -- registers
+from .expr import GATES, G, Expr, call, trace, var
+from .record import NAMESPACE, Gate, Infix, Option, broadcast, elementwise, register
+
+OPERATORS = {gate.infix.symbol: gate.name for gate in GATES.values() if gate.infix is not None}
+
+__all__ = ["GATES", "OPERATORS", "NAMESPACE", "Gate", "Option", "Infix", "G", "Expr", "call", "trace", "var",
+           "register", "elementwise", "broadcast"]
+ONE, MINUS_ONE = 1.0, -1.0  # TEMPORARY: the old code generator, until it reads the records

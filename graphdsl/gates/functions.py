@@ -1,0 +1,124 @@
+"""Elementwise functions: exp, log, the trigonometric functions, sigmoid, relu, max, min...
+
+Each states its forward (numpy's function, or an expression over other gates) and its
+local derivative as an expression. Float templates use ``math`` and may differ from
+numpy by an ulp for transcendental functions; for everything else they give numpy's bits
+(``max`` lets NaN win and returns its second operand on a tie, as ``np.maximum`` does).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .expr import G
+from .record import elementwise
+
+
+def _unary(name, partial, fn, float_fn, **fields):
+    upper = name.upper()
+    return elementwise(name, partial, impl=fn, numpy=f"NP_{upper}({{0}})", float=f"{upper}({{0}})",
+                       names={f"NP_{upper}": fn, upper: float_fn}, **fields)
+
+
+_unary("exp", lambda out, x: out, np.exp, math.exp, doc="e to the x; its derivative is its value")
+_unary("log", lambda out, x: 1.0 / x, np.log, math.log, doc="natural logarithm (log 0 is -inf)")
+_unary("sin", lambda out, x: G.cos(x), np.sin, math.sin, doc="sine")
+_unary("cos", lambda out, x: -G.sin(x), np.cos, math.cos, doc="cosine")
+_unary("tan", lambda out, x: 1.0 + out * out, np.tan, math.tan, doc="tangent")
+_unary("sqrt", lambda out, x: 0.5 / out, np.sqrt, math.sqrt, symbol="√", doc="square root")
+
+
+# ---------------------------------------------------------------- in-place forms (large float64 arrays)
+# The same ufuncs on the same values as the rules (so the same bits), with temporaries
+# reused through ``out=``: on arrays of 10^6 numbers a fresh temporary costs as much as the
+# arithmetic (allocation and page faults). compiled/ uses them above its size threshold.
+def _exp_minus_abs(x):
+    """exp(-|x|) in one new array."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
+
+
+def sigmoid_inplace(x):
+    """where(x >= 0, 1 / (1 + e), e / (1 + e)) with e = exp(-|x|), without where: the
+    numerator max(e, x >= 0) is 1.0 where x >= 0 and e elsewhere (0 <= e <= 1, and NaN
+    stays NaN), so the quotient has the rule's bits; numpy's masked loops (where, copyto,
+    ufuncs with where=) were measured 10x slower than these unmasked passes."""
+    e = _exp_minus_abs(x)
+    d = np.add(1.0, e)
+    n = np.greater_equal(x, 0.0).astype(np.float64)
+    np.maximum(e, n, out=e)
+    return np.divide(e, d, out=e)
+
+
+def sigmoid_over(x):
+    """sigmoid_inplace written over x itself (an array nothing reads afterwards)."""
+    n = np.greater_equal(x, 0.0)
+    e = np.abs(x, out=x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = np.add(1.0, e)
+    np.maximum(e, n, out=e)
+    return np.divide(e, d, out=e)
+
+
+def sigmoid_vjp_inplace(g, out):
+    """g * (out * (1.0 - out)) in one temporary."""
+    t = np.subtract(1.0, out)
+    np.multiply(out, t, out=t)
+    return np.multiply(g, t, out=t)
+
+
+def sigmoid_partial_inplace(out):
+    """out * (1.0 - out): the cotangent when the upstream one is ones (1.0 * x is x)."""
+    t = np.subtract(1.0, out)
+    return np.multiply(out, t, out=t)
+
+
+def tanh_vjp_inplace(g, out):
+    """g * (1.0 - out * out)."""
+    t = np.multiply(out, out)
+    np.subtract(1.0, t, out=t)
+    return np.multiply(g, t, out=t)
+
+
+def tanh_partial_inplace(out):
+    t = np.multiply(out, out)
+    return np.subtract(1.0, t, out=t)
+
+
+_unary("tanh", lambda out, x: 1.0 - out * out, np.tanh, math.tanh, doc="hyperbolic tangent",
+       speed={"vjp": tanh_vjp_inplace, "partial": tanh_partial_inplace})
+
+
+def _sigmoid(x):
+    # Stable at ±1000: exp is only ever taken of a non-positive number.
+    e = G.exp(-G.abs(x))
+    return G.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+elementwise("sigmoid", lambda out, x: out * (1.0 - out), forward_rule=_sigmoid, symbol="σ",
+            speed={"forward": sigmoid_inplace, "over": sigmoid_over, "vjp": sigmoid_vjp_inplace,
+                   "partial": sigmoid_partial_inplace},
+            doc="1 / (1 + exp(-x)), computed without overflow")
+elementwise("square", lambda out, x: 2.0 * x, forward_rule=lambda x: x * x, symbol="x²", doc="x * x")
+elementwise("reciprocal", lambda out, x: -out * out, forward_rule=lambda x: 1.0 / x, symbol="1/x",
+            doc="1 / x")
+elementwise("relu", lambda out, x: x > 0.0, forward_rule=lambda x: G.max(x, 0.0),
+            doc="max(x, 0): the gradient passes where x > 0")
+
+# numpy's sign: NaN stays NaN; its derivative is zero wherever it has one.
+_SIGN = "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0 if {0} == 0.0 else {0})"
+elementwise("sign", None, impl=np.sign, numpy="NP_SIGN({0})", float=_SIGN, exact=True,
+            names={"NP_SIGN": np.sign}, differentiable=False, doc="-1, 0 or 1 (no gradient)")
+elementwise("abs", lambda out, x: G.sign(x), impl=np.abs, numpy="NP_ABS({0})", float="abs({0})",
+            exact=True, symbol="|x|", names={"NP_ABS": np.abs}, doc="|x|; its derivative is sign(x)")
+
+# max/min route the gradient to the winner; a tie goes to the first argument. NaN wins.
+elementwise("max", lambda out, a, b: a >= b, lambda out, a, b: a < b, impl=np.maximum,
+            numpy="NP_MAXIMUM({0}, {1})", float="({0} if {0} > {1} or {0} != {0} else {1})", exact=True,
+            names={"NP_MAXIMUM": np.maximum}, doc="the larger of a and b, elementwise (max routes)")
+elementwise("min", lambda out, a, b: a <= b, lambda out, a, b: a > b, impl=np.minimum,
+            numpy="NP_MINIMUM({0}, {1})", float="({0} if {0} < {1} or {0} != {0} else {1})", exact=True,
+            names={"NP_MINIMUM": np.minimum}, doc="the smaller of a and b, elementwise")

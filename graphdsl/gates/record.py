@@ -1,0 +1,247 @@
+"""The gate record: everything graphdsl knows about one gate, in one place.
+
+A record states the forward rule (a numpy implementation, or an expression over
+other gates), the derivative rules as expressions over gates, and how the gate is
+written: in numpy code, in code over Python floats, in the text of a model. Every
+tier reads these fields; no code outside the gate table names a gate.
+
+* An elementwise gate states one local derivative per operand (``partials``):
+  reverse mode is ``g * partial``, forward mode ``tangent * partial``.
+* Another gate states ``vjp`` (one rule per operand: the cotangent of that operand
+  from the cotangent ``g`` of the output) and ``jvp`` (the output's tangent from the
+  operands' tangents), or is ``linear`` (its jvp is itself applied to the tangent).
+* Rules receive the forward output (``out``) so that exp, sigmoid, tanh and softmax
+  reuse it. Broadcasting is undone by the executor: a cotangent may come back with
+  the broadcast shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+from .expr import GATES, trace
+
+NAMESPACE: dict = {}  # upper-case names that the templates of generated code use
+
+
+@dataclass(frozen=True)
+class Option:
+    default: object
+    kind: str  # "axis" (int, list of ints or None) or "number"
+
+
+@dataclass(frozen=True)
+class Infix:
+    """How an operator is written: ``a - b`` (precedence as in the grammar, higher binds
+    tighter; ``right``: right-associative, as ``**``)."""
+
+    symbol: str
+    precedence: int
+    right: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Gate:
+    name: str
+    arity: int
+    impl: Callable | None = None  # the numpy forward rule (None: lowered from ``forward``)
+    forward_rule: Callable | None = None  # the forward as an expression over gates
+    partials: tuple | None = None  # elementwise: per operand, rule(out, *args) or None
+    vjp_rules: tuple | None = None  # per operand: rule(g, out, *args, **options) or None;
+    # an elementwise gate may give them too, where g * partial is not the best form (where)
+    jvp_rule: Callable | None = None  # rule(tangents, out, *args, **options); None = derived
+    linear: bool = False  # the jvp is the gate applied to the tangent of its one operand
+    by_rank: bool = False  # the rules branch on the operands' ranks: trace them per rank
+    symbol: str = ""
+    options: dict = field(default_factory=dict)
+    infix: Infix | None = None
+    prefix: str | None = None  # a unary operator's symbol ("-")
+    # Code generation: templates over operand sources {0}, {1}...; a str, or a function
+    # (options, shapes) -> str | None. None: call ``impl`` (numpy) / no float code.
+    numpy: object = None
+    float: object = None
+    condition: str | None = None  # comparisons: the float template as a Python bool
+    mask: str | None = None  # comparisons: numpy template of a boolean mask, inside rules
+    conditions: tuple = ()  # operands read as conditions (where's first): a bool is enough
+    masks: tuple = ()  # operands that may be boolean masks in numpy code (a product's)
+    names: dict = field(default_factory=dict)  # namespace entries the templates use
+    # Properties generic code reads.
+    exact: bool = False  # IEEE-exact on floats: folded on constants at build time
+    keeps_ones: bool = False  # moves a cotangent of ones to ones (broadcast, expand...)
+    aliases: bool = False  # the value may be its operand's array or a view of it
+    rows: object = None  # batch evaluation: "elementwise", ("axis", min row rank) or "stacked"
+    shape: Callable | None = None  # (shapes, **options) -> output shape (None: unknown)
+    simplify: Callable | None = None  # (*args, **options) -> a simpler Expr, or None
+    shape_error: Callable | None = None  # (shapes) -> a message in the model's terms
+    speed: dict = field(default_factory=dict)  # compiled-code speed forms, see compiled/
+    differentiable: bool = True
+    doc: str = ""
+
+    # ------------------------------------------------------------ options and shapes
+    def option_items(self, given: dict) -> tuple:
+        """Every option, defaults filled in, in declaration order (a hashable key)."""
+        if not self.options:
+            if given:
+                raise TypeError(f"gate {self.name} takes no options, got {sorted(given)}")
+            return ()
+        unknown = set(given) - set(self.options)
+        if unknown:
+            raise TypeError(f"gate {self.name} has no option {sorted(unknown)}")
+        return tuple((k, _hashable(given.get(k, spec.default))) for k, spec in self.options.items())
+
+    def infer_shape(self, shapes: list, options: dict):
+        if self.shape is None or any(s is None for s in shapes):
+            return None
+        try:
+            return self.shape(shapes, **options)
+        except (ValueError, IndexError, TypeError):
+            return None
+
+    @property
+    def elementwise(self) -> bool:
+        return self.partials is not None
+
+    # ------------------------------------------------------------ the rules as expressions
+    def forward_expr(self, shapes=None, options=None):
+        """The forward rule as an expression over ``x0, x1...`` (None: a primitive)."""
+        if self.forward_rule is None:
+            return None
+        return trace(self.forward_rule, self.operand_names, shapes, options)
+
+    def partial_expr(self, i: int, shapes=None, out_shape=None):
+        rule = self.partials[i]
+        if rule is None:
+            return None
+        return trace(rule, ("out",) + self.operand_names, (out_shape,) + tuple(shapes or (None,) * self.arity))
+
+    def vjp_expr(self, i: int, shapes=None, out_shape=None, options=None, g_shape=None, ones=False):
+        """The cotangent of operand ``i`` as an expression over ``g, out, x0, x1...``
+        (None: no gradient flows to it)."""
+        shapes = tuple(shapes or (None,) * self.arity)
+        g_shape = out_shape if g_shape is None else g_shape
+        if self.partials is not None and self.vjp_rules is None:
+            if self.partials[i] is None:
+                return None
+            partial = self.partial_expr(i, shapes, out_shape)
+            g = trace(lambda g: g, ("g",), (g_shape,), ones=("g",) if ones else ())
+            return g * partial
+        rule = self.vjp_rules[i] if self.vjp_rules else None
+        if rule is None:
+            return None
+        return trace(rule, ("g", "out") + self.operand_names, (g_shape, out_shape) + shapes, options,
+                     ones=("g",) if ones else ())
+
+    def jvp_expr(self, present: tuple, shapes=None, out_shape=None, options=None):
+        """The output's tangent over ``t0, t1...`` (the tangents ``present``), ``out``
+        and ``x0, x1...``; None when it is zero."""
+        shapes = tuple(shapes or (None,) * self.arity)
+        tangent_names = tuple(f"t{i}" for i in range(self.arity))
+
+        def rule(*names):
+            ts = [t if here else None for t, here in zip(names[:self.arity], present)]
+            out, args = names[self.arity], names[self.arity + 1:]
+            return self._jvp(ts, out, args, options or {})
+
+        return trace(rule, tangent_names + ("out",) + self.operand_names, shapes + (out_shape,) + shapes)
+
+    def _jvp(self, ts, out, args, options):
+        if self.partials is not None:
+            total = None
+            for t, p in zip(ts, self.partials):
+                if t is None or p is None:
+                    continue
+                term = t * p(out, *args)
+                total = term if total is None else total + term
+            return total
+        if self.linear:
+            return None if ts[0] is None else GATES[self.name].build(ts[0], *args[1:], **options)
+        if self.jvp_rule is None:
+            return None
+        return self.jvp_rule(ts, out, *args, **options)
+
+    def build(self, *args, **options):
+        from .expr import call
+
+        return call(self.name, *args, **options)
+
+    @cached_property
+    def operand_names(self) -> tuple:
+        return tuple(f"x{i}" for i in range(self.arity))
+
+    # ------------------------------------------------------------ the interpreter's callables
+    @cached_property
+    def forward(self) -> Callable:
+        """``forward(*values, **options)``: numpy (or Python float) values in, value out."""
+        if self.impl is not None:
+            return self.impl
+        from .lower import compile_forward
+
+        return compile_forward(self)
+
+    @cached_property
+    def vjps(self) -> tuple:
+        """Per operand ``vjp(g, out, *values, **options)``, or None where no gradient flows."""
+        from .lower import compile_vjp
+
+        return tuple(None if not self.has_vjp(i) else compile_vjp(self, i) for i in range(self.arity))
+
+    @cached_property
+    def jvp(self) -> Callable:
+        """``jvp(tangents, out, *values, **options)``, a tangent None standing for zero."""
+        from .lower import compile_jvp
+
+        return compile_jvp(self)
+
+    def has_vjp(self, i: int) -> bool:
+        rules = self.vjp_rules if self.vjp_rules is not None else self.partials
+        return bool(rules) and rules[i] is not None
+
+    @cached_property
+    def locals(self) -> tuple:
+        """Elementwise gates: per operand ``local(out, *values)``, the local derivative."""
+        from .lower import compile_partial
+
+        return tuple(None if p is None else compile_partial(self, i) for i, p in enumerate(self.partials))
+
+    def local(self, i, out, *args):
+        """The local derivative of operand i for elementwise gates (None otherwise)."""
+        if self.partials is None or self.partials[i] is None:
+            return None
+        return self.locals[i](out, *args)
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def register(gate: Gate) -> Gate:
+    if gate.name in GATES:
+        raise ValueError(f"gate {gate.name} is registered twice")
+    for key, value in gate.names.items():
+        if NAMESPACE.get(key, value) is not value:
+            raise ValueError(f"namespace name {key} of gate {gate.name} is taken")
+        NAMESPACE[key] = value
+    GATES[gate.name] = gate
+    return gate
+
+
+def broadcast(shapes: list, **options) -> tuple:
+    """numpy's broadcasting of operand shapes; a dimension of unknown size stays unknown
+    unless another operand fixes it."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for k in range(rank):
+        dims = [s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0]
+        known = [d for d in dims if d is not None and d != 1]
+        if len(set(known)) > 1:
+            raise ValueError("shapes do not broadcast")
+        out.append(known[0] if known else (1 if all(d == 1 for d in dims) else None))
+    return tuple(out)
+
+
+def elementwise(name: str, *partials, **fields) -> Gate:
+    """Register an elementwise gate: its forward (``impl``, or ``forward_rule`` over
+    other gates) and one local derivative per operand (None: no gradient)."""
+    return register(Gate(name, len(partials), partials=tuple(partials), shape=broadcast,
+                         rows="elementwise", **fields))

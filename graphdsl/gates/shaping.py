@@ -1,0 +1,110 @@
+"""Gates that move values between shapes: what the rules of reductions, matmul and
+broadcasting are written with (transpose, expand_dims, squeeze, broadcast_like, sum_like).
+They are linear: each one's tangent is itself applied to the tangent."""
+from __future__ import annotations
+
+import numpy as np
+
+from .expr import G
+from .record import Gate, Option, register
+
+
+def unbroadcast(ct, shape: tuple):
+    """Sum a cotangent back to an operand's shape (undoing numpy broadcasting)."""
+    ct_shape = np.shape(ct)
+    if ct_shape == shape:
+        return ct
+    lead = len(ct_shape) - len(shape)
+    if lead < 0:
+        return np.broadcast_to(ct, shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and ct_shape[lead + i] != 1)
+    total = np.sum(ct, axis=axes, keepdims=False)
+    return np.reshape(total, shape) if shape else float(total) if np.ndim(total) == 0 else total
+
+
+def axes_of(axis, ndim: int) -> tuple:
+    """An ``axis`` option (None, an int or several) as sorted non-negative axes of ``ndim``."""
+    if axis is None:
+        return tuple(range(ndim))
+    axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % ndim if ndim else a for a in axis))
+
+
+def _known(shape) -> bool:
+    return shape is not None and None not in shape
+
+
+def _same_shape(a, b) -> bool:
+    return _known(a.shape) and a.shape == b.shape
+
+
+def _transpose(x):
+    return np.transpose(x) if np.ndim(x) > 1 else x
+
+
+def _transpose_code(options, shapes):
+    rank = None if shapes[0] is None else len(shapes[0])
+    return "{0}" if rank is not None and rank <= 1 else "{0}.T" if rank == 2 else None
+
+
+register(Gate("transpose", 1, impl=_transpose, vjp_rules=(lambda g, out, x: G.transpose(g),), linear=True,
+              symbol="ᵀ", numpy=_transpose_code, float="{0}", aliases=True, keeps_ones=True,
+              shape=lambda shapes: tuple(reversed(shapes[0])),
+              simplify=lambda x: x.args[0] if x.op == "transpose" else (x if x.ndim is not None and x.ndim <= 1
+                                                                        else None),
+              doc="the axes reversed (a matrix's transpose); a vector is its own transpose"))
+register(Gate("matrix_transpose", 1, impl=lambda x: np.swapaxes(x, -1, -2),
+              vjp_rules=(lambda g, out, x: G.matrix_transpose(g),), linear=True, symbol="ᵀ",
+              numpy=lambda options, shapes: "{0}.T" if shapes[0] is not None and len(shapes[0]) == 2 else
+              "NP_SWAPAXES({0}, -1, -2)", names={"NP_SWAPAXES": np.swapaxes}, aliases=True, keeps_ones=True,
+              shape=lambda shapes: shapes[0][:-2] + (shapes[0][-1], shapes[0][-2]),
+              doc="the last two axes swapped (each matrix of a stack transposed)"))
+
+
+def _expand_shape(shapes, axis):
+    shape = list(shapes[0])
+    rank = len(shape) + len(axis if isinstance(axis, tuple) else (axis,))
+    for a in axes_of(axis, rank):
+        shape.insert(a, 1)
+    return tuple(shape)
+
+
+def _expand_code(options, shapes):
+    if options["axis"] == -1:
+        return "{0}[..., None]"  # the same view as np.expand_dims, without its Python layers
+    return "NP_EXPAND_DIMS({0}, %r)" % (options["axis"],)
+
+
+register(Gate("expand_dims", 1, impl=lambda x, axis=0: np.expand_dims(x, axis),
+              vjp_rules=(lambda g, out, x, axis=0: G.squeeze(g, axis=axis),), linear=True,
+              options={"axis": Option(0, "axis")}, numpy=_expand_code, names={"NP_EXPAND_DIMS": np.expand_dims},
+              aliases=True, keeps_ones=True, shape=_expand_shape,
+              doc="expand_dims(x, axis=0): a new axis of length 1 at each axis given"))
+register(Gate("squeeze", 1, impl=lambda x, axis=0: np.squeeze(x, axis),
+              vjp_rules=(lambda g, out, x, axis=0: G.expand_dims(g, axis=axis),), linear=True,
+              options={"axis": Option(0, "axis")}, numpy=lambda options, shapes: "NP_SQUEEZE({0}, %r)" % (options["axis"],), aliases=True,
+              names={"NP_SQUEEZE": np.squeeze}, keeps_ones=True,
+              shape=lambda shapes, axis=0: tuple(d for k, d in enumerate(shapes[0])
+                                                 if k not in axes_of(axis, len(shapes[0]))),
+              doc="squeeze(x, axis=0): the axes given, each of length 1, removed"))
+
+
+def _broadcast_code(options, shapes):
+    if _known(shapes[1]) and shapes[0] == ():
+        return "FULL(%r, {0})" % (shapes[1],)  # a writable array, as a sum's cotangent is used
+    return "NP_BROADCAST_TO({0}, NP_SHAPE({1}))"
+
+
+register(Gate("broadcast_like", 2, impl=lambda x, like: np.broadcast_to(x, np.shape(like)),
+              vjp_rules=(lambda g, out, x, like: G.sum_like(g, x), None), linear=True,
+              numpy=_broadcast_code, float="{0}", keeps_ones=True,
+              names={"FULL": np.full, "NP_BROADCAST_TO": np.broadcast_to, "NP_SHAPE": np.shape},
+              shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
+              doc="broadcast_like(x, y): x broadcast to y's shape"))
+register(Gate("sum_like", 2, impl=lambda x, like: unbroadcast(x, np.shape(like)),
+              vjp_rules=(lambda g, out, x, like: G.broadcast_like(g, x), None), linear=True,
+              numpy=lambda options, shapes: ("UB({0}, %r)" % (shapes[1],)) if _known(shapes[1]) else
+              "UB({0}, NP_SHAPE({1}))", float="{0}", names={"UB": unbroadcast},
+              shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
+              doc="sum_like(x, y): x summed back to y's shape (undoes broadcasting)"))
