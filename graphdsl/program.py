@@ -10,14 +10,14 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from . import batch, execute
-from .codegen import export, unshared
-from .compile import Kernel, pack, paused_gc
-from .bindings import bind, read_only, to_value
-from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
+from .compiled.export import export, pack, unshared
+from .compiled.kernel import Kernel
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
-from .parse import parse
-from .schedule import Schedule
+from .graph.build import DEFAULT_MAX_NODES, Model, build_model, paused_gc, shape_mismatch
+from .graph.schedule import Schedule
+from .lang.parse import parse
+from .run import batch, interpret as execute, numeric
+from .run.bindings import bind, read_only, to_value
 
 
 MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
@@ -95,6 +95,12 @@ class Program:
         return self._model.file
 
     @property
+    def schedule(self) -> Schedule:
+        """The compiled evaluation orders: leaves, constants, steps and a backward plan per
+        output (graph/schedule.py), what every interpreter and code generator reads."""
+        return self._schedule
+
+    @property
     def forward_order(self) -> tuple:
         return self._schedule.ids
 
@@ -146,7 +152,7 @@ class Program:
             grads = execute.backward(self._schedule, of, values, keep=check_finite)
         if not check_finite:
             return Result._lazy(self, of, *pack(self._schedule, values, grads), bindings)
-        problem = execute.first_nonfinite(self._schedule, values, grads, of)
+        problem = numeric.first_nonfinite(self._schedule, values, grads, of)
         if problem:
             raise problem
         return Result(self, values, grads, of)
@@ -190,7 +196,7 @@ class Program:
     def check_gradients(self, of: str | None = None, eps: float = 1e-6, tolerance: float = 1e-5,
                         **bindings):
         """Compare reverse-mode gradients with central differences; see GradientReport."""
-        from .gradcheck import check_gradients
+        from .inspect.gradcheck import check_gradients
 
         for what, number in (("eps", eps), ("tolerance", tolerance)):
             if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
@@ -204,7 +210,7 @@ class Program:
         spans = {leaf.name: leaf.span for leaf in self._schedule.leaves}
         bindings = {key: to_value(value, key, spans.get(key)) for key, value in bindings.items()}
         rows = _batch_rows(bindings)
-        vectorised = batch.run_batch(self, name, bindings, rows)
+        vectorised = batch.run_batch(self._schedule, name, bindings, rows)
         if vectorised is not None:
             return BatchResult(*vectorised, name, rows)
         results = [self._run(of, {name: value[i] for name, value in bindings.items()})
@@ -224,7 +230,7 @@ class Program:
         >>> round(prog.fit({"x": [1, 2], "y": [2, 4]}, epochs=50, lr=0.1).params["w"], 6)
         2.0
         """
-        from .train import fit
+        from .train.fit import fit
 
         return fit(self, data, **settings)
 
@@ -247,7 +253,7 @@ class Program:
 
     def to_dot(self, result: "Result | None" = None) -> str:
         """Graphviz DOT source; with a result, edges carry values and gradients."""
-        from .dot import to_dot
+        from .inspect.dot import to_dot
 
         if result is not None and not (isinstance(result, Result) and result.program is self):
             raise TypeError(f"to_dot takes a Result of this program's run(), got {type(result).__name__}")
@@ -271,7 +277,7 @@ class Program:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
-        from .render import mimebundle
+        from .inspect.render import mimebundle
 
         return mimebundle(self)
 
@@ -375,7 +381,7 @@ class Result:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
-        from .render import mimebundle
+        from .inspect.render import mimebundle
 
         return mimebundle(self.program, self)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
-from graphdsl import batch
+from graphdsl.run import batch
 
 from test_compile import graphs
 
@@ -27,7 +27,7 @@ def check(text, bindings, rtol=0.0, of=None, vectorised=True):
     prog = graphdsl.loads(text)
     rows = len(next(iter(bindings.values())))
     got = prog.run_batch(of, **bindings)
-    assert (batch.run_batch(prog, of or prog.outputs[0], bindings, rows) is not None) == vectorised
+    assert (batch.run_batch(prog.schedule, of or prog.outputs[0], bindings, rows) is not None) == vectorised
     outputs, grads = loop(prog, of, bindings, rows)
     assert got.rows == rows and got.of == (of or prog.outputs[0])
     for mine, theirs in [(got.outputs, outputs), (got.grads, grads)]:

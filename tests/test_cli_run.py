@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdsl import cli
-from graphdsl.cli_run import aligned
+from graphdsl.cli import graphrun as cli
+from graphdsl.cli.run import aligned
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MUL_ADD = str(EXAMPLES / "mul_add.graph")

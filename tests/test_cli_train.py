@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl import cli, cli_train
-from graphdsl.datafiles import read_data
+from graphdsl.cli import graphrun as cli, train as cli_train
+from graphdsl.train.datafiles import read_data
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SOFTMAX = str(EXAMPLES / "softmax_classifier.graph")

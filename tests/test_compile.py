@@ -1,4 +1,4 @@
-"""The compiled run (compile.py, codegen.py, rules.py) against the reference interpreter.
+"""The compiled run (graphdsl/compiled/) against the reference interpreter.
 
 Tolerances: + - * / neg, comparisons, max/min/relu/abs and every numpy-mode rule
 except matrix-vector products give the interpreter's bits (assert_array_equal,
@@ -15,9 +15,10 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import graphdsl
-from graphdsl import codegen, execute, rules
-from graphdsl.bindings import bind
-from graphdsl.compile import pack
+from graphdsl.compiled import numpycode, source as codegen
+from graphdsl.run import interpret as execute
+from graphdsl.run.bindings import bind
+from graphdsl.compiled.export import pack
 from graphdsl.gates import GATES
 from tracing import peak_bytes
 
@@ -27,7 +28,7 @@ EXACT = {"add", "sub", "mul", "div", "neg", "identity", "square", "reciprocal", 
 
 def reference(prog, of=None, **bindings):
     """Outputs and gradients from the reference interpreter, or the error it raises."""
-    sched = prog._schedule
+    sched = prog.schedule
     of = of or prog.outputs[0]
     with np.errstate(all="ignore"):
         values = execute.forward(sched, bind(sched.leaves, bindings))
@@ -91,11 +92,11 @@ def test_every_gate_on_arrays(name):
     gate = GATES[name]
     rng = np.random.default_rng(1)
     for sa, sb in SHAPE_SETS:
-        a, b = rng.uniform(0.2, 2.0, sa), rng.uniform(-2.0, 2.0, sb)
+        a, b, c = rng.uniform(0.2, 2.0, sa), rng.uniform(-2.0, 2.0, sb), rng.uniform(-1.0, 1.0, sb)
         bind_a = float(a) if sa == () else a
-        text = f"input a, b\noutput f = sum({name}({', '.join('ab'[:gate.arity])}))"
+        text = f"input a, b, c\noutput f = sum({name}({', '.join('abc'[:gate.arity])})) + 0 * sum(c)"
         rtol = 1e-12 if name in ("matmul", "dot") else 0.0
-        check(text, rtol, a=bind_a, b=b)
+        check(text, rtol, a=bind_a, b=b, c=c)
 
 
 # ---------------------------------------------------------------- random graphs
@@ -228,7 +229,7 @@ def test_outputs_of_and_results():
         check(text, 1e-12, of=of, x=np.array([0.5, 1.0]), y=2.0)
     prog = graphdsl.loads(text)
     res = prog.run("b", x=0.5, y=2.0)
-    sched = prog._schedule
+    sched = prog.schedule
     with np.errstate(all="ignore"):
         values = execute.forward(sched, [0.5, 2.0])
     assert res.values == {node: float(v) for node, v in zip(sched.ids, values)}
@@ -271,14 +272,13 @@ def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
     check(text, 1e-6, x=x.astype(np.float32), y=np.float32(2))  # float32: the plain rules
 
 
-# ---------------------------------------------------------------- fused passes (numexpr)
-needs_numexpr = pytest.mark.skipif(codegen.NUMEXPR is None, reason="numexpr is not installed")
-FUSED = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b * x))", "tanh(x * y) * (x - y) / (1 + y * y)",
+# ---------------------------------------------------------------- large arrays (in-place forms)
+LARGE = ["sigmoid(w0 * x + w1 * y + b)", "sum(sigmoid(x * y - b * x))", "tanh(x * y) * (x - y) / (1 + y * y)",
          "sum(square(x + y) - reciprocal(1 + x * x) * w0)", "-(x / y) * exp(x - y) + sigmoid(-x)",
          "sqrt(1 + x * x) * sigmoid(y) + log(1 + y * y) / (x * w1)"]
 
 
-def _fused_inputs(size):
+def _large_inputs(size):
     rng = np.random.default_rng(6)
     x, y = rng.normal(scale=30, size=size), rng.normal(size=size)
     x[:9] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1000.0, -1000.0, 745.0, -720.0]
@@ -287,43 +287,21 @@ def _fused_inputs(size):
 
 
 def _kernel_source(prog, of, inputs):
-    kernel = prog._kernel(of).kernel
-    values = [inputs[leaf.name] for leaf in prog._schedule.leaves]
+    values = [inputs[leaf.name] for leaf in prog.schedule.leaves]
     with np.errstate(all="ignore"):
-        shapes = kernel.shapes(values)
-    return codegen.source(codegen.Listing(prog._schedule, of, shapes, True), "arrays")
+        shapes = execute.shapes(prog.schedule, values)
+    listing = numpycode.Listing(prog.schedule, of, shapes, True)
+    return codegen.source(listing.statements, listing.params, "arrays")
 
 
-@needs_numexpr
-@pytest.mark.parametrize("expr", FUSED)
-def test_fused_passes_give_the_interpreters_bits(expr, monkeypatch):
-    """Fused runs are exact arithmetic and numpy's own exp: the interpreter's bits, at
-    ±1000, NaN, ±inf and signed zeros too; below FUSE_MIN elements nothing is fused."""
-    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)  # the real one is 2 million elements
+@pytest.mark.parametrize("expr", LARGE)
+def test_large_arrays_give_the_interpreters_bits(expr):
+    """The in-place forms on arrays above INPLACE_MIN elements: the interpreter's bits, at
+    ±1000, NaN, ±inf and signed zeros too."""
     text = f"input x, y, w0, w1, b\noutput f = {expr}"
-    inputs = _fused_inputs(5000)
+    inputs = _large_inputs(5000)
     prog = check(text, **inputs)
-    assert "NE" in _kernel_source(prog, "f", inputs)
-    small = _fused_inputs(4999)
-    assert "NE" not in _kernel_source(check(text, **small), "f", small)
-
-
-@pytest.mark.parametrize("expr", FUSED)
-def test_without_numexpr_large_arrays_run_on_numpy(expr, monkeypatch):
-    monkeypatch.setattr(codegen, "NUMEXPR", None)
-    monkeypatch.setattr(codegen, "FUSE_MIN", 5000)
-    text = f"input x, y, w0, w1, b\noutput f = {expr}"
-    inputs = _fused_inputs(5000)
-    prog = check(text, **inputs)
-    assert "NE" not in _kernel_source(prog, "f", inputs)
-
-
-@needs_numexpr
-@settings(max_examples=60, deadline=None)
-@given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
-def test_random_array_graphs_fused(text, shape, seed):
-    """Every fusable run fused, however small the arrays: the same bits as the interpreter."""
-    _random_array_graph_with(codegen, "FUSE_MIN", text, shape, seed)
+    assert "out=" in _kernel_source(prog, "f", inputs) or "S" in _kernel_source(prog, "f", inputs)
 
 
 def _random_array_graph_with(module, threshold: str, *case):
@@ -337,23 +315,16 @@ def _random_array_graph_with(module, threshold: str, *case):
         setattr(module, threshold, old)
 
 
-@needs_numexpr
-def test_the_sigmoid_neuron_fuses_at_the_default_threshold():
-    inputs = _fused_inputs(codegen.FUSE_MIN)
-    text = "input x, y, w0, w1, b\noutput f = sigmoid(w0 * x + w1 * y + b)"
-    assert "NE" in _kernel_source(check(text, **inputs), "f", inputs)
-
-
 @settings(max_examples=60, deadline=None)
 @given(graphs(), st.sampled_from([(3,), (2, 3)]), st.integers(0, 2 ** 31))
 def test_random_array_graphs_in_place(text, shape, seed):
     """The in-place rules and the reuse of dead temporaries (large arrays only), however
     small the arrays: the same bits as the interpreter."""
-    _random_array_graph_with(rules, "INPLACE_MIN", text, shape, seed)
+    _random_array_graph_with(numpycode, "INPLACE_MIN", text, shape, seed)
 
 
 def test_dead_temporaries_are_reused_but_never_an_alias():
-    inputs = _fused_inputs(5000)
+    inputs = _large_inputs(5000)
     prog = check("input x, y\na = x * y\nb = a + y\nc = b * b\noutput f = c - x", **inputs)
     assert "out=" in _kernel_source(prog, "f", inputs)
     # a is an output's operand through identity: its array must not be overwritten
@@ -383,13 +354,11 @@ ALIASING = [
 
 
 @pytest.mark.parametrize("text", ALIASING, ids=range(len(ALIASING)))
-@pytest.mark.parametrize("fuse", [False, True])
-def test_in_place_code_never_writes_an_array_it_does_not_own(text, fuse, monkeypatch):
+def test_in_place_code_never_writes_an_array_it_does_not_own(text, monkeypatch):
     """With every array 'large', the compiled code may write into dead temporaries (and
-    fuse): never into a bound array, a default, a param, a constant, an array a run
+    write over their operands): never into a bound array, a default, a param, a constant, an array a run
     returned, or a value read later: outputs and gradients stay the interpreter's."""
-    monkeypatch.setattr(rules, "INPLACE_MIN", 1)
-    monkeypatch.setattr(codegen, "FUSE_MIN", 1 if fuse and codegen.NUMEXPR else 1 << 60)
+    monkeypatch.setattr(numpycode, "INPLACE_MIN", 1)
     rng = np.random.default_rng(4)
     prog = graphdsl.loads(text)
     bindings = {"x": rng.normal(size=(2, 3)), "y": rng.normal(size=3)}

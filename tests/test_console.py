@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from graphdsl import console
-from graphdsl.console import CommandError, UsageError, guarded, parse_inputs, write_atomic
+from graphdsl.cli import console
+from graphdsl.cli.console import CommandError, UsageError, guarded, parse_inputs, write_atomic
 from graphdsl.errors import BindingError, GraphSyntaxError, Span
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from graphdsl.datafiles import DataFileError, read_data, text_number
+from graphdsl.train.datafiles import DataFileError, read_data, text_number
 
 HUGE_INT = "1" + "0" * 400
 

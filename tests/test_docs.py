@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from graphdsl.render import render
+from graphdsl.inspect.render import render
 from graphrun_subprocess import ROOT, graphrun
 
 README = ROOT / "README.md"

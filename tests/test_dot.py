@@ -9,7 +9,7 @@ import pydot
 import pytest
 
 import graphdsl
-from graphdsl.dot import to_dot
+from graphdsl.inspect.dot import to_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "docs" / "figures" / "mul_add.dot"  # regenerate: python docs/make_figures.py

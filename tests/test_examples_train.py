@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.datafiles import read_data
+from graphdsl.train.datafiles import read_data
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

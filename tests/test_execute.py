@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.execute import broadcast_to, unbroadcast
+from graphdsl.run.interpret import broadcast_to, unbroadcast
 
 
 @pytest.mark.parametrize("shape,target", [((3, 4), (3, 4)), ((3, 4), ()), ((3, 4), (4,)), ((3, 4), (3, 1)),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.explain import edge_gradients, explain
+from graphdsl.inspect.explain import edge_gradients, explain
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.graph"))
 

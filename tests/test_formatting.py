@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from graphdsl.formatting import format_compact, format_number, format_value, shape_text, to_json
+from graphdsl.inspect.numbers import format_compact, format_number, format_value, shape_text, to_json
 
 
 @pytest.mark.parametrize("value,text", [

@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphdsl
-from graphdsl import cli
-from graphdsl.explain import explain
+from graphdsl.cli import graphrun as cli
+from graphdsl.inspect.explain import explain
 from fuzzing import budget, programs
 from graphrun_subprocess import EXAMPLES, graphrun
 

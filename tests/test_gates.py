@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from graphdsl.execute import unbroadcast
+from graphdsl.run.interpret import unbroadcast
 from graphdsl.gates import GATES
 
 SHAPES = [(), (3,), (3, 4), (3, 1), (1, 4)]
@@ -225,19 +225,52 @@ def test_division_by_zero_is_ieee_not_an_exception():
         assert GATES["log"].vjps[0](1.0, -np.inf, 0.0) == np.inf
 
 
+SHAPING = [("expand_dims", [(3,)], {"axis": 0}), ("expand_dims", [(3, 4)], {"axis": -1}),
+           ("expand_dims", [(3,)], {"axis": (0, 2)}), ("squeeze", [(3, 1)], {"axis": -1}),
+           ("squeeze", [(1, 3)], {"axis": 0}), ("squeeze", [(1, 3, 1)], {"axis": (0, 2)}),
+           ("matrix_transpose", [(3, 4)], {}), ("matrix_transpose", [(2, 3, 4)], {}),
+           ("broadcast_like", [(3, 1), (3, 4)], {}), ("broadcast_like", [(), (2, 3)], {}),
+           ("broadcast_like", [(4,), (3, 4)], {}), ("sum_like", [(3, 4), (3, 1)], {}),
+           ("sum_like", [(2, 3, 4), (4,)], {}), ("sum_like", [(3, 4), ()], {}), ("sum_like", [(3,), (3,)], {})]
+
+
+@pytest.mark.parametrize("name,shapes,options", SHAPING, ids=str)
+def test_shape_moving_gates(name, shapes, options):
+    """The gates derivative rules are written with: linear, so both modes are exact."""
+    rng = np.random.default_rng(7)
+    args = [_sample(rng, s, (-2, 2)) for s in shapes]
+    _check(name, args, options)
+
+
+@pytest.mark.parametrize("shapes", [((), (), ()), ((3,), (3,), (3,)), ((3, 1), (1, 4), ()), ((4,), (3, 4), (3, 1))],
+                         ids=str)
+def test_where_routes_the_gradient_to_the_branch_taken(shapes):
+    rng = np.random.default_rng(8)
+    c = (rng.uniform(-1, 1, size=shapes[0]) > 0) * 1.0
+    c = float(c) if shapes[0] == () else c
+    a, b = (_sample(rng, s, (-2, 2)) for s in shapes[1:])
+    np.testing.assert_array_equal(GATES["where"].forward(c, a, b), np.where(c, a, b))
+    _check("where", [c, a, b])
+    inf = np.full(np.shape(GATES["where"].forward(c, a, b)), np.inf)  # no inf * 0 = NaN in the branch not taken
+    assert not np.any(np.isnan(GATES["where"].vjps[1](inf, None, c, a, b)))
+
+
 def test_every_gate_is_covered_by_these_tests():
     covered = set(UNARY) | set(BINARY) | {n for n, _, _ in REDUCTIONS} | {"matmul", "dot"}
-    covered |= {"softmax_cross_entropy", "hinge_loss"}  # in test_gates_losses.py: they take class ids
+    covered |= {n for n, _, _ in SHAPING} | {"where"}
+    covered |= {"softmax_cross_entropy", "hinge_loss", "cross_entropy_grad"}  # test_gates_losses.py: class ids
     differentiable = {name for name, gate in GATES.items() if gate.differentiable}
     assert differentiable - covered == set(), "add the new gates to the table of cases"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, g in GATES.items() if g.elementwise))
+@pytest.mark.parametrize("name", sorted(n for n, g in GATES.items() if g.elementwise and any(g.flows)))
 def test_elementwise_local_derivative_matches_its_vjp(name):
     gate = GATES[name]
     rng = np.random.default_rng(6)
-    domains = UNARY.get(name) and [UNARY[name]] or list(BINARY[name])
+    domains = {"where": [(-1, 1), (-2, 2), (-2, 2)]}.get(name) or UNARY.get(name) and [UNARY[name]] or \
+        list(BINARY[name])
     args = [rng.uniform(lo, hi) for lo, hi in domains]
     out = gate.forward(*args)
     for i in range(gate.arity):
-        assert gate.local(i, out, *args) == pytest.approx(gate.vjps[i](1.0, out, *args))
+        if gate.flows[i]:
+            assert gate.local(i, out, *args) == pytest.approx(gate.vjps[i](1.0, out, *args))

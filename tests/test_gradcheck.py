@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import graphdsl
 from fuzzing import budget
-from graphdsl import execute
+from graphdsl.run import interpret as execute
 from graphdsl.gates import GATES
-from graphdsl.gradcheck import check_rules
+from graphdsl.inspect.gradcheck import check_rules
 
 MODEL = """\
 input x = 0.7, W = [[1, -2], [0.5, 3]]
@@ -31,10 +31,10 @@ def planted(monkeypatch):
     def plant(name, vjp=None, jvp=None):
         gate = GATES[name]
         changes = {}
-        if vjp is not None:
-            changes["vjps"] = (vjp,) + gate.vjps[1:]
+        if vjp is not None:  # the rule as an expression, for operand 0 (the gates planted are unary)
+            changes["vjp_rules"] = (vjp,) + (gate.vjp_rules or (None,) * gate.arity)[1:]
         if jvp is not None:
-            changes["jvp"] = jvp
+            changes["jvp_rule"] = jvp
         monkeypatch.setitem(GATES, name, dataclasses.replace(gate, **changes))
     return plant
 
@@ -168,8 +168,8 @@ def test_the_local_check_never_blames_a_correct_rule(case, data):
     assert report.rules == (), str(report)
     assert report.modes is None or report.modes.ok, str(report)
     with np.errstate(all="ignore"):  # the rules are checked even where the gradients pass
-        values = execute.forward(prog._schedule, list(bindings.values()))
-        rules, _ = check_rules(prog._schedule, "y", values, 1e-6, 1e-5, np.random.default_rng(1))
+        values = execute.forward(prog.schedule, list(bindings.values()))
+        rules, _ = check_rules(prog.schedule, "y", values, 1e-6, 1e-5, np.random.default_rng(1))
     assert rules == [], rules
 
 

@@ -10,8 +10,8 @@ import pytest
 
 import graphdsl
 from graphdsl import program as program_module
-from graphdsl.build import DEFAULT_MAX_NODES
-from graphdsl.expand import MAX_GATE_DEPTH
+from graphdsl.graph.build import DEFAULT_MAX_NODES
+from graphdsl.graph.expand import MAX_GATE_DEPTH
 from graphrun_subprocess import graphrun
 from tracing import peak_bytes
 

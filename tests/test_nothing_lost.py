@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.datafiles import DataFileError, read_data
-from graphdsl.explain import explain
+from graphdsl.train.datafiles import DataFileError, read_data
+from graphdsl.inspect.explain import explain
 from graphrun_subprocess import graphrun
 
 MODEL = """\

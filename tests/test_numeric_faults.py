@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.explain import explain
+from graphdsl.inspect.explain import explain
 from graphrun_subprocess import graphrun
 
 

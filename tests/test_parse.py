@@ -2,8 +2,8 @@
 import pytest
 
 import graphdsl
-from graphdsl import syntax as S
-from graphdsl.parse import parse
+from graphdsl.lang import syntax as S
+from graphdsl.lang.parse import parse
 
 
 def expr_of(text):

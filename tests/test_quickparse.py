@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
-from graphdsl import parse as parse_module, quickparse
+from graphdsl.lang import parse as parse_module, quickparse
 
 
 def both(text):

@@ -73,8 +73,8 @@ def test_reverse_forward_and_numeric_gradients_agree(case):
 def test_fused_code_agrees_with_the_interpreter(case):
     """The same graphs with every elementwise run fused (numexpr), however small the arrays."""
     from graphdsl import codegen, execute
-    from graphdsl.bindings import bind
-    from graphdsl.compile import pack
+    from graphdsl.run.bindings import bind
+    from graphdsl.compiled.export import pack
     if codegen.NUMEXPR is None:
         return
     text, values = case
@@ -85,7 +85,7 @@ def test_fused_code_agrees_with_the_interpreter(case):
         res = prog.run(**values)
     finally:
         codegen.FUSE_MIN = old
-    sched = prog._schedule
+    sched = prog.schedule
     with np.errstate(all="ignore"):
         forward = execute.forward(sched, bind(sched.leaves, values))
         outputs, grads = pack(sched, forward, execute.backward(sched, "f", forward))

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import graphdsl
-from graphdsl import render
-from graphdsl.render import RenderError
+from graphdsl.inspect import render
+from graphdsl.inspect.render import RenderError
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -3,7 +3,7 @@ import graphdsl
 
 
 def schedule(text):
-    return graphdsl.loads(text)._schedule
+    return graphdsl.loads(text).schedule
 
 
 def test_slots_follow_the_forward_order():
@@ -27,10 +27,10 @@ def test_backward_plan_skips_constants_and_nodes_off_the_path():
 
 def test_plans_are_computed_once_when_the_program_is_built():
     prog = graphdsl.loads("input x = 1\noutput f = x * x, g = x + 1")
-    before = prog._schedule.plans
+    before = prog.schedule.plans
     prog.run()
     prog.run(of="g")
-    assert prog._schedule.plans is before
+    assert prog.schedule.plans is before
 
 
 def test_leaves_that_no_gradient_reaches_are_known():

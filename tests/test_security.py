@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.datafiles import DataFileError, read_data
+from graphdsl.train.datafiles import DataFileError, read_data
 from graphrun_subprocess import graphrun
 
 SENTINEL = "graphdsl_was_injected"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.train import Adam, DataError, Momentum, SGD, TrainingError
+from graphdsl.train.fit import Adam, DataError, Momentum, SGD, TrainingError
 
 CLASSIFIER = """
 input X: [n, 2], y: [n]

@@ -40,7 +40,7 @@ def _where(c, a, b):
 # The cotangent is selected, not multiplied by a 0/1 mask: an infinite cotangent of the
 # branch not taken must not become inf * 0 = NaN.
 elementwise("where", None, lambda out, c, a, b: G.where(c, 1.0, 0.0), lambda out, c, a, b: G.where(c, 0.0, 1.0),
-            impl=_where, numpy="NP_WHERE({0}, {1}, {2})", float="{1} if {0} else {2}", conditions=(0,), exact=True, names={"NP_WHERE": np.where},
+            impl=_where, simplify=lambda c, a, b: (a if c.value != 0 else b) if c.op == "const" else None, numpy="NP_WHERE({0}, {1}, {2})", float="{1} if {0} else {2}", conditions=(0,), exact=True, names={"NP_WHERE": np.where},
             vjp_rules=(None, lambda g, out, c, a, b: G.where(c, g, 0.0),
                        lambda g, out, c, a, b: G.where(c, 0.0, g)),
             doc="where(c, a, b): a where c is not 0, else b; the gradient follows the choice")

@@ -28,10 +28,11 @@ class Expr:
     """``op`` is ``"var"`` (``value`` is its name), ``"const"`` (``value`` a float) or a
     gate's name with ``args`` and ``options`` (a tuple of (name, value) pairs)."""
 
-    __slots__ = ("op", "args", "options", "value", "shape", "ones", "__weakref__")
+    __slots__ = ("op", "gate", "args", "options", "value", "shape", "ones", "__weakref__")
 
-    def __init__(self, op, args=(), options=(), value=None, shape=None, ones=False):
+    def __init__(self, op, args=(), options=(), value=None, shape=None, ones=False, gate=None):
         self.op, self.args, self.options, self.value, self.shape = op, args, options, value, shape
+        self.gate = gate  # the record of a call
         self.ones = ones  # a cotangent known to be ones of its shape (see Gate.keeps_ones)
 
     # Arithmetic builds gates. There is deliberately no __eq__: expressions are dict keys.
@@ -74,12 +75,12 @@ class Expr:
 _INTERNED: dict = {}
 
 
-def _intern(op, args, options, value, shape, ones=False) -> Expr:
-    key = (op, tuple(map(id, args)), options, value if op != "const" else (value, math.copysign(1, value)),
-           shape, ones)
+def _intern(op, args, options, value, shape, ones=False, gate=None) -> Expr:
+    key = (op, id(gate), tuple(map(id, args)), options,
+           value if op != "const" else (value, math.copysign(1, value)), shape, ones)
     found = _INTERNED.get(key)
     if found is None:
-        found = _INTERNED[key] = Expr(op, args, options, value, shape, ones)
+        found = _INTERNED[key] = Expr(op, args, options, value, shape, ones, gate)
     return found
 
 
@@ -104,9 +105,11 @@ def _shape(shape):
     return None if shape is None else tuple(shape)
 
 
-def call(name: str, *args, **options) -> Expr:
-    """The expression ``name(*args, **options)``, simplified where no number changes."""
-    gate = GATES[name]
+def call(gate, *args, **options) -> Expr:
+    """The expression ``gate(*args, **options)``, simplified where no number changes;
+    ``gate`` is a record or the name of one."""
+    gate = GATES[gate] if isinstance(gate, str) else gate
+    name = gate.name
     args = tuple(as_expr(a) for a in args)
     options = gate.option_items(options)
     simpler = _fold(gate, args, options)
@@ -115,7 +118,7 @@ def call(name: str, *args, **options) -> Expr:
     if simpler is not None:
         return as_expr(simpler)
     shape = gate.infer_shape([a.shape for a in args], dict(options))
-    return _intern(name, args, options, None, _shape(shape), gate.keeps_ones and any(a.ones for a in args))
+    return _intern(name, args, options, None, _shape(shape), gate.keeps_ones and any(a.ones for a in args), gate)
 
 
 def _fold(gate, args, options):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 
-from .expr import GATES, Expr, as_expr, walk
+from .expr import Expr, as_expr, walk
 from .record import NAMESPACE
 
 
@@ -59,7 +59,7 @@ def _contexts(order: list, roots: list, mode: str) -> dict:
     for node in order:
         if node.op in ("var", "const"):
             continue
-        gate = GATES[node.op]
+        gate = node.gate
         for k, arg in enumerate(node.args):
             if k in gate.conditions:
                 want = "cond" if mode == "float" else "mask"
@@ -106,7 +106,7 @@ class Writer:
             return name
         if node.op == "const":
             return literal(node.value)
-        gate = GATES[node.op]
+        gate = node.gate
         args = [source[id(a)] for a in node.args]
         args = [a if _simple(a) else f"({a})" for a in args]
         if context == "mask" and gate.mask is not None:
@@ -133,11 +133,12 @@ class Writer:
 
 
 _NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?$")
+_FIELD = re.compile(r"\{\w+\}\w*$")  # a template's field: filled with a name or a literal
 
 
 def _simple(text: str) -> bool:
     """A name, a literal or a call: needs no parentheses as an operand."""
-    if text.isidentifier() or _NUMBER.match(text) or text.startswith("(") and _balanced(text):
+    if text.isidentifier() or _NUMBER.match(text) or _FIELD.match(text) or text.startswith("(") and _balanced(text):
         return True
     head = text.split("(", 1)[0]
     return head.isidentifier() and text.endswith(")") and _balanced(text[len(head):])
@@ -170,7 +171,7 @@ def _prose(expr: Expr) -> str:
         elif node.op == "const":
             texts[id(node)] = (f"{node.value:g}", 9 if node.value >= 0 else 3)
         else:
-            texts[id(node)] = prose_call(GATES[node.op], [texts[id(a)] for a in node.args], node.opts)
+            texts[id(node)] = prose_call(node.gate, [texts[id(a)] for a in node.args], node.opts)
     return texts[id(expr)][0]
 
 
@@ -204,7 +205,7 @@ def _function(key, params: tuple, roots: list):
     body = writer.lines + [f"return {', '.join(s or 'None' for s in sources)}"]
     text = f"def rule({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     namespace = dict(NAMESPACE, **writer.namespace)
-    exec(compile(text, f"<rule {key[0]}>", "exec"), namespace)  # noqa: S102 -- our own templates
+    exec(compile(text, f"<rule {getattr(key[0], 'name', key[0])}>", "exec"), namespace)  # noqa: S102 -- our own templates
     found = _FUNCTIONS[key] = namespace["rule"]
     found.source = text
     return found
@@ -226,11 +227,11 @@ def _shapes(ranks):
 
 def compile_forward(gate):
     if not gate.by_rank and not gate.options:
-        return _function((gate.name, "forward", (), None), gate.operand_names, [gate.forward_expr()])
+        return _function((gate, "forward", (), None), gate.operand_names, [gate.forward_expr()])
 
     def forward(*args, **options):
         opts, ranks = _key(gate, args, options)
-        fn = _function((gate.name, "forward", opts, ranks), gate.operand_names,
+        fn = _function((gate, "forward", opts, ranks), gate.operand_names,
                        [gate.forward_expr(_shapes(ranks), dict(opts))])
         return fn(*args)
     return forward
@@ -239,11 +240,11 @@ def compile_forward(gate):
 def compile_vjp(gate, i: int):
     params = ("g", "out") + gate.operand_names
     if not gate.by_rank and not gate.options:
-        return _function((gate.name, "vjp", i, (), None), params, [gate.vjp_expr(i)])
+        return _function((gate, "vjp", i, (), None), params, [gate.vjp_expr(i)])
 
     def vjp(g, out, *args, **options):
         opts, ranks = _key(gate, args, options)
-        key = (gate.name, "vjp", i, opts, ranks)
+        key = (gate, "vjp", i, opts, ranks)
         fn = _FUNCTIONS.get(key) or _function(key, params, [gate.vjp_expr(i, _shapes(ranks), None, dict(opts))])
         return fn(g, out, *args)
     return vjp
@@ -256,7 +257,7 @@ def compile_jvp(gate):
     def jvp(tangents, out, *args, **options):
         opts, ranks = _key(gate, args, options)
         present = tuple(t is not None for t in tangents)
-        key = (gate.name, "jvp", present, opts, ranks)
+        key = (gate, "jvp", present, opts, ranks)
         fn = _FUNCTIONS.get(key)
         if fn is None:
             expr = gate.jvp_expr(present, _shapes(ranks), None, dict(opts))
@@ -266,7 +267,7 @@ def compile_jvp(gate):
 
 
 def compile_partial(gate, i: int):
-    return _function((gate.name, "partial", i), ("out",) + gate.operand_names, [gate.partial_expr(i)])
+    return _function((gate, "partial", i), ("out",) + gate.operand_names, [gate.partial_expr(i)])
 
 
 def evaluate(expr: Expr, env: dict):

@@ -103,49 +103,28 @@ class Gate:
         return self.partials is not None
 
     # ------------------------------------------------------------ the rules as expressions
-    def forward_expr(self, shapes=None, options=None):
-        """The forward rule as an expression over ``x0, x1...`` (None: a primitive)."""
-        if self.forward_rule is None:
-            return None
-        return trace(self.forward_rule, self.operand_names, shapes, options)
+    # ``*_of`` take expressions (operands, ``out``, ``g``, tangents) and give the rule's
+    # expression; ``*_expr`` trace them over variables named x0, x1..., out, g, t0, t1...
+    def forward_of(self, args: list, options: dict):
+        """The forward rule over ``args`` (None for a primitive, which has ``impl``)."""
+        return None if self.forward_rule is None else self.forward_rule(*args, **options)
 
-    def partial_expr(self, i: int, shapes=None, out_shape=None):
+    def partial_of(self, i: int, out, args: list):
         rule = self.partials[i]
-        if rule is None:
-            return None
-        return trace(rule, ("out",) + self.operand_names, (out_shape,) + tuple(shapes or (None,) * self.arity))
+        return None if rule is None else rule(out, *args)
 
-    def vjp_expr(self, i: int, shapes=None, out_shape=None, options=None, g_shape=None, ones=False):
-        """The cotangent of operand ``i`` as an expression over ``g, out, x0, x1...``
-        (None: no gradient flows to it)."""
-        shapes = tuple(shapes or (None,) * self.arity)
-        g_shape = out_shape if g_shape is None else g_shape
+    def vjp_of(self, i: int, g, out, args: list, options: dict):
+        """The cotangent of operand ``i`` (None: no gradient flows to it)."""
         if self.partials is not None and self.vjp_rules is None:
-            if self.partials[i] is None:
-                return None
-            partial = self.partial_expr(i, shapes, out_shape)
-            g = trace(lambda g: g, ("g",), (g_shape,), ones=("g",) if ones else ())
-            return g * partial
+            partial = self.partial_of(i, out, args)
+            return None if partial is None else g * partial
         rule = self.vjp_rules[i] if self.vjp_rules else None
-        if rule is None:
-            return None
-        return trace(rule, ("g", "out") + self.operand_names, (g_shape, out_shape) + shapes, options,
-                     ones=("g",) if ones else ())
+        return None if rule is None else rule(g, out, *args, **options)
 
-    def jvp_expr(self, present: tuple, shapes=None, out_shape=None, options=None):
-        """The output's tangent over ``t0, t1...`` (the tangents ``present``), ``out``
-        and ``x0, x1...``; None when it is zero."""
-        shapes = tuple(shapes or (None,) * self.arity)
-        tangent_names = tuple(f"t{i}" for i in range(self.arity))
-
-        def rule(*names):
-            ts = [t if here else None for t, here in zip(names[:self.arity], present)]
-            out, args = names[self.arity], names[self.arity + 1:]
-            return self._jvp(ts, out, args, options or {})
-
-        return trace(rule, tangent_names + ("out",) + self.operand_names, shapes + (out_shape,) + shapes)
-
-    def _jvp(self, ts, out, args, options):
+    def jvp_of(self, ts: list, out, args: list, options: dict):
+        """The output's tangent from the operands' tangents (None where zero)."""
+        if self.jvp_rule is not None:
+            return self.jvp_rule(ts, out, *args, **options)
         if self.partials is not None:
             total = None
             for t, p in zip(ts, self.partials):
@@ -155,15 +134,43 @@ class Gate:
                 total = term if total is None else total + term
             return total
         if self.linear:
-            return None if ts[0] is None else GATES[self.name].build(ts[0], *args[1:], **options)
-        if self.jvp_rule is None:
+            return None if ts[0] is None else self.build(ts[0], *args[1:], **options)
+        return None
+
+    def out_shape(self, shapes, options):
+        return None if shapes is None else self.infer_shape(list(shapes), options or {})
+
+    def forward_expr(self, shapes=None, options=None):
+        if self.forward_rule is None:
             return None
-        return self.jvp_rule(ts, out, *args, **options)
+        return trace(lambda *args: self.forward_of(args, options or {}), self.operand_names, shapes)
+
+    def partial_expr(self, i: int, shapes=None, out_shape=None):
+        shapes = tuple(shapes or (None,) * self.arity)
+        return trace(lambda out, *args: self.partial_of(i, out, args), ("out",) + self.operand_names,
+                     (out_shape,) + shapes)
+
+    def vjp_expr(self, i: int, shapes=None, out_shape=None, options=None):
+        shapes = tuple(shapes or (None,) * self.arity)
+        out_shape = out_shape or self.out_shape(shapes if shapes[0] is not None else None, options)
+        return trace(lambda g, out, *args: self.vjp_of(i, g, out, args, options or {}),
+                     ("g", "out") + self.operand_names, (out_shape, out_shape) + shapes)
+
+    def jvp_expr(self, present: tuple, shapes=None, out_shape=None, options=None):
+        shapes = tuple(shapes or (None,) * self.arity)
+        names = tuple(f"t{i}" for i in range(self.arity)) + ("out",) + self.operand_names
+
+        def rule(*variables):
+            ts = [t if here else None for t, here in zip(variables[:self.arity], present)]
+            return self.jvp_of(ts, variables[self.arity], variables[self.arity + 1:], options or {})
+
+        return trace(rule, names, shapes + (out_shape,) + shapes)
 
     def build(self, *args, **options):
+        """This gate applied to expressions (simplified as ``expr.call`` does)."""
         from .expr import call
 
-        return call(self.name, *args, **options)
+        return call(self, *args, **options)
 
     @cached_property
     def operand_names(self) -> tuple:
@@ -194,8 +201,13 @@ class Gate:
         return compile_jvp(self)
 
     def has_vjp(self, i: int) -> bool:
+        return self.flows[i]
+
+    @cached_property
+    def flows(self) -> tuple:
+        """Per operand: does a gradient flow to it?"""
         rules = self.vjp_rules if self.vjp_rules is not None else self.partials
-        return bool(rules) and rules[i] is not None
+        return tuple(bool(rules) and rules[i] is not None for i in range(self.arity))
 
     @cached_property
     def locals(self) -> tuple:
@@ -245,3 +257,6 @@ def elementwise(name: str, *partials, **fields) -> Gate:
     other gates) and one local derivative per operand (None: no gradient)."""
     return register(Gate(name, len(partials), partials=tuple(partials), shape=broadcast,
                          rows="elementwise", **fields))
+
+
+NAMESPACE.update(INF=float("inf"), NAN=float("nan"))

@@ -1,0 +1,96 @@
+"""graphrun: the only place that prints and picks exit codes.
+
+``main`` parses the command line and hands the run to :func:`console.guarded`,
+which turns every error into one report on stderr and an exit status. Running a
+model lives in ``cli_run``; subcommands get a module of their own and a line
+of dispatch at the top of ``main``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from . import console, run as cli_run
+from ..graph.build import DEFAULT_MAX_NODES
+
+EPILOG = """\
+examples:
+  graphrun examples/mul_add.graph --inputs x=-2,y=5,z=-4
+  graphrun model.graph --inputs 'W=[[1,2],[3,4]],x=[1,0]' --json
+  graphrun model.graph --explain --check
+  graphrun model.graph --render picture.svg
+  graphrun model.graph --params trained.npz --inputs-file test.npz
+  graphrun model.graph --batch rows.csv
+
+exit status: 0 success; 1 a model, binding, numeric or data error; 2 a usage error.
+In --json output NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``graphrun``."""
+    parser = argparse.ArgumentParser(
+        prog="graphrun", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Run a .graph file: its outputs, and the gradient of one output with "
+                    "respect to every input and param.")
+    parser.add_argument("model", type=console.file_name, help="the .graph file")
+    bind = parser.add_argument_group("values")
+    bind.add_argument("--inputs", action="append", metavar="K=V,...",
+                      help="bindings: a number or a JSON array per name, e.g. x=-2,W=[[1,2],[3,4]] "
+                           "(repeatable; wins over --inputs-file)")
+    bind.add_argument("--inputs-file", metavar="F", type=console.file_name,
+                      help="bindings from a .json object or an .npz archive")
+    bind.add_argument("--params", metavar="F", type=console.file_name,
+                      help="param values from an .npz or .json file (e.g. saved by graphrun train --save)")
+    bind.add_argument("--batch", metavar="F", type=console.file_name,
+                      help="one run per row of a .csv (header = input names) or an .npz (leading "
+                           "axis = rows); prints a CSV table, or JSON with --json")
+    what = parser.add_argument_group("what to compute and print")
+    what.add_argument("--of", metavar="NAME", help="the output to differentiate (default: the first)")
+    what.add_argument("--no-grad", action="store_true", help="forward pass only")
+    what.add_argument("--json", action="store_true",
+                      help='print {"outputs": {...}, "gradients": {...}} (arrays as nested lists)')
+    what.add_argument("--explain", action="store_true",
+                      help="print the backward pass step by step: local gradient × upstream = gradient")
+    what.add_argument("--check", action="store_true",
+                      help="compare the gradients with central differences; exit 1 when they disagree")
+    what.add_argument("--check-finite", action="store_true",
+                      help="stop at the first node whose value or gradient is NaN or infinite (exit 1)")
+    pics = parser.add_argument_group("pictures")
+    pics.add_argument("--dot", metavar="PATH", type=console.file_name,
+                      help="write Graphviz DOT, edges labelled with values and gradients "
+                           "('-': stdout, instead of the results)")
+    pics.add_argument("--render", metavar="PATH", type=console.file_name,
+                      help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
+    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
+                        help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
+    parser.add_argument("--version", action="version", version=f"graphrun {__version__}")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of ``graphrun``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _tolerant_streams()
+    # Subcommands (graphrun train ...) dispatch here, before the model parser sees argv.
+    if argv[:1] == ["train"]:
+        from .train import main as train_main
+        return train_main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        return int(done.code or 0)
+    return console.guarded(lambda: cli_run.run(args), file=args.model)
+
+
+def _tolerant_streams() -> None:
+    # A terminal that cannot show '∂' or 'σ' should get an escape, not a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

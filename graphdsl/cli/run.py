@@ -1,0 +1,211 @@
+"""``graphrun MODEL``: run a model once (or once per row of ``--batch``) and report it.
+
+Everything here raises (GraphError, CommandError); ``console.guarded`` reports.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import console
+from ..run import interpret as execute, numeric
+from ..run.bindings import bind
+from .console import UsageError
+from ..inspect.dot import to_dot
+from ..errors import NumericError
+from ..inspect.explain import explain
+from ..inspect.gradcheck import check_gradients
+from ..inspect.numbers import LARGE, format_number, format_value, shape_text, to_json
+from ..program import Result
+from ..inspect.render import FORMATS, INSTALL_HINT, RenderError, find_dot, render
+
+
+def run(args) -> int:
+    """Run the model of ``args`` (parsed by ``cli.build_parser``); returns the exit status."""
+    check_options(args)
+    if args.render and find_dot() is None:
+        raise RenderError(f"--render needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
+    prog = _program(args)
+    bindings = _bindings(args)
+    if args.batch:
+        return _run_batch(prog, args, bindings)
+    if args.no_grad:
+        result = _forward_only(prog, args.of, args.check_finite, bindings)
+    else:
+        result = prog._run(args.of, bindings, args.check_finite)
+    if args.dot == "-":
+        sys.stdout.write(to_dot(prog, result, gradients=not args.no_grad))
+        return console.EXIT_OK
+    # check_gradients' own keywords (of, eps, tolerance) would take inputs of those names
+    report = check_gradients(prog, prog._output(args.of), 1e-6, 1e-5, bindings) if args.check else None
+    steps = explain(result) if args.explain else None
+    _write_pictures(prog, result, args)
+    if args.json:
+        _print_json(result, args, steps, report)
+    else:
+        _print_human(result, args, steps, report)
+    if report is not None and not report.ok:
+        raise NumericError(f"gradient check of {report.of} failed: largest relative error "
+                           f"{report.max_rel_error:.3g} is above the tolerance {report.tolerance:g}")
+    return console.EXIT_OK
+
+
+def check_options(args) -> None:
+    """Refuse combinations of options that cannot be honoured together (exit 2)."""
+    conflicts = [("--no-grad", args.no_grad, "--explain", args.explain),
+                 ("--no-grad", args.no_grad, "--check", args.check)]
+    for other, flag in (("--json", args.json), ("--explain", args.explain), ("--check", args.check),
+                        ("--batch", args.batch)):
+        conflicts.append(("--dot -", args.dot == "-", other, flag))
+    for other, flag in (("--dot", args.dot), ("--render", args.render), ("--explain", args.explain),
+                        ("--check", args.check), ("--check-finite", args.check_finite)):
+        conflicts.append(("--batch", args.batch, other, flag))
+    for first, a, second, b in conflicts:
+        if a and b:
+            raise UsageError(f"{first} cannot be combined with {second}")
+    if args.render and Path(args.render).suffix.lower() not in FORMATS:
+        raise UsageError(f"--render {args.render}: the file name must end in .svg, .png or .pdf")
+    if args.dot and args.render and Path(args.dot).resolve() == Path(args.render).resolve():
+        raise UsageError("--dot and --render name the same file")
+
+
+def _program(args):
+    """The model, with the params of ``--params``; ``--of`` checked against its outputs."""
+    prog = console.load_model(args.model, args.max_nodes)
+    if args.params:
+        prog = prog.with_params(console.read_bindings(args.params, (".npz", ".json"), "--params"))
+    if args.of is not None and args.of not in prog.outputs:
+        raise UsageError(f"--of {args.of}: not an output of {args.model} "
+                         f"(outputs: {', '.join(prog.outputs)})")
+    return prog
+
+
+def _bindings(args) -> dict:
+    bindings = console.read_bindings(args.inputs_file) if args.inputs_file else {}
+    bindings.update(console.parse_inputs(args.inputs))
+    return bindings
+
+
+def _forward_only(prog, of, check_finite: bool, bindings: dict) -> Result:
+    """A Result with values only: ``--no-grad`` never runs (or fails in) the backward pass."""
+    sched = prog.schedule
+    with np.errstate(all="ignore"):
+        values = execute.forward(sched, bind(sched.leaves, bindings))
+    problem = numeric.first_nonfinite(sched, values) if check_finite else None
+    if problem:
+        raise problem
+    return Result(prog, values, [None] * len(values), of or prog.outputs[0])
+
+
+def _write_pictures(prog, result, args) -> None:
+    protect = (args.model, args.inputs_file, args.params, args.batch)
+    source = to_dot(prog, result, gradients=not args.no_grad) if args.dot or args.render else None
+    if args.dot:
+        console.write_atomic(args.dot, source, protect)
+    if args.render:
+        picture = render(source, FORMATS[Path(args.render).suffix.lower()])
+        console.write_atomic(args.render, picture, protect)
+
+
+# ---------------------------------------------------------------- printing one run
+def _print_human(result, args, steps, report) -> None:
+    for line in aligned(result.outputs.items()):
+        print(line)
+    if not args.no_grad:
+        for line in aligned((f"d{result.of}/d{name}", value) for name, value in result.grads.items()):
+            print(line)
+    if steps:
+        print(f"\nbackward pass of {result.of}, step by step:")
+        for step in steps:
+            print("  " + step.text)
+    if report is not None:
+        print(("\n" if steps else "") + str(report))
+        if report.skipped:
+            print(f"(no gradient of {report.of} reaches {', '.join(report.skipped)}: not checked)")
+
+
+def _print_json(result, args, steps, report) -> None:
+    data = {"outputs": to_json(result.outputs), "gradients": {} if args.no_grad else to_json(result.grads)}
+    if steps is not None:
+        data["explain"] = [step.as_dict() for step in steps]
+    if report is not None:
+        data["check"] = _report_json(report)
+    print(json.dumps(data, allow_nan=False))
+
+
+def _report_json(report) -> dict:
+    worst = report.worst
+    return {"of": report.of, "ok": report.ok, "max_rel_error": to_json(report.max_rel_error),
+            "tolerance": report.tolerance, "skipped": list(report.skipped),
+            "worst": None if worst is None else {
+                "name": worst.name, "index": list(worst.index), "analytic": to_json(worst.analytic),
+                "numeric": to_json(worst.numeric), "rel_error": to_json(worst.rel_error)}}
+
+
+def aligned(pairs) -> list:
+    """``name = value`` lines with the ``=`` signs aligned; arrays continue on indented lines,
+    large ones introduced by their shape."""
+    pairs = list(pairs)
+    width = max((len(name) for name, _ in pairs), default=0)
+    lines = []
+    for name, value in pairs:
+        text = format_value(value)
+        if isinstance(value, np.ndarray) and value.size > LARGE:
+            text = f"shape {shape_text(value.shape)}\n{text}"
+        first, *rest = text.split("\n")
+        lines.append(f"{name.ljust(width)} = {first}")
+        lines.extend(" " * (width + 3) + line for line in rest)
+    return lines
+
+
+# ---------------------------------------------------------------- --batch
+def _run_batch(prog, args, shared: dict) -> int:
+    rows = console.read_bindings(args.batch, (".csv", ".npz"), "--batch")
+    if not rows:
+        raise console.CommandError(f"{args.batch}: no columns: --batch needs one array per input, "
+                                   "one row per run")
+    for name, value in rows.items():
+        if not np.ndim(value):
+            raise console.CommandError(f"{args.batch}: '{name}' is a single number, not one row per run")
+    both = sorted(set(rows) & set(shared))
+    if both:
+        raise UsageError(f"{', '.join(both)} given both by --batch and by --inputs/--inputs-file")
+    count = next((np.shape(v)[0] for v in rows.values() if np.ndim(v)), None)
+    if count is not None:  # values given once are shared by every row
+        shared = {k: np.broadcast_to(np.asarray(v), (count,) + np.shape(v)) for k, v in shared.items()}
+    batch = prog.run_batch(of=args.of, **rows, **shared)
+    outputs = {name: batch.outputs.get(name) for name in prog.outputs}
+    grads = {} if args.no_grad else {name: batch.grads.get(name) for name in prog.inputs + prog.params}
+    if args.json:
+        print(json.dumps({"outputs": to_json(_rows_or_empty(outputs)),
+                          "gradients": to_json(_rows_or_empty(grads))}, allow_nan=False))
+        return console.EXIT_OK
+    columns = {**outputs, **{f"d{batch.of}/d{name}": value for name, value in grads.items()}}
+    header, cells = [], []
+    for name, value in columns.items():
+        names, flat = _flatten(name, value, batch.rows)
+        header += names
+        cells.append(flat)
+    print(",".join(header))
+    for i in range(batch.rows):
+        print(",".join(format_number(x, digits=None) for block in cells for x in block[i]))
+    return console.EXIT_OK
+
+
+def _rows_or_empty(columns: dict) -> dict:
+    return {name: (np.zeros(0) if value is None else value) for name, value in columns.items()}
+
+
+def _flatten(name: str, value, rows: int):
+    """Column names and a (rows, k) array for one output or gradient of a batch."""
+    if value is None:  # zero rows
+        return [name], np.zeros((rows, 1))
+    value = np.asarray(value)
+    per_row = value.shape[1:]
+    if not per_row:
+        return [name], value.reshape(rows, 1)
+    names = [name + "".join(f"[{i}]" for i in index) for index in np.ndindex(per_row)]
+    return names, value.reshape(rows, -1)

@@ -1,0 +1,257 @@
+"""``graphrun train``: fit a model's params to a data file, from the command line.
+
+    graphrun train model.graph --data train.npz --epochs 200 --lr 0.1 --save trained.npz
+
+Prints a summary (or, with --json, the history as JSON); shows progress on a terminal;
+exits 0 on success, 1 for a model, data or numeric error, 2 for a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import console
+from ..train.datafiles import DataFileError, read_data
+from ..errors import GraphError, Span
+from ..inspect.numbers import to_json
+from ..program import load
+from ..train.fit import OPTIMIZERS, DataError
+
+PLOT_TYPES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+_positive = console.real_number(lambda v: math.isfinite(v) and v > 0, "a positive number")
+_fraction = console.real_number(lambda v: 0.0 <= v < 1.0, "at least 0 and below 1")
+
+
+def _file_type(*suffixes: str):
+    def parse(text: str) -> str:
+        console.file_name(text)
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"'{text}' should end in {' or '.join(suffixes)}")
+        return text
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphrun train", description="Train every param of a .graph model on a data file: "
+        "each epoch shuffles the samples and updates the params on mini-batches of the loss.")
+    parser.add_argument("model", type=console.file_name, help="the .graph file")
+    parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json"),
+                        help=".npz (arrays named like the inputs, first axis = samples) or .csv "
+                             "(a header of input names; repeat a name for the columns of a matrix)")
+    parser.add_argument("--epochs", type=console.whole_number(0), default=10, help="passes over the data (default 10)")
+    parser.add_argument("--batch-size", type=console.whole_number(1), metavar="N",
+                        help="samples per update (default: all of them, one update per epoch)")
+    parser.add_argument("--lr", type=_positive, default=0.01, help="learning rate (default 0.01)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
+    parser.add_argument("--momentum", type=_fraction, default=0.9, help="for --optimizer momentum (default 0.9)")
+    parser.add_argument("--seed", type=console.whole_number(0), default=0,
+                        help="seeds the params' random initial values and the shuffling (default 0)")
+    parser.add_argument("--of", metavar="NAME", help="the output to minimise (default: the first)")
+    parser.add_argument("--save", metavar="FILE.npz", type=_file_type(".npz"),
+                        help="write every trained param to an .npz archive")
+    parser.add_argument("--json", action="store_true", help="print the history as JSON instead")
+    parser.add_argument("--plot", metavar="FILE.png", type=_file_type(*PLOT_TYPES),
+                        help="draw the loss (and metrics) per epoch (needs matplotlib)")
+    return parser
+
+
+def main(argv) -> int:
+    """Run ``graphrun train`` with the arguments that follow ``train``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed
+        return int(done.code or 0)
+    return console.guarded(lambda: _train(args), file=args.model, prog="graphrun train")
+
+
+def _train(args) -> int:
+    """The command itself: errors in the data are reported here, against the data file;
+    everything else is raised for console.guarded to report."""
+    _check_outputs(args)
+    prog = _load(args.model, args.seed)
+    if args.of is not None and args.of not in prog.outputs:  # a usage error, as for graphrun --of
+        raise console.UsageError(f"--of {args.of}: not an output of {args.model} "
+                                 f"(outputs: {', '.join(prog.outputs)})")
+    try:
+        history = _fit(prog, read_data(args.data), args)
+    except DataError as err:
+        print(_render_data_error(err, args.data), file=sys.stderr)
+        return console.EXIT_ERROR
+    except DataFileError as err:
+        print(_render_file_error(err, args.data), file=sys.stderr)
+        return console.EXIT_ERROR
+    _write_outputs(history, args)
+    print(json.dumps(to_json(history.as_dict())) if args.json else _summary(history, args))
+    return console.EXIT_OK
+
+
+def _load(path: str, seed: int):
+    """graphdsl.load with the seed of the initial values; file problems as one line."""
+    try:
+        return load(path, seed=seed)
+    except FileNotFoundError:
+        raise console.CommandError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise console.CommandError(f"{path}: is a directory, not a .graph file") from None
+    except OSError as err:
+        raise console.CommandError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def _fit(prog, data: dict, args):
+    progress = _Progress(args.epochs) if sys.stderr.isatty() else None
+    try:
+        return prog.fit(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, of=args.of,
+                        on_epoch=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _check_outputs(args) -> None:
+    """Problems with --save and --plot, found before training rather than after it."""
+    for flag, path in (("--save", args.save), ("--plot", args.plot)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise console.CommandError(f"{flag} {path}: the folder {Path(path).parent} does not exist")
+        if path and any(console.same_file(path, keep) for keep in (args.model, args.data)):
+            raise console.UsageError(f"refusing to overwrite '{path}' with {flag}: it is one of the inputs")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise console.CommandError("--plot needs matplotlib, which is not installed: "
+                                   "pip install 'graphdsl[plot]' (or pip install matplotlib)")
+
+
+# ---------------------------------------------------------------- results
+def _write_outputs(history, args) -> None:
+    """--save and --plot, each written whole or not at all, never over the model or data."""
+    protect = (args.model, args.data)
+    if args.save:
+        archive = io.BytesIO()
+        np.savez(archive, **{name: np.asarray(v) for name, v in history.params.items()})
+        console.write_atomic(args.save, archive.getvalue(), protect)
+    if args.plot:
+        console.write_atomic(args.plot, _plot(history, Path(args.plot).suffix[1:].lower()), protect)
+
+
+def _summary(history, args) -> str:
+    batch = f"batches of {args.batch_size}" if args.batch_size else "the full batch"
+    lines = [f"trained {', '.join(history.params)} for {len(history.losses)} epochs "
+             f"({args.optimizer}, lr {args.lr:g}, {batch})"]
+    if history.losses:
+        tail = "".join(f", {name} {values[-1]:.4g}" for name, values in history.metrics.items())
+        lines[0] += f": {history.of} {history.losses[-1]:.4g}{tail} in the last epoch"
+    lines += [f"{what} written to {path}" for what, path in (("params", args.save), ("plot", args.plot)) if path]
+    return "\n".join(lines)
+
+
+def _plot(history, kind: str) -> bytes:
+    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png, svg...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(1, len(history.losses) + 1)
+    rows = 2 if history.metrics else 1
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(6.4, 2.4 + 2.0 * rows), squeeze=False)
+    axes[0, 0].plot(epochs, history.losses)
+    axes[0, 0].set_ylabel(history.of if history.of == "loss" else f"loss ({history.of})")
+    for name, values in history.metrics.items():
+        axes[-1, 0].plot(epochs, values, label=name)
+    if history.metrics:
+        axes[-1, 0].legend()
+    axes[-1, 0].set_xlabel("epoch")
+    fig.tight_layout()
+    picture = io.BytesIO()
+    try:
+        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind)
+    finally:
+        plt.close(fig)
+    return picture.getvalue()
+
+
+class _Progress:
+    """Epoch, loss and metrics on stderr: a tqdm bar when tqdm is installed, else one
+    line redrawn with a carriage return at most ten times a second."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.last, self.bar = epochs, 0.0, None
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        if _width(sys.stderr) > 0:  # tqdm draws nothing on a terminal that reports 0 columns
+            self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, epoch: int, loss: float, metrics: dict) -> None:
+        text = f"loss {loss:.4g}" + "".join(f"  {name} {value:.4g}" for name, value in metrics.items())
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last >= 0.1 or epoch == self.epochs:
+            self.last = now
+            sys.stderr.write(f"\repoch {epoch}/{self.epochs}  {text}\033[K")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.last:
+            sys.stderr.write("\n")
+
+
+def _width(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 80  # not a real file (a test's stand-in): assume an ordinary terminal
+
+
+# ---------------------------------------------------------------- errors in data files
+def _render_data_error(err: DataError, data_path: str) -> str:
+    """``FILE: error: ...``, or ``FILE:LINE:COL: error: ...`` and a caret for a CSV cell."""
+    span = None
+    if err.row is not None and Path(data_path).suffix.lower() == ".csv":
+        span = _csv_cell(data_path, err.row, err.input, err.item)
+    if span is None:
+        return f"{data_path}: error: {err.message}"
+    return GraphError(err.message, span).render()
+
+
+def _render_file_error(err: DataFileError, data_path: str) -> str:
+    if err.span is not None:
+        return err.render()
+    prefix = f"{data_path}: "
+    message = err.message[len(prefix):] if err.message.startswith(prefix) else err.message
+    return f"{data_path}: error: {message}"
+
+
+def _csv_cell(path: str, row: int, column: str | None, item: int = 0) -> Span | None:
+    """Where sample ``row`` of input ``column`` (its ``item``-th column, for a matrix) sits in
+    a CSV file, skipping blank lines as the reader does."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    filled = [i for i, line in enumerate(lines) if any(cell.strip() for cell in line.split(","))]
+    if len(filled) < row + 2:
+        return None
+    header = [cell.strip() for cell in lines[filled[0]].split(",")]
+    line = lines[filled[row + 1]].rstrip("\r")
+    cells = [i for i, name in enumerate(header) if name == column]
+    cell = cells[item] if item < len(cells) else 0
+    column_at = sum(len(c) + 1 for c in line.split(",")[:cell]) + 1
+    return Span(path, filled[row + 1] + 1, column_at, line)

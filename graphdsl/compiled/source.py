@@ -1,0 +1,98 @@
+"""Statements to source: dead code dropped, values deleted after their last use, long
+listings cut into chunks, and the source compiled into a function.
+
+A statement records the names it reads and writes, so that dead steps are dropped,
+values are deleted right after their last use (the memory of a long chain stays flat),
+and a listing too long for one function is cut into chunks that pass live names
+through a list (CPython's compiler slows down superlinearly on functions of 100,000
+lines). Names are generated (``v12``, ``g12``, namespace entries in upper case); user
+text only ever enters as namespace values, never as source.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+CHUNK = 100_000  # statements per function: CPython compiles longer ones superlinearly
+
+
+class Stmt(NamedTuple):
+    text: str
+    reads: tuple = ()
+    writes: tuple = ()
+    inplace: str = ""  # the value written into a ``{dst}`` array (see with_deletes)...
+    donors: tuple = ()  # ...any of these, if it is not read again
+
+
+def variables(names) -> tuple:
+    """The generated variables among operand sources (not literals or namespace constants)."""
+    return tuple(n for n in dict.fromkeys(names) if n[:1] in ("v", "g", "t") and n[1:2].isdigit())
+
+
+def live(statements: list) -> list:
+    """The statements whose results are read later (or returned); all are pure."""
+    needed, out = set(), []
+    for stmt in reversed(statements):
+        if not stmt.writes or any(name in needed for name in stmt.writes):
+            needed.update(stmt.reads)
+            out.append(stmt)
+    return out[::-1]
+
+
+def with_deletes(statements: list, keep: set) -> list:
+    """Insert ``del name`` right after the last statement that reads each name; a statement
+    with a donor that dies there writes its value into the donor's array instead."""
+    last = {}
+    for i, stmt in enumerate(statements):
+        for name in stmt.reads:
+            last[name] = i
+    out = []
+    for i, stmt in enumerate(statements):
+        dead = [name for name in stmt.reads if last[name] == i and name not in keep]
+        donor = next((name for name in stmt.donors if name in dead), None)
+        if donor:  # the same ufunc, written into an array that is about to be deleted
+            stmt = stmt._replace(text=f"{stmt.writes[0]} = {stmt.inplace.format(dst=donor)}")
+        out.append(stmt)
+        if dead and not stmt.text.startswith("return"):
+            out.append(Stmt("del " + ", ".join(dict.fromkeys(dead)), tuple(dead)))
+    return out
+
+
+def source(statements: list, params: tuple, name: str) -> str:
+    """The statements as one function ``name(*params)``, or as chunks called in turn that
+    hand the names still needed on in one list (one unpacking statement per chunk)."""
+    if len(statements) <= CHUNK:
+        return function(name, params, [s.text for s in statements])
+    pieces = [statements[i:i + CHUNK] for i in range(0, len(statements), CHUNK)]
+    first_write = dict.fromkeys(params, -1)
+    last_read = {}
+    for k, piece in enumerate(pieces):
+        for stmt in piece:
+            for n in stmt.reads:
+                last_read[n] = k
+            for n in stmt.writes:
+                first_write.setdefault(n, k)
+    live_in = [[n for n in first_write if first_write[n] < k <= last_read.get(n, -1)]
+               for k in range(len(pieces) + 1)]
+    chunks = []
+    for k, piece in enumerate(pieces):
+        head = [f"{_targets(live_in[k])} = S", "S.clear()"] if live_in[k] else []
+        tail = [f"S[:] = {_targets(live_in[k + 1])}"] if live_in[k + 1] else []
+        chunks.append(function(f"{name}_{k}", ("S",), head + [s.text for s in piece] + tail))
+    calls = [f"{name}_{k}(S)" for k in range(len(pieces) - 1)] + [f"return {name}_{len(pieces) - 1}(S)"]
+    main = function(name, params, [f"S = [{', '.join(live_in[0])}]"] + calls)
+    return "\n".join(chunks + [main])
+
+
+def _targets(names) -> str:
+    return "(" + ", ".join(names) + ",)"
+
+
+def function(name: str, params, lines) -> str:
+    return f"def {name}({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in lines)
+
+
+def build(text: str, namespace: dict, name: str):
+    """Compile generated source and return the function ``name`` it defines."""
+    code = compile(text, f"<graphdsl {name}>", "exec")
+    exec(code, namespace)  # noqa: S102 -- generated from the gate table's templates only
+    return namespace[name]

@@ -1,0 +1,124 @@
+"""Built model -> Schedule: slots, forward steps and a backward plan per output, decided once.
+
+A slot is a node's index in the forward order; every per-run array is indexed by
+slot, so a run never looks a node up by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..errors import Span
+from ..gates import GATES, Gate
+
+
+class Step(NamedTuple):
+    """``values[slot] = gate.forward(*values[args], **options)``.
+
+    Named tuples (this and BackStep): one is made for every node, several times faster
+    than a frozen dataclass."""
+
+    node: str
+    slot: int
+    gate: Gate
+    args: tuple
+    options: dict
+    span: Span
+    symbol: str | None = None  # as the graph shows the node (DOT, explain)
+    scope: tuple = ()  # the compound calls it sits in, outermost first (see expand.Op)
+
+
+class BackStep(NamedTuple):
+    """Send ``grads[step.slot]`` to the operands flagged in ``needs``."""
+
+    step: Step
+    needs: tuple  # per operand: does it want a gradient?
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The backward pass for one differentiated output."""
+
+    output: str
+    seed: int
+    steps: tuple  # of BackStep, in reverse forward order
+    differentiable: frozenset  # slots of the inputs/params a gradient can reach
+
+    @property
+    def order(self):
+        return tuple(s.step.node for s in self.steps)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    name: str
+    kind: str
+    slot: int
+    shape: tuple | None
+    default: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Schedule:
+    ids: tuple  # slot -> node id, in forward order
+    slots: dict  # node id -> slot
+    leaves: tuple  # of Leaf, inputs then params in declaration order
+    constants: tuple  # of (slot, value)
+    steps: tuple  # of Step, in forward order
+    outputs: tuple  # of (name, slot)
+    plans: dict  # output name -> Plan
+
+
+def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
+    """Compile the evaluation orders of a built model: its leaves (name, node data) and
+    ops (expand.Op) in a valid order; a node's slot is its position in that order."""
+    count = len(leaf_data)
+    ids = tuple([name for name, _ in leaf_data] + [op.suffix for op in ops])
+    slots = {node: i for i, node in enumerate(ids)}
+    if len(slots) != len(ids):
+        raise RuntimeError("graphdsl bug: two nodes of the graph were given the same id")
+    leaves = [Leaf(name, data["kind"], i, data["shape"], data["default"], data["span"])
+              for i, (name, data) in enumerate(leaf_data)]
+    constants, steps = [], []
+    for slot, op in enumerate(ops, start=count):
+        if op.kind == "const":
+            constants.append((slot, op.value))
+        else:
+            steps.append(Step(op.suffix, slot, GATES[op.gate],
+                              tuple([count + a if a >= 0 else -1 - a for a in op.args]),
+                              op.options or {}, op.span, op.symbol, op.scope))
+    leaves.sort(key=lambda leaf: leaf.kind != "input")
+    outputs = tuple((name, slots[name]) for name in outputs)
+    plans = {name: _plan(name, slot, len(ids), leaves, steps) for name, slot in outputs}
+    return Schedule(ids, slots, tuple(leaves), tuple(constants), tuple(steps), outputs, plans)
+
+
+def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
+    # A node needs a gradient when it depends differentiably on a leaf and reaches the output.
+    # (Plain loops: a generator per step cost as much as the rest of the plan.)
+    live = [False] * size
+    for leaf in leaves:
+        live[leaf.slot] = True
+    for step in steps:
+        for a, flows in zip(step.args, step.gate.flows):
+            if live[a] and flows:
+                live[step.slot] = True
+                break
+    reach = [False] * size
+    reach[seed] = True
+    backward = []
+    shared: dict = {}  # one tuple per pattern of needs: a few, not one per step to keep
+    for step in reversed(steps):
+        if not (reach[step.slot] and live[step.slot]):
+            continue
+        needs = []
+        for a, flows in zip(step.args, step.gate.flows):
+            need = live[a] and flows
+            needs.append(need)
+            if need:
+                reach[a] = True
+        needs = tuple(needs)
+        backward.append(BackStep(step, shared.setdefault(needs, needs)))
+    reached = frozenset(leaf.slot for leaf in leaves if reach[leaf.slot])
+    return Plan(output, seed, tuple(backward), reached)

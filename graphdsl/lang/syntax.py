@@ -1,0 +1,99 @@
+"""The parsed file as frozen dataclasses, each carrying the Span it came from (with slots:
+a large file makes millions of them, and a __dict__ each more than doubled their memory)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Number:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Array:
+    items: tuple
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Option:
+    name: str
+    value: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Call:
+    """A gate application: ``exp(x)``, or an operator such as ``x + y``
+    (then ``symbol`` is the operator as written)."""
+
+    gate: str
+    args: tuple
+    options: tuple
+    span: Span
+    symbol: str | None = None
+
+
+Expr = Union[Number, Name, Array, Call]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Dim:
+    value: int | str
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Leaf:
+    """``input x: [n] = [1, 2]`` or ``param W ~ normal(0, 1)``."""
+
+    kind: str  # "input" or "param"
+    name: str
+    shape: tuple | None  # of Dim; None when undeclared
+    default: Expr | None
+    init: Call | None
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Assign:
+    name: str
+    expr: Expr
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Output:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Return:
+    expr: Expr
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class GateDef:
+    name: str
+    params: tuple  # of Name
+    body: tuple  # of Assign and Return, in file order
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Module:
+    file: str
+    statements: tuple  # of Leaf, Assign, Output, GateDef

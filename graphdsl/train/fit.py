@@ -1,0 +1,274 @@
+"""Training: the lecture's loop as a feature.
+
+Step 1, forward the loss on a mini-batch; step 2, backward to every param; step 3,
+θ ← θ − η·dL/dθ (or momentum, or Adam). Each epoch shuffles the samples (seeded).
+The schedule was compiled once when the Program was loaded; a step slices the data
+and calls Program.run with the current params, so nothing is parsed, built or
+scheduled again, and every step gets whatever fast path ``run`` has.
+
+>>> import graphdsl
+>>> prog = graphdsl.loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
+>>> history = prog.fit({"x": [1.0, 2.0], "y": [2.0, 4.0]}, epochs=50, lr=0.1)
+>>> round(history.params["w"], 6)
+2.0
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import platform
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..run import interpret as execute
+from ..errors import GraphError, NumericError
+from .samples import LABEL_GATES, DataError, bind_samples, check_labels, check_samples
+
+__all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIMIZERS",
+           "DataError", "TrainingError"]
+
+class TrainingError(GraphError):
+    """A model that cannot be trained: no param, or a loss that is not a scalar."""
+
+
+# ---------------------------------------------------------------- optimizers
+class SGD:
+    """θ ← θ − lr·g."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def step(self, params: dict, grads: dict) -> None:
+        for name, g in grads.items():
+            params[name] -= self.lr * g  # in place for arrays: fit owns these copies
+
+
+class Momentum:
+    """Heavy ball, as PyTorch writes it: v ← μ·v + g; θ ← θ − lr·v."""
+
+    def __init__(self, lr: float, momentum: float = 0.9):
+        self.lr, self.momentum, self.velocity = lr, momentum, {}
+
+    def step(self, params: dict, grads: dict) -> None:
+        for name, g in grads.items():
+            v = self.momentum * self.velocity.get(name, 0.0) + g
+            self.velocity[name] = v
+            params[name] -= self.lr * v
+
+
+class Adam:
+    """Kingma & Ba (2015): bias-corrected first and second moments of the gradient."""
+
+    def __init__(self, lr: float, betas: tuple = (0.9, 0.999), eps: float = 1e-8):
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.m, self.v, self.t = {}, {}, 0
+
+    def step(self, params: dict, grads: dict) -> None:
+        self.t += 1
+        correct1, correct2 = 1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t
+        for name, g in grads.items():
+            m = self.beta1 * self.m.get(name, 0.0) + (1.0 - self.beta1) * g
+            v = self.beta2 * self.v.get(name, 0.0) + (1.0 - self.beta2) * (g * g)
+            self.m[name], self.v[name] = m, v
+            params[name] -= self.lr * (m / correct1) / (np.sqrt(v / correct2) + self.eps)
+
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def make_optimizer(name: str, lr: float, momentum: float = 0.9, betas: tuple = (0.9, 0.999),
+                   eps: float = 1e-8):
+    """An optimizer by name: ``sgd``, ``momentum`` or ``adam``."""
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"the learning rate must be a positive number, got {lr!r}")
+    for what, value in (("momentum", momentum), ("betas[0]", betas[0]), ("betas[1]", betas[1])):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{what} must be at least 0 and below 1, got {value!r}")
+    if name == "sgd":
+        return SGD(lr)
+    if name == "momentum":
+        return Momentum(lr, momentum)
+    if name == "adam":
+        return Adam(lr, betas, eps)
+    raise ValueError(f"unknown optimizer {name!r} (choose one of {', '.join(OPTIMIZERS)})")
+
+
+# ---------------------------------------------------------------- the result
+@dataclass
+class History:
+    """What ``fit`` returns: the loss per epoch, the other scalar outputs (metrics such as
+    accuracy) per epoch, and the trained params. An epoch's figure is the mean over its
+    batches, weighted by their sizes, each measured on the params before that batch's
+    update (with the full batch: the loss at the start of the epoch)."""
+
+    of: str
+    losses: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)  # output name -> one value per epoch
+    params: dict = field(default_factory=dict)  # param name -> trained value
+
+    def as_dict(self) -> dict:
+        """Plain lists and floats, ready for ``json.dumps``."""
+        plain = lambda v: v.tolist() if isinstance(v, np.ndarray) else v
+        return {"of": self.of, "losses": list(self.losses), "metrics": dict(self.metrics),
+                "params": {name: plain(v) for name, v in self.params.items()}}
+
+    def __repr__(self) -> str:
+        last = f"{self.losses[-1]:.6g}" if self.losses else "-"
+        return (f"History(of={self.of!r}, epochs={len(self.losses)}, final loss={last}, "
+                f"metrics={list(self.metrics)}, params={list(self.params)})")
+
+
+# ---------------------------------------------------------------- the loop
+def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: float = 0.01,
+        optimizer: str = "sgd", seed: int = 0, of: str | None = None, momentum: float = 0.9,
+        betas: tuple = (0.9, 0.999), eps: float = 1e-8, on_epoch=None) -> History:
+    """Train every param of ``program`` on ``data`` ({input name: one row per sample}).
+
+    ``batch_size=None`` trains on the full batch (in the data's order: no shuffle is
+    needed); smaller batches are drawn from a permutation of the samples made each
+    epoch with ``seed``. ``on_epoch(epoch, loss, metrics)`` is called after each epoch.
+    The program is not changed: ``program.with_params(history.params)`` is the trained one.
+    """
+    of = program._output(of)
+    opt = make_optimizer(optimizer, lr, momentum, betas, eps)
+    for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
+        if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
+            raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}")
+    loop = _Loop(program, of, check_samples(program, data), batch_size)
+    _keep_freed_memory()
+    history = History(of, metrics={name: [] for name in loop.metrics})
+    rng = np.random.default_rng(seed)
+    with np.errstate(all="ignore"):
+        for epoch in range(1, epochs + 1):
+            loss, metrics = loop.epoch(epoch, opt, rng)
+            history.losses.append(loss)
+            for name, value in zip(loop.metrics, metrics):
+                history.metrics[name].append(value)
+            if on_epoch is not None:
+                on_epoch(epoch, loss, dict(zip(history.metrics, metrics)))
+    history.params = {name: _export(value) for name, value in loop.params.items()}
+    return history
+
+
+_KEPT = []  # set once per process by _keep_freed_memory
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the system.
+
+    A training step allocates the same arrays every time. With glibc's defaults, arrays
+    over 128 KB are mapped afresh and the freed top of the heap is handed back after
+    each step, so every step faults in its pages anew: a two-layer net on 300 samples
+    spent as long in those page faults as in its arithmetic. Raising the thresholds
+    makes the second step reuse the first step's memory. Process-wide and once; a
+    no-op where the C library is not glibc."""
+    if _KEPT:
+        return
+    _KEPT.append(True)
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # the largest glibc accepts
+    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+
+
+class _Loop:
+    """What fit prepares once (owned param copies, the metrics); ``epoch`` runs the batches."""
+
+    def __init__(self, program, of: str, samples: dict, batch_size: int | None):
+        self.program, self.of, self.samples = program, of, samples
+        self.n = len(next(iter(samples.values())))
+        self.batch = self.n if batch_size is None else min(batch_size, self.n)
+        sched = program.schedule
+        self.leaf_values = bind_samples(sched.leaves, samples)  # shapes and named dims, once
+        self.params = {leaf.name: _own(value) for leaf, value in zip(sched.leaves, self.leaf_values)
+                       if leaf.kind == "param"}
+        reached = sched.plans[of].differentiable
+        self.trained = [leaf.name for leaf in sched.leaves if leaf.kind == "param" and leaf.slot in reached]
+        self.metrics = self._probe(samples)
+
+    def epoch(self, epoch: int, optimizer, rng) -> tuple:
+        """One pass over the data: the epoch's mean loss and metrics (weighted by batch size)."""
+        order = None if self.batch >= self.n else rng.permutation(self.n)
+        loss, metrics = 0.0, [0.0] * len(self.metrics)
+        for start in range(0, self.n, self.batch):
+            rows = None if order is None else order[start:start + self.batch]
+            weight = 1.0 if rows is None else len(rows) / self.n
+            batch_loss, batch_metrics = self.step(rows, optimizer, epoch)
+            loss += weight * batch_loss
+            metrics = [m + weight * b for m, b in zip(metrics, batch_metrics)]
+        return loss, metrics
+
+    def step(self, rows, optimizer, epoch: int) -> tuple:
+        """Forward the loss on one batch, backward to the params, update them.
+
+        Program.run does the passes over the schedule compiled at load time (and
+        whatever fast path it has); only the bindings change from step to step."""
+        bindings = {name: array if rows is None else array[rows] for name, array in self.samples.items()}
+        bindings.update(self.params)
+        result = self.program._run(self.of, bindings)
+        loss = result.outputs[self.of]
+        if not math.isfinite(loss):
+            raise self._diverged(bindings, epoch)
+        optimizer.step(self.params, {name: result.grads[name] for name in self.trained})
+        return loss, [result.outputs[name] for name in self.metrics]
+
+    def _probe(self, samples: dict) -> list:
+        """Forward one batch with class ids zeroed: check the labels against the number of
+        classes, check that the loss is a scalar, and find the metrics (the other scalar outputs)."""
+        sched = self.program.schedule
+        index = {leaf.slot: k for k, leaf in enumerate(sched.leaves)}
+        names = {leaf.slot: leaf.name for leaf in sched.leaves}
+        label_steps = [step for step in sched.steps
+                       if step.gate.name in LABEL_GATES and names.get(step.args[1]) in samples]
+        leaf_values = self.leaf_values.copy()
+        for k, leaf in enumerate(sched.leaves):
+            if leaf.name in samples:
+                leaf_values[k] = leaf_values[k][:self.batch]
+        for step in label_steps:
+            leaf_values[index[step.args[1]]] = np.zeros_like(leaf_values[index[step.args[1]]])
+        with np.errstate(all="ignore"):
+            values = execute.forward(sched, leaf_values)
+        for step in label_steps:
+            name = names[step.args[1]]
+            check_labels(name, samples[name], np.shape(values[step.args[0]]), step)
+        self._check_trainable(values[dict(sched.outputs)[self.of]])
+        return [name for name, slot in sched.outputs if name != self.of and np.ndim(values[slot]) == 0]
+
+    def _check_trainable(self, loss) -> None:
+        span = self.program.graph.nodes[self.of]["span"]
+        if not self.params:
+            raise TrainingError("the graph has no param to train: declare one, e.g. 'param w = 0' "
+                                "or 'param W: [2, 3] ~ normal(0, 0.01)'", span)
+        if np.ndim(loss) != 0:
+            raise TrainingError(f"the loss '{self.of}' must be a single number, but it has shape "
+                                f"{list(np.shape(loss))}: reduce it, e.g. with mean(...)", span)
+        if not self.trained:
+            raise TrainingError(f"the loss '{self.of}' does not depend on any param "
+                                f"({', '.join(self.params)})", span)
+
+    def _diverged(self, bindings: dict, epoch: int) -> NumericError:
+        """Rerun the batch with the finiteness check, which names the first gate to blame."""
+        try:
+            self.program._run(self.of, bindings, check_finite=True)
+            problem = NumericError(f"the loss '{self.of}' is not finite")
+        except NumericError as err:
+            problem = err
+        return NumericError(f"training diverged in epoch {epoch}: {problem.message} (a smaller "
+                            f"learning rate may help)", problem.span)
+
+
+def _own(value):
+    """A private, writable copy of a param, so in-place updates never touch the Program."""
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else float(value)
+
+
+def _export(value):
+    return value if isinstance(value, np.ndarray) else float(value)
