@@ -98,7 +98,10 @@ def _sigmoid(x):
     return G.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-elementwise("sigmoid", lambda out, x: out * (1.0 - out), forward_rule=_sigmoid, symbol="σ",
+# Its float code takes exp of the branch's own sign: the same number as exp(-|x|), and NaN
+# keeps its sign bit as it did.
+_SIGMOID_FLOAT = "(1.0 / (1.0 + EXP(-{0})) if {0} >= 0.0 else EXP({0}) / (1.0 + EXP({0})))"
+elementwise("sigmoid", lambda out, x: out * (1.0 - out), forward_rule=_sigmoid, symbol="σ", float=_SIGMOID_FLOAT,
             speed={"forward": sigmoid_inplace, "over": sigmoid_over, "vjp": sigmoid_vjp_inplace,
                    "partial": sigmoid_partial_inplace},
             doc="1 / (1 + exp(-x)), computed without overflow")

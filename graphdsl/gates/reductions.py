@@ -23,7 +23,7 @@ def _reduced(shapes, axis=None):
 
 def _restore(g, x, axis):
     """A reduced cotangent broadcast back to x's shape (the reduced axes restored)."""
-    if axis is None:
+    if axis is None or x.ndim == 0:  # (a sum of a scalar over axis 0 is the scalar)
         return G.broadcast_like(g, x)
     return G.broadcast_like(G.expand_dims(g, axis=axes_of(axis, x.ndim)), x)
 
