@@ -21,6 +21,7 @@ examples:
   graphrun model.graph --render picture.svg
   graphrun model.graph --params trained.npz --inputs-file test.npz
   graphrun model.graph --batch rows.csv
+  graphrun fmt model.graph            (rewrite it in the canonical layout; --check, --diff)
 
 exit status: 0 success; 1 a model, binding, numeric or data error; 2 a usage error.
 In --json output NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
@@ -76,6 +77,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["train"]:
         from .cli_train import main as train_main
         return train_main(argv[1:])
+    if argv[:1] == ["fmt"]:
+        from .cli_fmt import main as fmt_main
+        return fmt_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -236,10 +236,11 @@ def same_file(a, b) -> bool:
         return False
 
 
-def write_atomic(path, data, protect=()) -> None:
+def write_atomic(path, data, protect=(), mode: int | None = None) -> None:
     """Write ``data`` (bytes or str) to ``path`` through a temporary file in the same
     directory, renamed into place: never a half-written file. Refuses to overwrite
-    any file in ``protect`` (the model, the data files)."""
+    any file in ``protect`` (the model, the data files). ``mode``: the permissions
+    (by default those of a new file)."""
     path = Path(path)
     for keep in protect:
         if keep is not None and same_file(path, keep):
@@ -254,7 +255,7 @@ def write_atomic(path, data, protect=()) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~_umask() if mode is None else mode)
         os.replace(temporary, path)
     except OSError as err:
         _remove(temporary)

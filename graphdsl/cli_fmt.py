@@ -1,0 +1,123 @@
+"""``graphrun fmt``: rewrite .graph files in the canonical form (SPEC §5).
+
+    graphrun fmt model.graph other.graph     # in place, atomically
+    graphrun fmt --check models/             # exit 1, listing the files that would change
+    graphrun fmt --diff model.graph          # a unified diff; nothing written
+    graphrun fmt - < model.graph             # stdin to stdout
+
+A file with an error is reported as ``graphrun`` reports it and left untouched; the
+other files are still formatted. Exit status: 0 done (or nothing to change), 1 an
+error or, with --check, a file that would change; 2 a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import stat
+import sys
+from pathlib import Path
+
+from . import console
+from .build import DEFAULT_MAX_NODES, build_model
+from .canonical import check, format_text
+from .datafiles import unreadable
+from .parse import parse
+from .program import read_source
+
+STDIN = "-"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphrun fmt", description="Rewrite .graph files in the canonical form, in place: "
+        "one statement per line, inputs and params first, every comment kept.")
+    parser.add_argument("files", nargs="+", metavar="FILE", type=console.file_name,
+                        help="a .graph file, a folder (every .graph file in it), or - (stdin to stdout)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; list the files that would change and exit 1 if any would")
+    parser.add_argument("--diff", action="store_true",
+                        help="write nothing; print what would change as a unified diff")
+    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
+                        help=f"as for graphrun: refuse files that expand to more than N nodes "
+                             f"(default {DEFAULT_MAX_NODES:,})")
+    return parser
+
+
+def main(argv) -> int:
+    """``graphrun fmt ARGS``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed
+        return int(done.code or 0)
+    status = console.EXIT_OK
+    for name in _files(args.files):
+        shown = "<stdin>" if name == STDIN else name
+        done = console.guarded(lambda: _format(name, shown, args), file=shown)
+        status = max(status, done)
+    return status
+
+
+def _files(names: list) -> list:
+    """The files named, with every .graph file under a folder named, in sorted order."""
+    found = []
+    for name in names:
+        if name != STDIN and os.path.isdir(name):
+            found.extend(sorted(str(path) for path in Path(name).rglob("*.graph") if path.is_file()))
+        else:
+            found.append(name)
+    return found
+
+
+def _format(name: str, shown: str, args) -> int:
+    text = _read(name, shown)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    module = parse(text, shown)
+    build_model(module, max_nodes=args.max_nodes)  # every error graphrun would report
+    formatted = format_text(text, shown, module)
+    changed = formatted != text
+    if changed:
+        check(module, text, formatted)  # never write a file that means something else
+    if args.diff and changed:
+        sys.stdout.write(_diff(text, formatted, shown))
+    if args.check:
+        if changed:
+            print(shown)
+        return console.EXIT_ERROR if changed else console.EXIT_OK
+    if args.diff:
+        return console.EXIT_OK
+    if name == STDIN:
+        sys.stdout.write(formatted)
+    elif changed:
+        _write(name, formatted)
+        print(f"reformatted {name}", file=sys.stderr)
+    return console.EXIT_OK
+
+
+def _read(name: str, shown: str) -> str:
+    if name == STDIN:
+        data = sys.stdin.buffer.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise console.CommandError(f"{shown}: not UTF-8 text") from None
+    try:
+        return read_source(name)
+    except OSError as err:
+        raise console.CommandError(unreadable(name, err, "a .graph file")) from None
+
+
+def _write(name: str, text: str) -> None:
+    """In place through a temporary file renamed over the real file (a symlink stays a
+    symlink), keeping the file's permissions."""
+    path = os.path.realpath(name)
+    console.write_atomic(path, text, mode=stat.S_IMODE(os.stat(path).st_mode))
+
+
+def _diff(before: str, after: str, shown: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=shown, tofile=shown)
+    # A last line without a newline is marked as diff and patch expect.
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
