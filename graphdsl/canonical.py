@@ -122,19 +122,19 @@ def render(found: list, end: list = (), number=None, dimension=None) -> str:
 
 
 def _leaves_first(found: list) -> list:
-    """Leaves first, then the rest, each in file order. Two statements printed one after
-    the other get a blank line between them if there was one anywhere between them in
-    the file (a statement's blank line is the first of its leading lines)."""
+    """Leaves first, then the rest, each in file order. A statement keeps the blank line
+    above it, and gets one if a statement moved away from between it and the one now
+    above it had one (a statement's blank line is the first of its leading lines)."""
     ordered = []
     for leaves in (True, False):
-        blank = False
+        blank = None  # None until the section's first statement: that one keeps its own
         for statement in found:
             own = statement.leading[:1] == [""]
             if isinstance(statement.syntax[0], S.Leaf) is leaves:
                 rest = statement.leading[1:] if own else statement.leading
-                ordered.append(replace(statement, leading=[""] * (blank or own) + rest))
+                ordered.append(replace(statement, leading=[""] * bool(blank or own) + rest))
                 blank = False
-            else:
+            elif blank is not None:
                 blank = blank or own
     return ordered
 
