@@ -45,22 +45,16 @@ def format_text(text: str, file: str = "<string>", module: S.Module | None = Non
     >>> format_text("input x=1;output y=(x*x)+1  # square")
     'input x = 1\\noutput y = x * x + 1  # square\\n'
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if module is None:
-        module = parse(text, file)
-    found, end = statements(text, module)
-    source = Source(text)
-    return render(found, end, source.number, source.dimension)
+    return program_text(text.removeprefix("\ufeff"), file, {}, module)
 
 
-def program_text(text: str, file: str, values: dict) -> str:
+def program_text(text: str, file: str, values: dict, module: S.Module | None = None) -> str:
     """The canonical form of ``text`` with the params in ``values`` written as literals
-    (what ``Program.to_text`` gives for a program from ``with_params``): floats as
-    ``repr`` writes them, which read back bit for bit."""
-    found, end = statements(text, parse(text, file))
+    (``Program.to_text`` of a program from ``with_params``): floats as ``repr`` writes
+    them, which read back bit for bit."""
+    found, end = statements(text, module or parse(text, file))
     for i, statement in enumerate(found):
-        if isinstance(statement.syntax[0], S.Leaf):
+        if isinstance(statement.syntax[0], S.Leaf) and values:
             leaves = tuple(replace(leaf, default=literal(values[leaf.name], leaf.name), init=None)
                            if leaf.name in values else leaf for leaf in statement.syntax)
             found[i] = replace(statement, syntax=leaves)

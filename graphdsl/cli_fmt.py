@@ -16,7 +16,6 @@ import difflib
 import os
 import stat
 import sys
-from pathlib import Path
 
 from . import console
 from .build import DEFAULT_MAX_NODES, build_model
@@ -54,33 +53,37 @@ def main(argv) -> int:
     for name in _files(args.files):
         shown = "<stdin>" if name == STDIN else name
         done = console.guarded(lambda: _format(name, shown, args), file=shown)
+        if done not in (console.EXIT_OK, console.EXIT_ERROR):  # interrupted
+            return done
         status = max(status, done)
     return status
 
 
 def _files(names: list) -> list:
-    """The files named, with every .graph file under a folder named, in sorted order."""
+    """The files named; for a folder, every .graph file under it, in sorted order, but
+    not in hidden folders (.git, .venv)."""
     found = []
     for name in names:
-        if name != STDIN and os.path.isdir(name):
-            found.extend(sorted(str(path) for path in Path(name).rglob("*.graph") if path.is_file()))
-        else:
+        if name == STDIN or not os.path.isdir(name):
             found.append(name)
+            continue
+        for folder, subfolders, files in os.walk(name):
+            subfolders[:] = sorted(sub for sub in subfolders if not sub.startswith("."))
+            found.extend(os.path.join(folder, file) for file in sorted(files) if file.endswith(".graph"))
     return found
 
 
 def _format(name: str, shown: str, args) -> int:
-    text = _read(name, shown)
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    original = _read(name, shown)
+    text = original.removeprefix("\ufeff")  # as loads reads it
     module = parse(text, shown)
     build_model(module, max_nodes=args.max_nodes)  # every error graphrun would report
     formatted = format_text(text, shown, module)
-    changed = formatted != text
+    changed = formatted != original
     if changed:
         check(module, text, formatted)  # never write a file that means something else
     if args.diff and changed:
-        sys.stdout.write(_diff(text, formatted, shown))
+        sys.stdout.write(_diff(original, formatted, shown))
     if args.check:
         if changed:
             print(shown)

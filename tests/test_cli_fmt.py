@@ -74,12 +74,20 @@ def test_diff_prints_a_unified_diff_and_writes_nothing(capsys, tmp_path):
     assert fmt(capsys, "--diff", "--check", model)[0] == 1
 
 
-def test_a_folder_formats_every_graph_file_in_it(capsys, tmp_path):
+def test_a_folder_formats_every_graph_file_in_it_but_not_in_hidden_folders(capsys, tmp_path):
     (tmp_path / "sub").mkdir()
-    for name in ("a.graph", "sub/b.graph"):
+    (tmp_path / ".venv").mkdir()
+    for name in ("a.graph", "sub/b.graph", ".venv/c.graph"):
         (tmp_path / name).write_text(MESSY)
     (tmp_path / "notes.txt").write_text("x=1")
     assert fmt(capsys, "--check", tmp_path)[1] == f"{tmp_path / 'a.graph'}\n{tmp_path / 'sub' / 'b.graph'}\n"
+
+
+def test_a_byte_order_mark_is_dropped(capsys, tmp_path):
+    model = tmp_path / "m.graph"
+    model.write_bytes(b"\xef\xbb\xbf" + CANONICAL.encode())
+    assert fmt(capsys, "--check", model)[0] == 1
+    assert fmt(capsys, model)[0] == 0 and model.read_bytes() == CANONICAL.encode()
 
 
 def test_dash_reads_stdin_and_writes_stdout(capsys):
