@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import stat
 import sys
 
@@ -119,8 +120,13 @@ def _write(name: str, text: str) -> None:
 
 
 def _diff(before: str, after: str, shown: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 fromfile=shown, tofile=shown)
+    lines = difflib.unified_diff(_lines(before), _lines(after), fromfile=shown, tofile=shown)
     # A last line without a newline is marked as diff and patch expect.
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
+
+
+def _lines(text: str) -> list:
+    """The lines of a text, each with its '\n': split there only (str.splitlines would also
+    split at form feeds and other separators, which the language reads as spaces)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
