@@ -241,7 +241,8 @@ def test_unknown_output_is_a_binding_error(prog, data):
 def test_divergence_stops_with_the_gate_to_blame():
     prog = graphdsl.loads("input x\nparam w = 1\n\noutput loss = mean(square(w * x - 1))")
     with pytest.raises(graphdsl.NumericError, match="diverged in epoch [0-9]+: square produced inf") as info:
-        prog.fit({"x": [1.0, 2.0]}, epochs=1000, lr=1e3)
+        with pytest.warns(graphdsl.DivergenceWarning, match="blew up in epoch 2"):  # before it is inf
+            prog.fit({"x": [1.0, 2.0]}, epochs=1000, lr=1e3)
     assert info.value.line == 4
 
 
