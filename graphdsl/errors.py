@@ -127,7 +127,7 @@ class NumericError(GraphError):
 class ShapeError(NumericError, BindingError):
     """A gate cannot combine the shapes of its operands (broadcasting, matmul). Found while
     running, so a NumericError at the gate's line; caused by values bound with shapes that
-    do not fit the model, so a BindingError too (SPEC: a wrongly shaped binding)."""
+    do not fit the model, so a BindingError too (docs/api.md: a wrongly shaped binding)."""
 
 
 class DivergenceWarning(RuntimeWarning):

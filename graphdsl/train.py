@@ -160,13 +160,9 @@ def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: f
         for epoch in range(1, epochs + 1):
             loss, metrics = loop.epoch(epoch, opt, rng)
             history.losses.append(loss)
-            if watch.grew(loss) and history.diverged_at is None:
+            if history.diverged_at is None and watch.grew(loss):
                 history.diverged_at = epoch
-                named = "" if of == "loss" else f" ({of})"
-                warnings.warn(DivergenceWarning(
-                    f"the loss{named} blew up in epoch {epoch}: {loss:.4g}, {loss / watch.before:,.0f} "
-                    f"times its lowest before ({watch.before:.4g}); the learning rate ({lr:g}) is "
-                    f"probably too large"), stacklevel=3)
+                warnings.warn(DivergenceWarning(watch.explain(of, epoch, loss, lr)), stacklevel=3)
             for name, value in zip(loop.metrics, metrics):
                 history.metrics[name].append(value)
             if on_epoch is not None:
@@ -191,6 +187,11 @@ class _BlowUp:
         if not blown:
             self.before = min(self.before, loss)
         return blown
+
+    def explain(self, of: str, epoch: int, loss: float, lr: float) -> str:
+        named = "" if of == "loss" else f" ({of})"
+        return (f"the loss{named} blew up in epoch {epoch}: {loss:.4g}, {loss / self.before:,.0f} times "
+                f"its lowest before ({self.before:.4g}); the learning rate ({lr:g}) is probably too large")
 
 
 _KEPT = []  # set once per process by _keep_freed_memory
