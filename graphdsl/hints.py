@@ -81,7 +81,7 @@ def for_token(token, previous, expected: set, lines: list):
     at_start = previous.type == "NAME" and _starts_statement(lines, previous)
     if token.type == "LSQB" and previous.type in ("NAME", "NUMBER", "RPAR", "RSQB") and \
             ("STAR" in expected or at_start):
-        name = str(previous) if previous.type == "NAME" else "x"
+        name = str(previous) if previous.type == "NAME" and len(previous) <= 20 else "x"  # in examples
         return NOT_YET["indexing"].format(name=name), token
     if token.type == "EQUAL" and (line[token.column:token.column + 1] == "=" or previous.type == "EQUAL"):
         first = previous if previous.type == "EQUAL" else token
