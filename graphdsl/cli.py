@@ -22,8 +22,11 @@ SUBCOMMANDS = {
 USAGE = "graphrun MODEL [options]\n" + "".join(
     f"       graphrun {name} {synopsis}\n" for name, (_, synopsis, _) in SUBCOMMANDS.items())
 
-EPILOG = "commands:\n  graphrun MODEL ...          run a model: its outputs and gradients (the options above)\n" + "".join(
-    f"  {'graphrun ' + name + ' ...':<27} {what}\n" for name, (_, _, what) in SUBCOMMANDS.items()) + """
+COMMANDS = "commands:\n" + "".join(f"  {'graphrun ' + name:<27} {what}\n" for name, what in (
+    [("MODEL ...", "run a model: its outputs and gradients (the options above)")]
+    + [(f"{name} ...", what) for name, (_, _, what) in SUBCOMMANDS.items()]))
+
+EPILOG = COMMANDS + """
 examples:
   graphrun examples/mul_add.graph --inputs x=-2,y=5,z=-4
   graphrun model.graph --inputs 'W=[[1,2],[3,4]],x=[1,0]' --json
