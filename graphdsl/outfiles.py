@@ -4,7 +4,7 @@ written whole, and never over a file that holds something else.
 A mistyped path must not destroy a model, a data file or a script. An existing file is
 replaced only when it already holds what the option writes (DOT text, an image of the same
 format, params of the same model) or is empty; a file with a model's, a data file's or a
-script's suffix (KEPT_SUFFIXES), or with any other content, needs ``--force``. Directories,
+script's suffix (KEPT_SUFFIXES, even empty), or with any other content, needs ``--force``. Directories,
 devices, pipes and the command's own inputs are refused even with ``--force``. A symbolic
 link is followed: the file it points to is the one checked and replaced.
 """
@@ -90,12 +90,14 @@ def check_target(path, out: Output, *, force: bool = False, protect=()) -> Path:
     if not stat.S_ISREG(status.st_mode):
         stdout = "; '--dot -' writes to standard output" if out.option == "--dot" else ""
         raise UsageError(f"{refuse}: it is not a regular file but a device or a pipe{stdout}")
-    if force or status.st_size == 0:
+    if force:
         return target
     suffix = target.suffix.lower()
-    if suffix in KEPT_SUFFIXES and suffix not in out.suffixes:
+    if suffix in KEPT_SUFFIXES and suffix not in out.suffixes:  # even empty: an __init__.py
         raise UsageError(f"{refuse}: it is a {suffix} file ({KEPT_SUFFIXES[suffix]}), not "
                          f"{out.kind} (--force replaces it)")
+    if status.st_size == 0:
+        return target
     try:
         with target.open("rb") as file:
             head = file.read(_HEAD)

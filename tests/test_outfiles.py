@@ -69,6 +69,9 @@ def test_files_of_models_data_and_code_need_force(tmp_path, suffix):
     assert victim.read_text() == DOT
     write_atomic(victim, DOT + "//new\n", dot_output(), force=True)
     assert victim.read_text() == DOT + "//new\n"
+    victim.write_text("")  # an empty __init__.py still marks a package
+    with pytest.raises(UsageError, match=f"it is a \\{suffix} file"):
+        write_atomic(victim, DOT, dot_output())
 
 
 @pytest.mark.parametrize("content", [b"import os\nos.remove('x')\n", b"graph = {'a': 1}\n", b"hello",
