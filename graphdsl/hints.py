@@ -36,6 +36,7 @@ _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _WORDS = {"√": "write square roots as sqrt(x)", "∑": "write sums as sum(x)", "Σ": "write sums as sum(x)",
           "π": "write the number 3.141592653589793", "∞": "there is no infinity literal: bind inf "
           "to an input (--inputs x=inf)"}
+_METHODS = {"T": "transpose"}  # numpy attribute -> the gate
 _OPERAND_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9.]+|\))\s*$")
 _DEFINITION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)\s*(=(?!=)\s*(.*))?$")
 _PYTHON_DEF = ("def", "function", "func", "fn", "fun", "lambda")
@@ -50,6 +51,10 @@ def for_character(char: str, line: str, column: int) -> str | None:
         if op == "!=":
             return NOT_YET["equality"].format(op=op, instead=_EQUALITY[op])
         return None if op == "!" else NOT_YET["comparison"].format(op=op)
+    if char == "." and following.isalpha():  # numpy's x.sum(), x.T
+        method = re.match(r"[A-Za-z_][A-Za-z0-9_]*", line[column:]).group()
+        return (f"'.{method}' is not part of the language: gates are called as functions, "
+                f"e.g. {_METHODS.get(method, method)}(x) for x.{method}")
     if char in _OPERATORS:
         ascii, what = _OPERATORS[char]
         if what is None:

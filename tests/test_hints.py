@@ -61,6 +61,8 @@ def error(text: str) -> graphdsl.GraphSyntaxError:
     ("input x\noutput y = √x", (2, 12), ["write square roots as sqrt(x)"]),
     ("input x\noutput y = 2 * π * x", (2, 16), ["write the number 3.141592653589793"]),
     ("input x\noutput y ≔ x", (2, 10), ["write '=' for assignment"]),
+    ("input x: [3]\noutput y = x.sum()", (2, 13), ["'.sum' is not part of the language", "sum(x) for x.sum"]),
+    ("input x: [2, 2]\noutput y = sum(x.T)", (2, 17), ["transpose(x) for x.T"]),
     ("input x\noutput y = x\u00a0+ 1", (2, 13), ["a Unicode space (U+00A0, no-break space)"]),
     ("input x\noutput y = x\u200b+ 1", (2, 13), ["an invisible character (U+200B, zero width space)"]),
 ])
