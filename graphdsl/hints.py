@@ -29,7 +29,7 @@ _OPERATORS = {
     **dict.fromkeys("−–—‐‑‒﹣－", ("-", "subtraction and negation")),
     **dict.fromkeys("＋﹢", ("+", "addition")),
     **dict.fromkeys("≔＝", ("=", "assignment")),
-    **{c: (ascii, None) for c, ascii in (("≤", "<="), ("⩽", "<="), ("≥", ">="), ("⩾", ">="),
+    **{c: (plain, None) for c, plain in (("≤", "<="), ("⩽", "<="), ("≥", ">="), ("⩾", ">="),
                                         ("≠", "!="), ("＜", "<"), ("＞", ">"))},
 }
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -56,11 +56,11 @@ def for_character(char: str, line: str, column: int) -> str | None:
         return (f"'.{method}' is not part of the language: gates are called as functions, "
                 f"e.g. {_METHODS.get(method, method)}(x) for x.{method}")
     if char in _OPERATORS:
-        ascii, what = _OPERATORS[char]
+        plain, what = _OPERATORS[char]
         if what is None:
-            fix = NOT_YET["equality"] if ascii in _EQUALITY else NOT_YET["comparison"]
-            return f"'{char}' is '{ascii}' in ASCII, but " + fix.format(op=ascii, instead=_EQUALITY.get(ascii))
-        return f"'{char}' is not an operator here: write '{ascii}' for {what}"
+            fix = NOT_YET["equality"] if plain in _EQUALITY else NOT_YET["comparison"]
+            return f"'{char}' is '{plain}' in ASCII, but " + fix.format(op=plain, instead=_EQUALITY.get(plain))
+        return f"'{char}' is not an operator here: write '{plain}' for {what}"
     if char in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻":
         power = re.match(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", line[column - 1:]).group().translate(_SUPERSCRIPTS)
         base = _OPERAND_BEFORE.search(line[:column - 1])
@@ -88,8 +88,9 @@ def for_token(token, previous, expected: set, lines: list):
             ("STAR" in expected or at_start):
         name = str(previous) if previous.type == "NAME" and len(previous) <= 20 else "x"  # in examples
         return NOT_YET["indexing"].format(name=name), token
-    if token.type == "EQUAL" and (line[token.column:token.column + 1] == "=" or previous.type == "EQUAL"):
-        first = previous if previous.type == "EQUAL" else token
+    second = previous.type == "EQUAL" and (previous.line, previous.column + 1) == (token.line, token.column)
+    if token.type == "EQUAL" and (line[token.column:token.column + 1] == "=" or second):
+        first = previous if second else token
         return NOT_YET["equality"].format(op="==", instead=_EQUALITY["=="]), first
     if not at_start:
         return None

@@ -27,6 +27,7 @@ def error(text: str) -> graphdsl.GraphSyntaxError:
     ("input x, z\noutput y = x < z", (2, 14), ["comparisons ('<')"]),
     ("input x\noutput y = x <= 1", (2, 14), ["comparisons ('<=')"]),
     ("input x\noutput y = x == 0", (2, 14), ["comparisons ('==')", "write equal(a, b)"]),
+    ("x == 3\noutput x", (1, 3), ["comparisons ('==')"]),
     ("input x\noutput y = x != 0", (2, 14), ["comparisons ('!=')", "write 1 - equal(a, b)"]),
     ("input x\noutput y = x ≤ 1", (2, 14), ["'≤' is '<=' in ASCII", "comparisons ('<=')"]),
     ("input x\noutput y = x ≥ 1", (2, 14), ["'≥' is '>=' in ASCII"]),
@@ -78,6 +79,7 @@ def test_plain_mistakes_keep_their_plain_messages():
     assert error("input x [3]\noutput x").message.startswith("expected")  # a shape needs ':'
     assert error("input x\noutput y = x ! 1").message == "unexpected character '!'"
     assert error("y = x $ 2").message == "unexpected character '$'"
+    assert error("y = = 3\noutput y").message.startswith("missing operand")  # not a comparison
 
 
 def test_the_hints_of_what_is_not_supported_yet_live_in_one_place(monkeypatch):
