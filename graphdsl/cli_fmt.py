@@ -21,11 +21,12 @@ import sys
 from . import console
 from .build import DEFAULT_MAX_NODES, build_model
 from .canonical import check, format_text
-from .datafiles import unreadable
+from .console import STDIN
+from .outfiles import Output, write_atomic
 from .parse import parse
-from .program import read_source
 
-STDIN = "-"
+# fmt replaces the model it has just read and checked: a model is what the file holds.
+_MODEL = Output("graphrun fmt", "a model", (".graph",), lambda path, head: True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def main(argv) -> int:
         return int(done.code or 0)
     status = console.EXIT_OK
     for name in _files(args.files):
-        shown = "<stdin>" if name == STDIN else name
+        shown = console.model_name(name)
         done = console.guarded(lambda: _format(name, shown, args), file=shown)
         if done not in (console.EXIT_OK, console.EXIT_ERROR):  # interrupted
             return done
@@ -75,7 +76,7 @@ def _files(names: list) -> list:
 
 
 def _format(name: str, shown: str, args) -> int:
-    original = _read(name, shown)
+    original = console.read_model(name)
     text = original.removeprefix("\ufeff")  # as loads reads it
     module = parse(text, shown)
     build_model(module, max_nodes=args.max_nodes)  # every error graphrun would report
@@ -99,24 +100,10 @@ def _format(name: str, shown: str, args) -> int:
     return console.EXIT_OK
 
 
-def _read(name: str, shown: str) -> str:
-    if name == STDIN:
-        data = sys.stdin.buffer.read()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise console.CommandError(f"{shown}: not UTF-8 text") from None
-    try:
-        return read_source(name)
-    except OSError as err:
-        raise console.CommandError(unreadable(name, err, "a .graph file")) from None
-
-
 def _write(name: str, text: str) -> None:
-    """In place through a temporary file renamed over the real file (a symlink stays a
-    symlink), keeping the file's permissions."""
-    path = os.path.realpath(name)
-    console.write_atomic(path, text, mode=stat.S_IMODE(os.stat(path).st_mode))
+    """In place through a temporary file renamed over the file (a symlink's target: the
+    link stays a link), keeping the file's permissions."""
+    write_atomic(name, text, _MODEL, mode=stat.S_IMODE(os.stat(name).st_mode))
 
 
 def _diff(before: str, after: str, shown: str) -> str:

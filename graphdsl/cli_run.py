@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import console, execute
+from . import console, execute, outfiles
 from .bindings import bind
 from .console import UsageError
 from .dot import to_dot
@@ -69,6 +69,8 @@ def check_options(args) -> None:
         raise UsageError(f"--render {args.render}: the file name must end in .svg, .png or .pdf")
     if args.dot and args.render and Path(args.dot).resolve() == Path(args.render).resolve():
         raise UsageError("--dot and --render name the same file")
+    for path, out in _picture_files(args):  # before the run: refuse early, not after it
+        outfiles.check_target(path, out, force=args.force, protect=_inputs(args))
 
 
 def _program(args):
@@ -100,13 +102,22 @@ def _forward_only(prog, of, check_finite: bool, bindings: dict) -> Result:
 
 
 def _write_pictures(prog, result, args) -> None:
-    protect = (args.model, args.inputs_file, args.params, args.batch)
     source = to_dot(prog, result, gradients=not args.no_grad) if args.dot or args.render else None
-    if args.dot:
-        console.write_atomic(args.dot, source, protect)
+    for path, out in _picture_files(args):
+        data = source if path == args.dot else render(source, FORMATS[Path(path).suffix.lower()])
+        outfiles.write_atomic(path, data, out, force=args.force, protect=_inputs(args))
+
+
+def _picture_files(args) -> list:
+    """(path, what is written there) for --dot and --render."""
+    files = [(args.dot, outfiles.dot_output())] if args.dot and args.dot != "-" else []
     if args.render:
-        picture = render(source, FORMATS[Path(args.render).suffix.lower()])
-        console.write_atomic(args.render, picture, protect)
+        files.append((args.render, outfiles.image_output("--render", FORMATS[Path(args.render).suffix.lower()])))
+    return files
+
+
+def _inputs(args) -> tuple:
+    return (args.model, args.inputs_file, args.params, args.batch)
 
 
 # ---------------------------------------------------------------- printing one run
