@@ -1,4 +1,4 @@
-"""Syntax -> the canonical text of a .graph file (SPEC §5, what ``graphrun fmt`` writes).
+"""Syntax -> the canonical text of a .graph file (what ``graphrun fmt`` writes).
 
 One statement per line: ``input`` and ``param`` statements first, in their order,
 then gate definitions, assignments and outputs in theirs (the language is

@@ -1,4 +1,4 @@
-"""``graphrun fmt``: rewrite .graph files in the canonical form (SPEC §5).
+"""``graphrun fmt``: rewrite .graph files in the canonical form (docs/language.md).
 
     graphrun fmt model.graph other.graph     # in place, atomically
     graphrun fmt --check models/             # exit 1, listing the files that would change
@@ -30,7 +30,7 @@ _MODEL = Output("graphrun fmt", "a model", (".graph",), lambda path, head: True)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = console.ArgumentParser(
         prog="graphrun fmt", description="Rewrite .graph files in the canonical form, in place: "
         "one statement per line, inputs and params first, every comment kept.")
     parser.add_argument("files", nargs="+", metavar="FILE", type=console.file_name,

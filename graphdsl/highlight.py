@@ -8,8 +8,8 @@ nbconvert. Pygments is an optional extra: nothing else in graphdsl imports this 
 
 The lexer knows the language's words without importing graphdsl's gate table (and
 numpy with it); a test checks that every gate of the table is in BUILTINS. The words
-of SPEC §1's newer syntax (comparisons, indexing and slicing, literal-list options)
-are coloured too.
+of the syntax the language is growing (comparisons, indexing and slicing,
+literal-list options) are coloured too.
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 
 KEYWORDS = ("input", "param", "output", "gate", "return")
 BUILTINS = (
-    # the operators' gates, elementwise functions, reductions and the rest (SPEC §1)
+    # the operators' gates, elementwise functions, reductions and the rest
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sin", "cos", "tan", "tanh",
     "sigmoid", "relu", "abs", "sqrt", "square", "reciprocal", "max", "min", "sum", "mean", "dot",
     "transpose", "softmax", "logsumexp", "repeat", "identity",
-    # training (SPEC §4): losses, metrics and the initializers of '~'
+    # training: losses, metrics and the initializers of '~'
     "softmax_cross_entropy", "hinge_loss", "argmax", "equal", "normal", "uniform", "zeros",
-    # SPEC §1 "More gates and syntax"
+    # the gates the language is growing (comparisons, where, indexing, ...)
     "less", "less_equal", "greater", "greater_equal", "not_equal", "where", "index", "reshape",
     "concat", "stack", "clip", "log_softmax", "onehot",
 )
