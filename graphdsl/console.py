@@ -144,7 +144,7 @@ def read_model(path: str) -> str:
 
     if path != STDIN:
         try:
-            with open(path, "rb") as file:
+            with Path(path).open("rb") as file:
                 return read_text(file, path)
         except OSError as err:
             raise CommandError(unreadable(path, err, "a .graph file")) from None
