@@ -29,6 +29,8 @@ SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
 
 # Binary operators: their level and the least level each operand may have without
 # parentheses. '**' takes an atom on its left and a unary expression on its right.
+# Comparisons, a level 0 below SUM that does not chain, would be rows such as
+# "<": (0, SUM, SUM); indexing binds like a call, so an indexed operand needs ATOM.
 BINARY = {
     "+": (SUM, SUM, PRODUCT),
     "-": (SUM, SUM, PRODUCT),
