@@ -29,6 +29,7 @@ from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, ROLES, VALUE_COLOR, call_
                            value_lines)
 
 PARAM_FILL, CONST_COLOR = "#fff2cc", "gray45"
+_LEAVES = ("input", "param", "const")
 _TOOLTIP_BUDGET = 160  # characters of a gate's expression spelled out in its tooltip
 
 
@@ -77,7 +78,7 @@ class _Picture:
                 self.edge_grads[(edge.step.node, edge.index)] = edge.gradient
                 self.totals[target] = _plus(self.totals.get(target), edge.gradient)
         self.dot = pydot.Dot("graphdsl", graph_type="digraph", rankdir="LR", fontname="Helvetica",
-                             fontsize="11", nodesep="0.3", ranksep="0.5")
+                             fontsize="11", nodesep="0.45", ranksep="0.5")
         self.dot.set_node_defaults(fontname="Helvetica", fontsize="12")
         self.dot.set_edge_defaults(fontname="Helvetica", fontsize="10", arrowsize="0.7")
         self.clusters: dict = {}
@@ -97,6 +98,11 @@ class _Picture:
             self.dot.add_edge(pydot.Edge(feeder, port, **attrs))
         for name in self.program.outputs:
             self._output(name)
+        # Inputs and params line up on the left, as in the lecture's figures.
+        leaves = pydot.Subgraph(rank="min")
+        for leaf in self.program.inputs + self.program.params:
+            leaves.add_node(pydot.Node(_id(leaf)))
+        self.dot.add_subgraph(leaves)
         self.dot.set("label", legend(self.of, bool(self.values), self.roles_shown, bool(self.ports)))
         self.dot.set("labelloc", "b")
         self.dot.set("labeljust", "l")
@@ -139,8 +145,13 @@ class _Picture:
         statement = self.names.statement(node)
         if is_anonymous(node) and statement == pretty(node):  # too long to spell out
             statement = f"a {data['gate']} gate"
-        return {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
-                "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
+        attrs = {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
+                 "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
+        if data["gate"] in ROLES or all(self.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
+            # Operands arrive in their order, top to bottom: a above b at the pins, and
+            # x above y in x + y, as written (and as the lecture draws them).
+            attrs["ordering"] = "in"
+        return attrs
 
     def _leaf(self, node: str, data: dict) -> dict:
         rows = [f"<b>{escape(node)}</b>" + self._leaf_value(node, data)]

@@ -63,6 +63,7 @@ def edge_label(value, gradient) -> str:
     return f"<{text}>"
 
 
+
 # ---------------------------------------------------------------- gates and calls
 def gate_label(gate: str, symbol: str | None, name: str | None):
     """``(label, round)``: what a gate's node shows (its symbol, its name underneath if
