@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__, cli_run, console
+from . import __version__, cli_run, console, render
 from .build import DEFAULT_MAX_NODES
 
 EPILOG = """\
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "('-': stdout, instead of the results)")
     pics.add_argument("--render", metavar="PATH", type=console.file_name,
                       help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
+    pics.add_argument("--dpi", metavar="N", type=render.dpi,
+                      help=f"the resolution of a --render .png, in dots per inch (default "
+                           f"{render.DEFAULT_DPI}; {render.MIN_DPI} to {render.MAX_DPI})")
     parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
                         help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
     parser.add_argument("--version", action="version", version=f"graphrun {__version__}")

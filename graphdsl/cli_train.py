@@ -141,7 +141,8 @@ def _write_outputs(history, args) -> None:
         np.savez(archive, **{name: np.asarray(v) for name, v in history.params.items()})
         console.write_atomic(args.save, archive.getvalue(), protect)
     if args.plot:
-        console.write_atomic(args.plot, _plot(history, Path(args.plot).suffix[1:].lower()), protect)
+        console.write_atomic(args.plot, _plot(history, Path(args.plot).suffix[1:].lower(), plot_title(args)),
+                             protect)
 
 
 def _summary(history, args) -> str:
@@ -155,8 +156,16 @@ def _summary(history, args) -> str:
     return "\n".join(lines)
 
 
-def _plot(history, kind: str) -> bytes:
-    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png, svg...)."""
+def plot_title(args) -> str:
+    """What the loss plot shows: the model, and how it was trained."""
+    optimizer = args.optimizer + (f" (β {args.momentum:g})" if args.optimizer == "momentum" else "")
+    batch = f"batches of {args.batch_size}" if args.batch_size else "full batch"
+    return f"{Path(args.model).name} trained with {optimizer}, lr {args.lr:g}, {batch}"
+
+
+def _plot(history, kind: str, title: str) -> bytes:
+    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png,
+    svg...) titled ``title`` (also the file's Title metadata, where the format has one)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
@@ -172,10 +181,12 @@ def _plot(history, kind: str) -> bytes:
     if history.metrics:
         axes[-1, 0].legend()
     axes[-1, 0].set_xlabel("epoch")
+    axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     picture = io.BytesIO()
+    metadata = {"Title": title} if kind in ("png", "svg", "pdf") else None
     try:
-        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind)
+        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind, metadata=metadata)
     finally:
         plt.close(fig)
     return picture.getvalue()
