@@ -255,6 +255,6 @@ def test_every_node_and_edge_has_a_stable_id_and_a_class():
         for index, arg in enumerate(prog.graph.nodes[name].get("args", ())):
             assert f"edge:{arg}->{name}:{index}" in ids
     ports = [n for n in nodes_.values() if n.get("class") == "port"]
-    assert [p.get("id") for p in ports] == ['"port:f#1:f#2"']  # w * x entering the call of sq
+    assert [p.get("id") for p in ports] == ['"port:f#2:f#1"']  # w * x (f#1) entering sq's call (f#2)
     assert {e.get("class") for e in edges_} == {"operand", "port", "output"}
     assert to_dot(prog, prog.run()) == to_dot(prog, prog.run())  # stable from run to run
