@@ -158,7 +158,7 @@ def _summary(history, args) -> str:
 
 def plot_title(args) -> str:
     """What the loss plot shows: the model, and how it was trained."""
-    optimizer = args.optimizer + (f" (β {args.momentum:g})" if args.optimizer == "momentum" else "")
+    optimizer = args.optimizer + (f" {args.momentum:g}" if args.optimizer == "momentum" else "")
     batch = f"batches of {args.batch_size}" if args.batch_size else "full batch"
     return f"{Path(args.model).name} trained with {optimizer}, lr {args.lr:g}, {batch}"
 
