@@ -29,8 +29,8 @@ from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, ROLES, VALUE_COLOR, call_
                            value_lines)
 
 PARAM_FILL, CONST_COLOR = "#fff2cc", "gray45"
-_LEAVES = ("input", "param", "const")
-_TOOLTIP_BUDGET = 160  # characters of a gate's expression spelled out in its tooltip
+_LEAVES = ("input", "param")
+_TOOLTIP_BUDGET = 64  # characters of a gate's expression spelled out in its tooltip
 
 
 def to_dot(program, result=None, gradients: bool = True) -> str:
