@@ -6,12 +6,12 @@
 >>> res.outputs["f"], res.grads["x"], res.grads["z"]
 (-12.0, -4.0, 3.0)
 """
-from .errors import (BindingError, GraphDefinitionError, GraphError, GraphLimitError,
-                     GraphSyntaxError, NumericError, ShapeError)
+from .errors import (BindingError, DivergenceWarning, GraphDefinitionError, GraphError,
+                     GraphLimitError, GraphSyntaxError, NumericError, ShapeError)
 from .program import BatchResult, Program, Result, load, loads
 
 __version__ = "0.1.0"
 
 __all__ = ["load", "loads", "Program", "Result", "BatchResult", "GraphError", "GraphSyntaxError",
            "GraphDefinitionError", "GraphLimitError", "BindingError", "NumericError", "ShapeError",
-           "__version__"]
+           "DivergenceWarning", "__version__"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import console, execute
+from . import console, execute, outfiles
 from .bindings import bind
 from .console import UsageError
 from .dot import to_dot
@@ -71,6 +71,8 @@ def check_options(args) -> None:
         raise UsageError("--dpi sets the resolution of a PNG picture: it needs --render FILE.png")
     if args.dot and args.render and Path(args.dot).resolve() == Path(args.render).resolve():
         raise UsageError("--dot and --render name the same file")
+    for path, out in _picture_files(args):  # before the run: refuse early, not after it
+        outfiles.check_target(path, out, force=args.force, protect=_inputs(args))
 
 
 def _program(args):
@@ -104,17 +106,29 @@ def _forward_only(prog, of, check_finite: bool, bindings: dict) -> Result:
 def _write_pictures(prog, result, args) -> console.CommandError | None:
     """Write --dot and --render; a picture Graphviz could not draw is handed back, to be
     reported after the run's numbers (which do not need Graphviz)."""
-    protect = (args.model, args.inputs_file, args.params, args.batch)
     source = to_dot(prog, result, gradients=not args.no_grad) if args.dot or args.render else None
-    if args.dot:
-        console.write_atomic(args.dot, source, protect)
-    if args.render:
-        try:
-            picture = render(source, FORMATS[Path(args.render).suffix.lower()], dpi=args.dpi)
-        except RenderError as err:
-            return console.CommandError(f"--render {args.render}: {err.message}")
-        console.write_atomic(args.render, picture, protect)
+    for path, out in _picture_files(args):
+        if path == args.dot:
+            data = source
+        else:
+            try:
+                data = render(source, FORMATS[Path(path).suffix.lower()], dpi=args.dpi)
+            except RenderError as err:
+                return console.CommandError(f"--render {path}: {err.message}")
+        outfiles.write_atomic(path, data, out, force=args.force, protect=_inputs(args))
     return None
+
+
+def _picture_files(args) -> list:
+    """(path, what is written there) for --dot and --render."""
+    files = [(args.dot, outfiles.dot_output())] if args.dot and args.dot != "-" else []
+    if args.render:
+        files.append((args.render, outfiles.image_output("--render", FORMATS[Path(args.render).suffix.lower()])))
+    return files
+
+
+def _inputs(args) -> tuple:
+    return (args.model, args.inputs_file, args.params, args.batch)
 
 
 # ---------------------------------------------------------------- printing one run

@@ -32,19 +32,25 @@ def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program
     -4.0
     """
     path = Path(path)
-    with path.open("rb") as file:  # bounded: /dev/zero or a FIFO must not read forever
-        data = file.read(MAX_FILE_BYTES + 1)
+    with path.open("rb") as file:
+        text = read_text(file, str(path))
+    return loads(text, name=str(path), max_nodes=max_nodes, seed=seed)
+
+
+def read_text(file, name: str) -> str:
+    """The text of a model from a binary file object (a file, or standard input), named
+    ``name`` in errors: UTF-8, at most MAX_FILE_BYTES."""
+    data = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a FIFO must not read forever
     if len(data) > MAX_FILE_BYTES:
         raise GraphLimitError(f"the file is larger than {MAX_FILE_BYTES:,} bytes: not a model "
-                              f"graphdsl can build", Span(str(path), 1, 1))
+                              f"graphdsl can build", Span(name, 1, 1))
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         raise GraphSyntaxError(f"the file is not UTF-8 text (byte 0x{data[err.start]:02x})",
-                               Span(str(path), line, column)) from None
-    return loads(text, name=str(path), max_nodes=max_nodes, seed=seed)
+                               Span(name, line, column)) from None
 
 
 def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NODES,
@@ -218,7 +224,8 @@ class Program:
         History; the Program itself does not change. Settings: ``epochs=10``,
         ``batch_size=None`` (full batch), ``lr=0.01``, ``optimizer="sgd"|"momentum"|"adam"``,
         ``seed=0``, ``of=None``, ``momentum=0.9``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
-        ``on_epoch=None``; see ``graphdsl.train.fit``.
+        ``inputs=None`` (values of inputs the data lacks), ``on_epoch=None``; see
+        ``graphdsl.train.fit``.
 
         >>> prog = loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
         >>> round(prog.fit({"x": [1, 2], "y": [2, 4]}, epochs=50, lr=0.1).params["w"], 6)
