@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from . import __version__, cli_run, console
+from . import __version__, cli_run, console, render
 from .build import DEFAULT_MAX_NODES
 
 # name: (module, its arguments in the usage line, what it does)
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "('-': stdout, instead of the results)")
     pics.add_argument("--render", metavar="PATH", type=console.file_name,
                       help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
+    pics.add_argument("--dpi", metavar="N", type=render.dpi,
+                      help=f"the resolution of a --render .png, in dots per inch (default "
+                           f"{render.DEFAULT_DPI}; {render.MIN_DPI} to {render.MAX_DPI})")
     pics.add_argument("--force", action="store_true",
                       help="let --dot and --render replace an existing file that holds something else "
                            "(never a directory, a device or one of the inputs)")

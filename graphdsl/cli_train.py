@@ -146,7 +146,8 @@ def _outputs(args, prog) -> dict:
         outputs[args.save] = (_archive, outfiles.params_output("--save", prog.params))
     if args.plot:
         kind = Path(args.plot).suffix[1:].lower()
-        outputs[args.plot] = (lambda history: _plot(history, kind), outfiles.image_output("--plot", kind))
+        outputs[args.plot] = (lambda history: _plot(history, kind, plot_title(args)),
+                              outfiles.image_output("--plot", kind))
     return outputs
 
 
@@ -178,8 +179,16 @@ def _summary(history, args) -> str:
     return "\n".join(lines)
 
 
-def _plot(history, kind: str) -> bytes:
-    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png, svg...)."""
+def plot_title(args) -> str:
+    """What the loss plot shows: the model, and how it was trained."""
+    optimizer = args.optimizer + (f" {args.momentum:g}" if args.optimizer == "momentum" else "")
+    batch = f"batches of {args.batch_size}" if args.batch_size else "full batch"
+    return f"{Path(args.model).name} trained with {optimizer}, lr {args.lr:g}, {batch}"
+
+
+def _plot(history, kind: str, title: str) -> bytes:
+    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png,
+    svg...) titled ``title`` (also the file's Title metadata, where the format has one)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
@@ -195,10 +204,12 @@ def _plot(history, kind: str) -> bytes:
     if history.metrics:
         axes[-1, 0].legend()
     axes[-1, 0].set_xlabel("epoch")
+    axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     picture = io.BytesIO()
+    metadata = {"Title": title} if kind in ("png", "svg", "pdf") else None
     try:
-        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind)
+        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind, metadata=metadata)
     finally:
         plt.close(fig)
     return picture.getvalue()

@@ -11,6 +11,7 @@ import pydot
 import pytest
 
 from graphrun_subprocess import EXAMPLES, graphrun
+from optional import needs_dot
 
 MUL_ADD = EXAMPLES / "mul_add.graph"
 VECTOR_NORM = EXAMPLES / "vector_norm.graph"
@@ -172,6 +173,7 @@ def test_dot_to_stdout_carries_values_and_gradients_on_edges():
     assert '>-12</font><br/><font color="red3">1</font>' in labels[("f", "output f")]
 
 
+@needs_dot
 def test_dot_and_render_write_files_atomically(tmp_path):
     ok(MUL_ADD, "--dot", tmp_path / "g.dot", "--render", tmp_path / "g.svg")
     assert pydot.graph_from_dot_file(str(tmp_path / "g.dot"))[0].get_node('"q"')
@@ -185,10 +187,25 @@ def test_dot_and_render_write_files_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.pdf", "g.png", "g.svg"]
 
 
-def test_render_without_graphviz_says_how_to_install_it(tmp_path):
-    err = failed(1, MUL_ADD, "--render", tmp_path / "g.svg", path="")
-    assert "install Graphviz" in err and "apt-get install graphviz" in err
+def test_render_without_graphviz_prints_the_numbers_then_says_how_to_install_it(tmp_path):
+    done = graphrun(MUL_ADD, "--render", tmp_path / "g.svg", path="")
+    assert done.returncode == 1
+    assert done.stdout == "f = -12\ndf/dx = -4\ndf/dy = -4\ndf/dz = 3\n"
+    assert done.stderr.count("\n") == 1 and "cannot draw the picture" in done.stderr
+    assert "install Graphviz" in done.stderr and "apt-get install graphviz" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+@needs_dot
+def test_dpi_sets_the_resolution_of_a_png(tmp_path):
+    def size(path):
+        header = path.read_bytes()[16:24]
+        return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+    ok(MUL_ADD, "--render", tmp_path / "plain.png")
+    ok(MUL_ADD, "--render", tmp_path / "sharp.png", "--dpi", "192")
+    (width, height), (sharp_width, sharp_height) = size(tmp_path / "plain.png"), size(tmp_path / "sharp.png")
+    assert abs(sharp_width - 2 * width) <= 2 and abs(sharp_height - 2 * height) <= 2
 
 
 def test_pictures_never_overwrite_the_model(tmp_path):

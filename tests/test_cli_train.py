@@ -264,6 +264,25 @@ def test_outputs_into_a_missing_folder_fail_before_training(capsys, tmp_path):
     assert status == 1 and "the folder" in err and "does not exist" in err and out == ""
 
 
+@pytest.mark.parametrize("optimizer,words", [("adam", "adam, lr 0.1"), ("momentum", "momentum 0.9, lr 0.1")])
+def test_the_loss_plot_is_titled_with_the_model_and_the_optimizer(capsys, tmp_path, optimizer, words):
+    pytest.importorskip("matplotlib", reason="train --plot draws with matplotlib (the plot extra)")
+    plot = tmp_path / "loss.png"
+    status, _, err = train(capsys, SOFTMAX, "--data", SPIRAL, "--epochs", 3, "--lr", 0.1,
+                           "--optimizer", optimizer, "--batch-size", 100, "--plot", plot)
+    assert status == 0, err
+    title = f"softmax_classifier.graph trained with {words}, batches of 100"
+    assert f"tEXtTitle\0{title}".encode() in plot.read_bytes()  # the PNG's Title, as drawn over the plot
+    svg = tmp_path / "loss.svg"
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to be read back
+        assert train(capsys, SOFTMAX, "--data", SPIRAL, "--epochs", 3, "--lr", 0.1, "--optimizer",
+                     optimizer, "--batch-size", 100, "--plot", svg)[0] == 0
+    drawn = svg.read_text(encoding="utf-8")
+    assert f">{title}</text>" in drawn and f"<dc:title>{title}</dc:title>" in drawn
+
+
 # ---------------------------------------------------------------- through the installed graphrun
 def test_help_of_graphrun_leads_to_train_and_train_lists_its_options():
     assert "graphrun train MODEL --data FILE [options]" in graphrun("--help").stdout
