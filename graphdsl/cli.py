@@ -76,6 +76,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["train"]:
         from .cli_train import main as train_main
         return train_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from .serve.cli import main as serve_main
+        return serve_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
