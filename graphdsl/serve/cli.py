@@ -75,7 +75,8 @@ def serve(args) -> int:
         raise UsageError(f"--of {args.of}: not an output of {args.model} "
                          f"(outputs: {', '.join(model.program.outputs)})")
     session = Session(model, start, args.quiz, args.of)
-    model.program._run(args.of, session.start_values(model.program))  # bad values: say so now
+    # Bad starting values (an unknown name, a wrong shape) are reported now, not on the page.
+    model.program._run(args.of, {**session.start_values(model.program), **start})
     try:
         server = PageServer(session, args.host, args.port)
     except OSError as err:

@@ -71,8 +71,7 @@ def _host_port(name: str, port: int) -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_version = "graphrun"
-    sys_version = ""
+    default_request_version = "HTTP/1.0"  # so that even an unreadable request gets a status line
     timeout = 15  # seconds a client may take to send its request
 
     def do_GET(self):
@@ -194,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send(code, error_json(message or self.responses.get(code, ("error",))[0]),
                    getattr(self, "command", None) != "HEAD")
+
+    def version_string(self) -> str:
+        return "graphrun"
 
     def log_message(self, format, *args):  # one line per request would drown the console
         pass
