@@ -87,10 +87,10 @@ class StaticView:
         result = self.program._run(self.session.of, self.session.start_values(self.program))
         bundle = mimebundle(self.program, result)
         note = f"The interactive view needs anywidget: {INSTALL}"
-        html = f"<p><em>{escape(note)}</em></p>"
+        html = f"<p><em>{escape(note, quote=False)}</em></p>"
         if "image/svg+xml" in bundle:
-            html += bundle["image/svg+xml"].decode() if isinstance(bundle["image/svg+xml"], bytes) \
-                else bundle["image/svg+xml"]
+            svg = bundle["image/svg+xml"]
+            html += svg[svg.find("<svg"):]  # without the XML prolog, inside HTML
         else:
             html += f"<pre>{escape(bundle['text/plain'])}</pre>"
         return {"text/html": html, "text/plain": f"{note}\n{bundle['text/plain']}"}

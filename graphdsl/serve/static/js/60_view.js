@@ -197,6 +197,7 @@ class GraphView {
       const key = `${this.version}|${this.of}|${JSON.stringify([...this.controls.current.values()].map(shapeOf))}`;
       const drawn = this.picture.key === key && (this.picture.complete || !this.picture.svg);
       const { status, data } = await this.transport.call(drawn ? "run" : "picture", { ...body, explain: drawn ? true : undefined });
+      this.root.dataset.answers = String(Number(this.root.dataset.answers || 0) + 1);
       if (this.pending) continue;  // newer values wait: skip showing these
       if (status !== 200) {
         this.setError("run", data.text || data.error || `the server answered ${status}`);
