@@ -30,15 +30,31 @@ function formatNumber(x) {
   if (x === -Infinity) return "-inf";
   if (x === 0) return "0";
   if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
-  const [mantissa, power] = x.toExponential(5).split("e");
+  const [mantissa, power] = sixDigits(x).split("e");
   const exponent = Number(power);
   if (exponent < -4 || exponent >= 6) {
     const digits = mantissa.includes(".") ? mantissa.replace(/\.?0+$/, "") : mantissa;
     const sign = exponent < 0 ? "-" : "+";
     return `${digits}e${sign}${String(Math.abs(exponent)).padStart(2, "0")}`;
   }
-  const fixed = x.toFixed(Math.max(0, 5 - exponent));
-  return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
+  // The same six digits, the point moved (what "%g" does below 1e6 and from 1e-4).
+  const sign = mantissa.startsWith("-") ? "-" : "";
+  const six = mantissa.replace("-", "").replace(".", "");
+  const whole = exponent >= 0 ? six.slice(0, exponent + 1) : "0";
+  const fraction = exponent >= 0 ? six.slice(exponent + 1) : "0".repeat(-exponent - 1) + six;
+  const trimmed = fraction.replace(/0+$/, "");
+  return sign + whole + (trimmed ? `.${trimmed}` : "");
+}
+
+// x.toExponential(5), but an exact tie rounds to even, as Python's "%.6g" does
+// (2 ** -10 = 0.0009765625 is 9.76562e-4, not 9.76563e-4).
+function sixDigits(x) {
+  const [digits, power] = Math.abs(x).toExponential(20).split("e");
+  const all = digits.replace(".", "");
+  if (/^\d{6}50*$/.test(all) && Number(all[5]) % 2 === 0) {
+    return `${x < 0 ? "-" : ""}${all[0]}.${all.slice(1, 6)}e${power}`;
+  }
+  return x.toExponential(5);
 }
 
 // A value on the picture: a number, or an array's entries listed (the picture labels
