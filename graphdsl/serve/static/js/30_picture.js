@@ -115,8 +115,10 @@ class GraphPicture {
     this.svg.setAttribute("width", fit ? "100%" : width);
     this.svg.setAttribute("height", fit ? "100%" : height);
     this.svg.classList.toggle("gd-fit", fit);
-    // Fitted, a small graph grows to at most 1.5 times its size (and a large one shrinks).
-    const points = parseFloat(width);
-    this.svg.style.maxWidth = fit && points > 0 ? `${(points * 4 / 3) * 1.5}px` : "";
+    // Fitted, a small graph grows to at most 1.5 times its size, and a wide one shrinks to
+    // no less than 0.75 of it (then the picture scrolls): its numbers stay readable.
+    const pixels = (parseFloat(width) * 4) / 3;
+    this.svg.style.maxWidth = fit && pixels > 0 ? `${pixels * 1.5}px` : "";
+    this.svg.style.minWidth = fit && pixels > 0 ? `${pixels * 0.75}px` : "";
   }
 }
