@@ -176,3 +176,15 @@ def test_results_are_json_without_nan_literals():
     status, data = run(session_of("mul_add"), {"inputs": {"x": "NaN", "y": "Infinity"}})
     text = json.dumps(data, allow_nan=False)
     assert status == 200 and math.isnan(float(json.loads(text)["outputs"]["f"]))
+
+
+def test_the_core_never_imports_the_page_nor_jupyter():
+    import subprocess
+    import sys
+
+    code = ("import sys, graphdsl\nfrom graphdsl.cli import main\n"
+            "graphdsl.load('examples/mul_add.graph').run()\nmain(['examples/mul_add.graph', '--explain'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('graphdsl.serve', 'graphdsl.notebook', "
+            "'IPython', 'anywidget', 'http.server', 'playwright'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.rstrip().endswith("[]")

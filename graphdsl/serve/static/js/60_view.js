@@ -109,7 +109,9 @@ class GraphView {
   tables() {
     const rows = (names, attribute, prefix) => names.map((name) => {
       const row = element("tr");
-      row.append(element("th", {}, prefix(name)), element("td", { [attribute]: name, class: "gd-num" }));
+      const cell = element("td");
+      cell.append(element("div", { [attribute]: name, class: "gd-num gd-scroll" }));  // a large array scrolls
+      row.append(element("th", {}, prefix(name)), cell);
       return row;
     });
     this.parts.outputs.replaceChildren(...rows(this.model.outputs, "data-output", (name) => name));
