@@ -5,9 +5,7 @@ browser tests do; each example is served on a free port and photographed at 1280
 """
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -57,23 +55,14 @@ def quiz_answers(page, server):
 
 def main() -> int:
     import browser
-    from playwright.sync_api import sync_playwright
 
     if browser.missing():
         print(f"make_screenshots: {browser.missing()}", file=sys.stderr)
         return 1
-    profile = tempfile.mkdtemp()
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=browser.find_chromium(), headless=True, args=browser.ARGS,
-                viewport={"width": 1280, "height": 760}, device_scale_factor=1)
-            shoot(context, "mul_add", "serve_mul_add.png", step(3))
-            shoot(context, "sin_product", "serve_sin_product.png", step(4))
-            shoot(context, "sigmoid_neuron", "serve_quiz.png", quiz_answers, quiz=True)
-            context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with browser.launched(viewport={"width": 1280, "height": 760}) as context:
+        shoot(context, "mul_add", "serve_mul_add.png", step(3))
+        shoot(context, "sin_product", "serve_sin_product.png", step(4))
+        shoot(context, "sigmoid_neuron", "serve_quiz.png", quiz_answers, quiz=True)
     return 0
 
 

@@ -1,5 +1,6 @@
 """A real headless Chromium for the tests of the page, driven by Playwright for Python.
 
+The ``chromium`` fixture (in conftest.py) is one browser context for the whole session.
 The browser is the system's (Debian's ``chromium`` package, or $GRAPHDSL_CHROMIUM):
 Playwright's own browser downloads are never used. Without Playwright or a browser the
 tests that need them skip, saying which is missing.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,21 +40,23 @@ def missing() -> str | None:
 needs_browser = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    """A browser context (a fresh profile) for the whole test session."""
+@contextmanager
+def launched(viewport=None):
+    """A browser context with a fresh profile, closed (and the profile removed) on exit."""
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.mkdtemp(prefix="graphdsl-chromium-")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=find_chromium(), headless=True, args=ARGS,
-            viewport={"width": 1400, "height": 950})
-        try:
-            yield context
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=find_chromium(), headless=True, args=ARGS,
+                viewport=viewport or {"width": 1400, "height": 950})
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Page:

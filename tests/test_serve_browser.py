@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from browser import Page, chromium, needs_browser  # noqa: F401  (chromium is a fixture)
+from browser import Page, needs_browser
 from graphdsl.render import find_dot
 from serving import post, running
 

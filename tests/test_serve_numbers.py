@@ -7,14 +7,14 @@ from importlib import resources
 
 import pytest
 
-from browser import chromium, needs_browser  # noqa: F401  (chromium is a fixture)
+from browser import needs_browser
 from graphdsl.formatting import format_compact, format_number
 
 pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
-def numbers(chromium):  # noqa: F811
+def numbers(chromium):
     page = chromium.new_page()
     script = (resources.files("graphdsl.serve") / "static" / "js" / "10_numbers.js").read_text()
     page.set_content("<!doctype html><title>numbers</title>")

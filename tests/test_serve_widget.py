@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import graphdsl
-from browser import Page, chromium, needs_browser  # noqa: F401  (chromium is a fixture)
+from browser import Page, needs_browser
 from graphdsl.render import find_dot
 from graphdsl.serve import assets
 from graphdsl.serve.widget import StaticView
@@ -87,7 +87,7 @@ widget.render({ model, el: document.getElementById("view") });
 
 @needs_browser
 @pytest.mark.skipif(find_dot() is None, reason="Graphviz's dot is not installed")
-def test_the_view_in_a_browser_over_widget_messages(chromium):  # noqa: F811
+def test_the_view_in_a_browser_over_widget_messages(chromium):
     view, replies = make("examples/sigmoid_neuron.graph")
 
     def to_kernel(text):
