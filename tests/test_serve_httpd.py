@@ -223,3 +223,23 @@ def test_after_the_fuzzing_it_still_answers_and_the_model_is_untouched(server, m
     assert status == 200 and data["outputs"]["f"] == -32.0 and data["gradients"]["x"] == -4.0
     assert fingerprint(model_dir) == before
     assert sorted(os.listdir(model_dir)) == ["model.graph", "secret.txt"]
+
+
+def test_an_ipv6_loopback_is_served_too():
+    import graphdsl
+
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6")
+    try:
+        context = running(graphdsl.load("examples/mul_add.graph"), host="::1")
+        server = context.__enter__()
+    except OSError as err:
+        pytest.skip(f"no IPv6 loopback here: {err}")
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert request(server, "GET", "/api/model")[0] == 200
+        port = server.server_address[1]
+        assert request(server, "GET", "/api/model", headers={"Host": f"localhost:{port}"})[0] == 200
+        assert request(server, "GET", "/api/model", headers={"Host": f"evil.example:{port}"})[0] == 403
+    finally:
+        context.__exit__(None, None, None)

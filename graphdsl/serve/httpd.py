@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -40,6 +41,8 @@ class PageServer(ThreadingHTTPServer):
 
     def __init__(self, session, host: str = "127.0.0.1", port: int = 8000):
         self.session = session
+        if ":" in host:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
         self.hosts = allowed_hosts(host, self.server_address[1])
 
