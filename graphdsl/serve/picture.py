@@ -82,9 +82,8 @@ class _Labels:
 
     def __init__(self, program, result, steps):
         self.graph = program.graph
-        self.values = dict(zip(program.forward_order, result._values))
-        self.grads = {node: g for node, g in zip(program.forward_order, result._grads) if g is not None}
-        self.edge_grads = {(s.node, s.operand): s.gradient for s in steps if s.node is not None}
+        self.values, self.grads = result.values, result.node_grads
+        self.edge_grads = {(s.node, s.operand): s.gradient for s in steps or () if s.node is not None}
         self.complete = True
 
     def node(self, group, node: str) -> None:

@@ -19,6 +19,7 @@ from ..errors import GraphError
 from ..explain import NodeNames, explain
 from ..formatting import shape_text, to_json
 from ..gradcheck import check_gradients
+from ..render import PICTURE_LIMIT
 from .picture import PictureUnavailable, draw
 from .requests import BadRequest, parse_body, run_request
 
@@ -86,7 +87,8 @@ class Session:
         """The annotated picture of a run, with the run's answer (explain steps included)."""
         program = self._program()
         result = program._run(request.of, request.bindings)
-        steps = explain(result)
+        # A graph too large to draw gets no steps either: a page cannot show 100,000 of them.
+        steps = explain(result) if len(program.forward_order) <= PICTURE_LIMIT else None
         answer = {"run": self._answer(result, steps, None)}
         try:
             answer["svg"], answer["complete"] = draw(program, result, steps)

@@ -4,6 +4,8 @@
 // only for a new model, another output, other shapes, or when the server could not
 // find every number on it.
 
+const STEPS_LIMIT = 2000;  // nodes: larger graphs get neither a picture nor the steps (render.py)
+
 class GraphView {
   constructor(root, transport, options = {}) {
     this.root = root;
@@ -143,12 +145,14 @@ class GraphView {
       const body = { inputs: this.controls.wire(), of: this.of };
       const key = `${this.version}|${this.of}|${JSON.stringify([...this.controls.current.values()].map(shapeOf))}`;
       const drawn = this.picture.key === key && (this.picture.complete || !this.picture.svg);
-      const { status, data } = await this.transport.call(drawn ? "run" : "picture", { ...body, explain: drawn ? true : undefined });
+      const explain = drawn && this.model.order.length <= STEPS_LIMIT ? true : undefined;
+      const { status, data } = await this.transport.call(drawn ? "run" : "picture", { ...body, explain });
       this.root.dataset.answers = String(Number(this.root.dataset.answers || 0) + 1);
       if (this.pending) continue;  // newer values wait: skip showing these
       if (status !== 200) {
         this.setError("run", data.text || data.error || `the server answered ${status}`);
         this.picture.stale(true);
+        this.changedAt = undefined;
         continue;
       }
       if (!drawn) {
