@@ -281,3 +281,36 @@ def test_the_model_file_is_not_written_by_a_session(open_page, tmp_path):
         page.click("reset")
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
     assert os.listdir(tmp_path) == ["model.graph"]
+
+
+def test_a_picture_whose_numbers_were_not_all_found_is_drawn_anew_each_time(open_page, monkeypatch):
+    from graphdsl.serve import session
+
+    drawn = []
+
+    def incomplete(*args):
+        drawn.append(args)
+        return session_draw(*args)[0], False
+
+    session_draw = session.draw
+    monkeypatch.setattr(session, "draw", incomplete)
+    with running("examples/mul_add.graph") as server:
+        page = open_page(server.url)
+        page.change("x", "3")
+        page.change("x", "4")
+        assert len(drawn) == 3
+        assert "df/dz = 9" in page.page.text_content('[data-node="z"]')
+        assert_page_shows(page, post(server, "/api/run", {"inputs": {"x": 4}})[1])
+
+
+def test_without_graphviz_the_page_works_with_numbers(open_page, monkeypatch):
+    from graphdsl.serve import picture
+
+    monkeypatch.setattr(picture, "find_dot", lambda: None)
+    with running("examples/mul_add.graph") as server:
+        page = open_page(server.url)
+        assert "needs Graphviz" in page.page.text_content(".gd-picture")
+        page.change("x", "3")
+        assert page.page.text_content('[data-output="f"]') == "-32"
+        assert page.page.text_content('[data-grad-of="z"]') == "8"
+        assert page.page.locator(".gd-step").count() == 5  # the seed and four edges
