@@ -194,7 +194,7 @@ def check_answer(status, data):
         assert set(data) >= {"outputs", "gradients", "values", "node_grads"}
 
 
-@fuzz(1500)
+@fuzz(2500)
 @given(body=BODIES)
 def test_fuzz_json_bodies(server, body):
     check_answer(*post(server, "/api/run", body))
