@@ -181,6 +181,15 @@ BODIES = st.fixed_dictionaries({}, optional={
     "check": st.booleans(),
     "extra": VALUES,
 })
+NUMBERS = st.floats(width=64).map(lambda x: x if x == x and abs(x) != float("inf") else
+                                   "NaN" if x != x else "Infinity" if x > 0 else "-Infinity")
+PLAUSIBLE = st.fixed_dictionaries({"inputs": st.dictionaries(
+    st.sampled_from(["x", "y", "z"]),
+    NUMBERS | st.lists(NUMBERS, min_size=1, max_size=3) | st.lists(st.lists(NUMBERS, min_size=2, max_size=2),
+                                                                  min_size=1, max_size=2))},
+    optional={"of": st.just("f"), "explain": st.booleans(), "check": st.booleans()})
+
+
 def fuzz(examples):
     return settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
@@ -195,7 +204,7 @@ def check_answer(status, data):
 
 
 @fuzz(2500)
-@given(body=BODIES)
+@given(body=BODIES | PLAUSIBLE)
 def test_fuzz_json_bodies(server, body):
     check_answer(*post(server, "/api/run", body))
 
