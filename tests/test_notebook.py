@@ -1,5 +1,7 @@
 """Jupyter: ``%load_ext graphdsl`` and ``%%graph NAME`` in IPython, and the example
 notebook executed by a real kernel, with and without the widget's extra."""
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,8 +53,15 @@ def execute(monkeypatch, tmp_path, block_anywidget: bool):
     if block_anywidget:  # the kernel finds this 'anywidget' first, and cannot import it
         (tmp_path / "anywidget.py").write_text("raise ImportError('anywidget is blocked for this test')\n")
         monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    # A kernel of this very Python (where graphdsl is installed), whatever other kernels exist.
+    spec = tmp_path / "jupyter" / "kernels" / "graphdsl-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "graphdsl tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="graphdsl-test",
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute()
     return notebook
