@@ -18,6 +18,8 @@ from .build import DEFAULT_MAX_NODES
 SUBCOMMANDS = {
     "train": ("cli_train", "MODEL --data FILE [options]", "train the params on data (graphrun train --help)"),
     "fmt": ("cli_fmt", "FILE... [--check] [--diff]", "rewrite files in the canonical layout (graphrun fmt --help)"),
+    "serve": ("serve.cli", "MODEL [--port N] [--quiz] [options]",
+              "the interactive page: move an input, watch values and gradients (graphrun serve --help)"),
 }
 
 USAGE = "graphrun MODEL [options]\n" + "".join(

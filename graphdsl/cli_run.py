@@ -149,15 +149,22 @@ def _print_human(result, args, steps, report) -> None:
 
 
 def _print_json(result, args, steps, report) -> None:
-    data = {"outputs": to_json(result.outputs), "gradients": {} if args.no_grad else to_json(result.grads)}
+    print(json.dumps(json_object(result, not args.no_grad, steps, report), allow_nan=False))
+
+
+def json_object(result, gradients: bool = True, steps=None, report=None) -> dict:
+    """What ``graphrun --json`` prints for one run (also the answer of ``graphrun serve``'s
+    /api/run): outputs, gradients, and the explain steps and check report when given."""
+    data = {"outputs": to_json(result.outputs), "gradients": to_json(result.grads) if gradients else {}}
     if steps is not None:
         data["explain"] = [step.as_dict() for step in steps]
     if report is not None:
-        data["check"] = _report_json(report)
-    print(json.dumps(data, allow_nan=False))
+        data["check"] = report_json(report)
+    return data
 
 
-def _report_json(report) -> dict:
+def report_json(report) -> dict:
+    """A GradientReport as plain JSON data."""
     worst = report.worst
     return {"of": report.of, "ok": report.ok, "max_rel_error": to_json(report.max_rel_error),
             "tolerance": report.tolerance, "skipped": list(report.skipped),
