@@ -32,8 +32,8 @@ THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
 def _setup():
     """The program, the data and its initial params, in the worker process."""
     import graphdsl
-    from graphdsl.datafiles import read_data
-    from graphdsl.train import _keep_freed_memory
+    from graphdsl.train.datafiles import read_data
+    from graphdsl.train.fit import _keep_freed_memory
 
     _keep_freed_memory()  # the same allocator settings for every contender
     prog = graphdsl.load(ROOT / "examples" / "two_layer_net.graph")

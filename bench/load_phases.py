@@ -17,7 +17,7 @@ import dag  # noqa: E402
 
 import graphdsl  # noqa: E402
 from graphdsl import build, codegen, parse, program  # noqa: E402
-from graphdsl.compile import paused_gc  # noqa: E402
+from graphdsl.compiled.kernel import paused_gc  # noqa: E402
 from graphdsl.floatcode import FloatListing  # noqa: E402
 
 clock = time.process_time  # CPU time: another process's burst does not count

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "figures"
-EXAMPLES = ("mul_add", "backward_patterns", "sigmoid_gate", "vector_norm")
+EXAMPLES = ("mul_add", "backward_patterns", "sigmoid_gate", "vector_norm", "logistic_map")
 
 
 def figure_dot(example: str) -> str:
@@ -23,7 +23,7 @@ def figure_dot(example: str) -> str:
 
 
 def main() -> int:
-    from graphdsl.render import render
+    from graphdsl.inspect.render import render
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     for example in EXAMPLES:

@@ -29,8 +29,8 @@ with atheris.instrument_imports(include=["graphdsl", "lark"]):
     import numpy as np
 
     import graphdsl
-    from graphdsl import cli
-    from graphdsl.datafiles import read_data
+    from graphdsl.cli import graphrun as cli
+    from graphdsl.train.datafiles import read_data
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MAX_NODES = 20_000  # keeps every input fast; the limit itself is tested in test_limits
