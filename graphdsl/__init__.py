@@ -26,7 +26,7 @@ def widget(program, **options):
 
 
 def load_ipython_extension(ipython):
-    """``%load_ext graphdsl``: the cell magic ``%%graph NAME`` (see graphdsl.notebook)."""
-    from .notebook import load_ipython_extension as load
+    """``%load_ext graphdsl``: the cell magic ``%%graph NAME`` (see graphdsl.serve.notebook)."""
+    from .serve.notebook import load_ipython_extension as load
 
     load(ipython)

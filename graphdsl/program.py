@@ -278,7 +278,7 @@ class Program:
         input x = 3
         output y = x * x
         """
-        from .canonical import program_text
+        from .lang.canonical import program_text
 
         if self._source is None:
             raise ValueError("this Program was not read from .graph text")

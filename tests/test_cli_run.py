@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdsl.cli.graphrun import graphrun as cli
+from graphdsl.cli import graphrun as cli
 from graphdsl.cli.run import aligned
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

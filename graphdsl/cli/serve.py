@@ -62,9 +62,9 @@ def main(argv) -> int:
 
 def serve(args) -> int:
     """Check the model and the starting values, then serve until interrupted."""
-    from .follow import FollowedFile
-    from .httpd import PageServer
-    from .session import Session
+    from ..serve.follow import FollowedFile
+    from ..serve.httpd import PageServer
+    from ..serve.session import Session
 
     model = FollowedFile(args.model, args.max_nodes)
     if model.error is not None:

@@ -29,6 +29,9 @@ BUILTINS = (
     # the gates the language is growing (comparisons, where, indexing, ...)
     "less", "less_equal", "greater", "greater_equal", "not_equal", "where", "index", "reshape",
     "concat", "stack", "clip", "log_softmax", "onehot",
+    # the gates derivative rules are written with (a derivative program uses them too)
+    "sign", "count", "expand_dims", "squeeze", "matrix_transpose", "broadcast_like", "sum_like",
+    "cross_entropy_grad", "hinge_grad",
 )
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # ASCII only, as the grammar's NAME
 FLOAT = r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+"
