@@ -1,9 +1,11 @@
 """``Program.run_batch`` vectorised: one pass over the schedule with a leading batch axis.
 
-The semantics are those of ``run`` once per row, stacked (``jax.vmap``). A value is
-*batched* when it depends on a binding given with a batch axis; the rest (defaults,
-constants and what depends only on them) is computed once and shared. Gradients
-are always per row, so the backward pass carries the batch axis everywhere.
+The semantics are those of ``run`` once per row, stacked (``jax.vmap``). Which
+bindings carry the batch axis is decided by ``split`` (the rule ``graphrun --batch``
+follows too). A value is *batched* when it depends on a binding given with a batch
+axis; the rest (shared bindings, defaults, constants and what depends only on them)
+is computed once and shared. Gradients are always per row, so the backward pass
+carries the batch axis everywhere.
 
 What vectorises (any gate that no batched value reaches runs as in ``run``):
 
@@ -23,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import rules
-from .bindings import bind, to_value
+from .bindings import bind, to_value, unknown_name
 from .compile import QUIET, RESTORE
-from .errors import GraphError
+from .errors import BindingError, GraphError
+from .result import BatchResult
 
 REDUCTIONS = {"sum": 0, "mean": 0, "softmax": 1, "logsumexp": 1}  # gate -> least row rank
 
@@ -34,15 +37,72 @@ class NotVectorised(Exception):
     """A step a batched value reaches has no batch rule: use the per-row loop."""
 
 
-def run_batch(program, of: str, bindings: dict, rows: int):
+def run_rows(program, of: str, bindings: dict, shared: dict) -> BatchResult:
+    """``Program.run_batch``: the vectorised pass, or ``run`` once per row, stacked."""
+    batched, shared, rows = split(program._schedule.leaves, bindings, shared)
+    vectorised = run_batch(program, of, batched, shared, rows)
+    if vectorised is not None:
+        return BatchResult(*vectorised, of, rows)
+    results = [program._run(of, {**{name: value[i] for name, value in batched.items()}, **shared})
+               for i in range(rows)]
+    stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
+                         for k in (getattr(results[0], key) if results else {})}
+    return BatchResult(stack("outputs"), stack("grads"), of, rows)
+
+
+def split(leaves, bindings: dict, shared: dict) -> tuple:
+    """``(batched, shared, rows)``: which values carry the batch axis. A value has none,
+    and is shared by every row, when it is given in ``shared``, is a scalar, or has the
+    rank of its leaf's declared shape; one rank more is one value per row. An array for
+    a leaf without a declared shape has its rows along its first axis (which else could
+    not be told from a shared value)."""
+    by_name = {leaf.name: leaf for leaf in leaves}
+    unknown = [name for name in list(bindings) + list(shared) if name not in by_name]
+    if unknown:
+        raise BindingError(unknown_name(unknown[0], by_name))
+    twice = sorted(set(bindings) & set(shared))
+    if twice:
+        raise BindingError(f"{', '.join(map(repr, twice))} given both as a binding and in shared")
+    common = {name: to_value(value, name, by_name[name].span) for name, value in shared.items()}
+    batched = {}
+    for name, value in bindings.items():
+        leaf = by_name[name]
+        value = to_value(value, name, leaf.span)
+        rank, declared = np.ndim(value), leaf.shape
+        if rank == 0 or (declared is not None and rank == len(declared)):
+            common[name] = value
+        elif declared is None or rank == len(declared) + 1:
+            batched[name] = value
+        else:
+            raise BindingError(f"{leaf.kind} '{name}' is declared with shape {list(declared)}: give one "
+                               f"value of that shape, shared by every row, or one per row with a "
+                               f"leading batch axis; got shape {list(np.shape(value))}", leaf.span)
+    return batched, common, _rows(batched, by_name)
+
+
+def _rows(batched: dict, leaves: dict) -> int:
+    if not batched:
+        raise BindingError("run_batch needs at least one binding with a leading batch axis (one "
+                           "value per row); values without it are shared by every row")
+    lengths = {name: np.shape(value)[0] for name, value in batched.items()}
+    if len(set(lengths.values())) > 1:
+        listing = ", ".join(f"{name}: {length}" for name, length in lengths.items())
+        undeclared = [name for name in lengths if leaves[name].shape is None]
+        hint = (f"; the first axis of {', '.join(undeclared)} (no declared shape) is taken as the "
+                f"batch axis: to share one value by every row, declare the leaf's shape "
+                f"(input {undeclared[0]}: [...]) or pass it in shared={{...}}") if undeclared else ""
+        raise BindingError(f"run_batch bindings must share one leading length ({listing}){hint}")
+    return next(iter(lengths.values()))
+
+
+def run_batch(program, of: str, batched_values: dict, shared: dict, rows: int):
     """Outputs and gradients by name, each with a leading axis of ``rows``; None when the
     graph does not vectorise (the caller then loops over rows)."""
     sched = program._schedule
     leaves = sched.leaves
     token = QUIET()
     try:
-        batched_values = {name: to_value(value, name) for name, value in bindings.items()}
-        row0 = bind(leaves, {name: value[0] for name, value in batched_values.items()})
+        row0 = bind(leaves, {**{name: value[0] for name, value in batched_values.items()}, **shared})
         shapes = program._kernel(of).kernel.shapes(row0)
         values, batched = [None] * len(sched.ids), [False] * len(sched.ids)
         for leaf, value in zip(leaves, row0):

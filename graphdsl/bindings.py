@@ -58,7 +58,7 @@ def bind(leaves, bindings: dict) -> list:
     known = {leaf.name for leaf in leaves}
     for name in bindings:
         if name not in known:
-            raise BindingError(_unknown(name, known))
+            raise BindingError(unknown_name(name, known))
     dims: dict = {}
     values = []
     for leaf in leaves:
@@ -77,7 +77,9 @@ def bind(leaves, bindings: dict) -> list:
     return values
 
 
-def _unknown(name: str, known) -> str:
+def unknown_name(name, known) -> str:
+    if not isinstance(name, str):
+        return f"a binding is named by an input or param's name (a str), got {name!r}"
     match = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f"; did you mean '{match[0]}'?" if match else ""
     names = sorted(known)

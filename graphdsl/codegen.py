@@ -105,11 +105,9 @@ class Listing:
         self.constant_values = dict(schedule.constants)
         self.namespace = dict(BASE_NAMESPACE)  # before the constants, which enter it
         self.constant_names = self._constants()
-        self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
-        backward = self._backward()
-        ret = self._return()
-        needed = self._needed(backward + [ret])
-        self.statements = self._forward(needed) + backward + [ret]
+        self.params = self._params()
+        later = self._later()
+        self.statements = self._forward(self._needed(later)) + later
         statements = _live(self.statements)
         if self.fuse:
             statements = _fuse(statements, set(self.params), self._ne)
@@ -119,6 +117,15 @@ class Listing:
         name = f"{prefix}{len(self.namespace)}"
         self.namespace[name] = value
         return name
+
+    def _params(self) -> tuple:
+        return tuple(f"v{leaf.slot}" for leaf in self.schedule.leaves)
+
+    def _later(self) -> list:
+        """The statements after the forward pass (here the backward pass and the return;
+        forwardcode.py's listings put the tangents or nothing there)."""
+        backward = self._backward()
+        return backward + [self._return()]
 
     # ------------------------------------------------------------ forward
     def _needed(self, later) -> set:

@@ -66,7 +66,14 @@ def build(source: str, namespace: dict, name: str):
 
 
 class Kernel:
-    """The compiled run of one output: ``kernel(bindings) -> Result``."""
+    """The compiled run of one output: ``kernel(bindings) -> Result``.
+
+    forwardmode.ForwardKernel is the same machinery for ``forward``: its hooks are the
+    listings, the reference and how the entry hands the numbers back."""
+
+    RESULTS = "outputs, grads"  # the generated code's results, as the entry names them...
+    RETURN = "RESULT(PROG, OF, outputs, grads, b)"  # ...and what the entry returns
+    QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
 
     def __init__(self, program, of: str, make_result):
         self.program, self.of, self.make_result = program, of, make_result
@@ -102,9 +109,20 @@ class Kernel:
             all(rules.float_vjp(back.step.gate, back.step.options, i) is not None
                 for back in plan.steps for i, need in enumerate(back.needs) if need)
 
+    def float_listing(self):
+        return floatcode.FloatListing(self.schedule, self.of)
+
+    def numpy_listing(self, shapes, float64: bool):
+        return codegen.Listing(self.schedule, self.of, shapes, float64)
+
+    def finish(self, results, bindings):
+        """What a call returns, from what the generated code (or the reference) gave."""
+        outputs, grads = results
+        return self.make_result(self.program, self.of, outputs, grads, bindings)
+
     def _compile_floats(self, *leaf_values):
         with paused_gc():
-            listing = floatcode.FloatListing(self.schedule, self.of)
+            listing = self.float_listing()
             self.float_source = codegen.source(listing, "floats")
             self.floats = build(self.float_source, listing.namespace, "floats")
         self.entry_namespace["FLOATS"] = self.floats
@@ -130,12 +148,14 @@ class Kernel:
         names = ", ".join(f"v{k}" for k in range(len(leaves)))
         if self.float_capable:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
-            lines += [f"if {floats}:",
+            quiet = self.QUIET_FLOATS
+            ns.update(QUIET=QUIET, RESTORE=RESTORE)
+            lines += [f"if {floats}:"] + ["    t = QUIET()"] * quiet + [
                       "    try:",
-                      f"        outputs, grads = FLOATS({names})",
+                      f"        {self.RESULTS} = FLOATS({names})",
                       "    except (ArithmeticError, ValueError):",
-                      "        return GENERAL(b)",
-                      "    return RESULT(PROG, OF, outputs, grads, b)"]
+                      "        return GENERAL(b)"] + ["    finally:", "        RESTORE(t)"] * quiet + [
+                      f"    return {self.RETURN}"]
         dims: dict = {}
         for k, leaf in enumerate(leaves):
             lines += _array_lane(k, leaf.shape, dims)
@@ -150,12 +170,12 @@ class Kernel:
                       "if k is not None:",
                       "    t = QUIET()",
                       "    try:",
-                      f"        outputs, grads = k({names})",
+                      f"        {self.RESULTS} = k({names})",
                       "    except Exception:",
                       f"        return ARRAYS(b, {values}, key)",
                       "    finally:",
                       "        RESTORE(t)",
-                      "    return RESULT(PROG, OF, outputs, grads, b)"]
+                      f"    return {self.RETURN}"]
         lines.append(f"return ARRAYS(b, {values}, key)")
         self.entry_source = codegen._function("entry", ("b",), lines)
         self.entry_namespace = ns
@@ -166,12 +186,14 @@ class Kernel:
         """Any bindings: bind() converts them (or raises the BindingError users see)."""
         leaf_values = bind(self.schedule.leaves, bindings)
         if self.float_capable and all(v.__class__ is float for v in leaf_values):
+            token = QUIET() if self.QUIET_FLOATS else None
             try:
-                outputs, grads = self.floats(*leaf_values)
+                return self.finish(self.floats(*leaf_values), bindings)
             except (ArithmeticError, ValueError):
                 pass
-            else:
-                return self.make_result(self.program, self.of, outputs, grads, bindings)
+            finally:
+                if token is not None:
+                    RESTORE(token)
         key = tuple(np.shape(v) for v in leaf_values)
         if not all(v.__class__ is float or getattr(v, "dtype", None) == np.float64 for v in leaf_values):
             key += ("not float64",)  # the entry's own keys are float64 values only
@@ -183,50 +205,58 @@ class Kernel:
         token = QUIET()
         try:
             kernel = self.arrays.get(key) or self._specialise(key, leaf_values)
-            outputs, grads = kernel(*leaf_values)
+            results = kernel(*leaf_values)
         except Exception:  # noqa: BLE001 -- the reference interpreter names the failing gate
-            outputs, grads = self._reference(list(leaf_values))
+            results = self._reference(list(leaf_values))
         finally:
             RESTORE(token)
-        return self.make_result(self.program, self.of, outputs, grads, bindings)
+        return self.finish(results, bindings)
 
     def _specialise(self, key, leaf_values):
         shapes = self.shapes(leaf_values)
         with paused_gc():
             float64 = not key or key[-1] != "not float64"
-            listing = codegen.Listing(self.schedule, self.of, shapes, float64)
+            listing = self.numpy_listing(shapes, float64)
             kernel = build(codegen.source(listing, "arrays"), listing.namespace, "arrays")
-        if len(self.arrays) >= MAX_SHAPE_VARIANTS:
-            self.arrays.pop(next(iter(self.arrays)))
-        self.arrays[key] = kernel
+        keep(self.arrays, key, kernel)
         return kernel
 
     def shapes(self, leaf_values) -> list:
-        """Every node's shape for these leaves: a forward pass that drops each value
-        after its last use, so it never holds more than the compiled code will."""
-        sched = self.schedule
-        last = {}
-        for i, step in enumerate(sched.steps):
-            for a in step.args:
-                last[a] = i
-        values = [None] * len(sched.ids)
-        shapes = [()] * len(sched.ids)
-        for leaf, value in zip(sched.leaves, leaf_values):
-            values[leaf.slot], shapes[leaf.slot] = value, np.shape(value)
-        for slot, value in sched.constants:
-            values[slot], shapes[slot] = value, np.shape(value)
-        for i, step in enumerate(sched.steps):
-            value = step.gate.forward(*[values[a] for a in step.args], **step.options)
-            values[step.slot], shapes[step.slot] = value, np.shape(value)
-            for a in step.args:
-                if last[a] == i:
-                    values[a] = None
-        return shapes
+        return node_shapes(self.schedule, leaf_values)
 
     def _reference(self, leaf_values):
         values = execute.forward(self.schedule, leaf_values)
         grads = execute.backward(self.schedule, self.of, values)
         return pack(self.schedule, values, grads)
+
+
+def keep(cache: dict, key, code) -> None:
+    """Add compiled code to a cache of at most MAX_SHAPE_VARIANTS, dropping the oldest."""
+    if len(cache) >= MAX_SHAPE_VARIANTS:
+        cache.pop(next(iter(cache)))
+    cache[key] = code
+
+
+def node_shapes(sched, leaf_values) -> list:
+    """Every node's shape for these leaves: a forward pass that drops each value
+    after its last use, so it never holds more than the compiled code will."""
+    last = {}
+    for i, step in enumerate(sched.steps):
+        for a in step.args:
+            last[a] = i
+    values = [None] * len(sched.ids)
+    shapes = [()] * len(sched.ids)
+    for leaf, value in zip(sched.leaves, leaf_values):
+        values[leaf.slot], shapes[leaf.slot] = value, np.shape(value)
+    for slot, value in sched.constants:
+        values[slot], shapes[slot] = value, np.shape(value)
+    for i, step in enumerate(sched.steps):
+        value = step.gate.forward(*[values[a] for a in step.args], **step.options)
+        values[step.slot], shapes[step.slot] = value, np.shape(value)
+        for a in step.args:
+            if last[a] == i:
+                values[a] = None
+    return shapes
 
 
 def _array_lane(k: int, declared, dims: dict) -> list:

@@ -32,12 +32,19 @@ from .codegen import BASE_NAMESPACE, NoRule, Stmt
 class FloatListing:
     """``statements``, ``params`` and ``namespace``, as codegen.source expects them."""
 
+    functions: dict = {}  # namespace entries that replace the base ones (rules.EXACT_FUNCTIONS)
+
     def __init__(self, schedule, of: str):
-        self.namespace = dict(BASE_NAMESPACE)
+        self.namespace = dict(BASE_NAMESPACE, **self.functions)
         self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
-        plan = schedule.plans[of]
-        # names[slot]: the source that reads a node's value: its variable, a float literal,
-        # a namespace constant, or (identity) the name of its operand's value.
+        names, forward = self._values(schedule)
+        later = self._later(schedule, of, names)
+        self.statements = self._forward(forward, names, later) + later
+
+    def _values(self, schedule):
+        """names[slot]: the source that reads a node's value: its variable, a float literal,
+        a namespace constant, or (identity) the name of its operand's value; and the
+        (step, template) of the forward steps that are not copies."""
         names = [None] * len(schedule.ids)
         for leaf in schedule.leaves:
             names[leaf.slot] = f"v{leaf.slot}"
@@ -48,7 +55,7 @@ class FloatListing:
                 names[slot] = f"({value!r})"
             else:
                 names[slot] = self._const("C", value)
-        forward = []  # (step, template) of the steps that are not copies
+        forward = []
         for step in schedule.steps:
             template = rules.float_forward(step.gate, step.options)
             if template is None:
@@ -58,9 +65,13 @@ class FloatListing:
             else:
                 names[step.slot] = f"v{step.slot}"
                 forward.append((step, template))
-        backward, grads = self._backward(plan, names)
-        ret = self._return(schedule, names, grads)
-        self.statements = self._forward(forward, names, backward + [ret]) + backward + [ret]
+        return names, forward
+
+    def _later(self, schedule, of: str, names) -> list:
+        """The statements after the forward pass: here the backward pass and the return
+        (forwardcode.py's listings put the tangents or only the outputs there)."""
+        backward, grads = self._backward(schedule.plans[of], names)
+        return backward + [self._return(schedule, names, grads)]
 
     def _const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"

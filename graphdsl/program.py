@@ -1,4 +1,4 @@
-"""Program and Result: parse -> build -> schedule once; then run as often as you like."""
+"""Program: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,9 +11,12 @@ import networkx as nx
 import numpy as np
 
 from . import batch, execute
-from .codegen import export, unshared
-from .compile import Kernel, pack, paused_gc
 from .bindings import bind, read_only, to_value
+from .calls import resolve
+from .codegen import export
+from .compile import Kernel, pack, paused_gc
+from .forwardmode import ForwardKernel, TangentKernel, interpret_forward
+from .result import BatchResult, Result
 from .build import DEFAULT_MAX_NODES, Model, build_model, shape_mismatch
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
 from .parse import parse
@@ -71,7 +74,15 @@ class Program:
     def __init__(self, model: Model, *, seed: int = 0, _schedule: Schedule | None = None):
         self._model = model  # its networkx graph is made when first asked for
         self._schedule = _schedule or _with_drawn_params(model.schedule, model, seed)
-        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
+        self._compiled()
+
+    def _compiled(self) -> None:
+        """Empty caches of compiled code, built on first use (and never pickled)."""
+        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel)
+        self._forward_entry = None  # forwardmode.ForwardKernel's entry
+        self._tangents = None  # forwardmode.TangentKernel
+        self._leaf_names = frozenset(leaf.name for leaf in self._schedule.leaves)
+        self._of_is_no_leaf = "of" not in self._leaf_names  # run(of=...) is unambiguous
 
     # ------------------------------------------------------------ description
     @property
@@ -113,31 +124,37 @@ class Program:
                 f"{len(self._schedule.ids)} nodes>")
 
     # ------------------------------------------------------------ evaluation
-    def run(self, of: str | None = None, check_finite: bool = False, **bindings) -> "Result":
-        """Forward pass, then the reverse-mode gradient of one output.
-
-        With ``check_finite=True`` the first node whose value or gradient is NaN or
-        infinite raises a NumericError naming its gate and line.
+    # Bindings go as keywords, run(x=1.0), or as a positional mapping, run({"x": 1.0}),
+    # which binds any name, including a method's own options (see calls.py).
+    def run(self, bindings=None, /, of=None, check_finite=None, **named) -> Result:
+        """Forward pass, then the reverse-mode gradient of one output (``of``, default the
+        first). With ``check_finite=True`` the first node whose value or gradient is NaN
+        or infinite raises a NumericError naming its gate and line.
 
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
+        >>> loads("input of = 2\\noutput f = of * of").run({"of": 3.0}).outputs
+        {'f': 9.0}
         """
-        return self._run(of, bindings, check_finite)
-
-    def _run(self, of, bindings: dict, check_finite: bool = False) -> "Result":
-        """``run`` with the bindings as a dict: inputs named ``of`` or ``check_finite``
-        (which run's own keywords take) are bound too."""
-        if not check_finite:
+        if bindings is None and check_finite is None and (of is None or self._of_is_no_leaf):
             try:
                 entry = self._kernels.get(of)
-            except TypeError:  # unhashable: run({"x": 1}); _output says what to write
+            except TypeError:  # unhashable: _output says what of must be
                 entry = None
-            if entry is None:
-                entry = self._kernel(of)
-            return entry(bindings)
+            if entry is not None:
+                return entry(named)
+        options = {"of": of, "check_finite": check_finite}
+        named = resolve("run", self._leaf_names, bindings, named, options)
+        return self._run(options["of"], named, bool(options["check_finite"]))
+
+    def _run(self, of, bindings: dict, check_finite: bool = False) -> Result:
+        """``run`` with the bindings as a dict and ``of`` None or a name."""
+        if not check_finite:
+            entry = self._kernels.get(of) if isinstance(of, str) or of is None else None
+            return (entry or self._kernel(of))(bindings)
         return self._interpret(self._output(of), bindings, check_finite=True)
 
-    def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> "Result":
+    def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> Result:
         """``run`` on the reference interpreter. Without check_finite (a graph too large to
         compile) only the leaves' gradients are kept, and the Result is lazy like a compiled
         run's: a long chain of arrays holds each value once, as the compiled code does."""
@@ -151,67 +168,48 @@ class Program:
             raise problem
         return Result(self, values, grads, of)
 
-    def forward(self, **bindings) -> dict:
-        """The outputs only, as a dict."""
-        with np.errstate(all="ignore"):
-            values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
-        return {name: export(values[slot]) for name, slot in self._schedule.outputs}
+    def forward(self, bindings=None, /, **named) -> dict:
+        """The outputs only, as a dict (compiled like ``run``, without the backward pass)."""
+        entry = self._forward_entry
+        if bindings is None and entry is not None:
+            return entry(named)
+        named = resolve("forward", self._leaf_names, bindings, named, {})
+        return (entry or self._forward_kernel())(named)
 
     def jvp(self, bindings: dict, tangents: dict) -> tuple:
-        """Forward mode: ``(outputs, output_tangents)`` for tangents of inputs/params."""
+        """Forward mode: ``(outputs, output_tangents)``, two dicts by output name, for
+        ``tangents`` of inputs/params (by name; each with its leaf's shape; missing ones
+        are zero)."""
         _expect_dict("jvp", "bindings", bindings)
         _expect_dict("jvp", "tangents", tangents)
-        leaves = self._schedule.leaves
-        leaf_values = bind(leaves, dict(bindings))
-        by_name = {leaf.name: (leaf, value) for leaf, value in zip(leaves, leaf_values)}
-        seeds = {}
-        for name, t in tangents.items():
-            if name not in by_name:
-                raise BindingError(f"tangent for unknown input '{name}'")
-            leaf, value = by_name[name]
-            t = to_value(t, name, leaf.span)
-            if np.shape(t) != np.shape(value):
-                try:
-                    t = np.broadcast_to(t, np.shape(value))
-                except ValueError:
-                    raise BindingError(f"the tangent of '{name}' has shape {list(np.shape(t))}, its "
-                                       f"value {list(np.shape(value))}", leaf.span) from None
-            seeds[leaf.slot] = t
-        with np.errstate(all="ignore"):
-            values = execute.forward(self._schedule, leaf_values)
-            ts = execute.tangents(self._schedule, values, seeds)
-        outputs, out_tangents = {}, {}
-        for name, slot in self._schedule.outputs:
-            outputs[name] = export(values[slot])
-            t = ts[slot]
-            out_tangents[name] = export(np.zeros_like(values[slot]) if t is None else t)
-        return outputs, out_tangents
+        if self._tangents is None:
+            self._tangents = TangentKernel(self, compiled=len(self._schedule.steps) <= COMPILE_LIMIT)
+        return self._tangents(dict(bindings), tangents)
 
-    def check_gradients(self, of: str | None = None, eps: float = 1e-6, tolerance: float = 1e-5,
-                        **bindings):
-        """Compare reverse-mode gradients with central differences; see GradientReport."""
+    def check_gradients(self, bindings=None, /, of=None, eps=None, tolerance=None, **named):
+        """Compare reverse-mode gradients with central differences (``eps`` 1e-6,
+        ``tolerance`` 1e-5 unless given); see GradientReport."""
         from .gradcheck import check_gradients
 
+        options = {"of": of, "eps": eps, "tolerance": tolerance}
+        named = resolve("check_gradients", self._leaf_names, bindings, named, options)
+        eps = 1e-6 if options["eps"] is None else options["eps"]
+        tolerance = 1e-5 if options["tolerance"] is None else options["tolerance"]
         for what, number in (("eps", eps), ("tolerance", tolerance)):
             if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
                 raise ValueError(f"check_gradients: {what} must be a positive number, got {number!r}")
-        return check_gradients(self, self._output(of), eps, tolerance, bindings)
+        return check_gradients(self, self._output(options["of"]), eps, tolerance, named)
 
-    def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
+    def run_batch(self, bindings=None, /, of=None, shared=None, **named) -> BatchResult:
         """``run`` once per row of the bindings' common leading axis, stacked; vectorised
-        over the rows where the gates allow it (see batch.py), a loop otherwise."""
-        name = self._output(of)
-        spans = {leaf.name: leaf.span for leaf in self._schedule.leaves}
-        bindings = {key: to_value(value, key, spans.get(key)) for key, value in bindings.items()}
-        rows = _batch_rows(bindings)
-        vectorised = batch.run_batch(self, name, bindings, rows)
-        if vectorised is not None:
-            return BatchResult(*vectorised, name, rows)
-        results = [self._run(of, {name: value[i] for name, value in bindings.items()})
-                   for i in range(rows)]
-        stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
-                             for k in (getattr(results[0], key) if results else {})}
-        return BatchResult(stack("outputs"), stack("grads"), self._output(of), rows)
+        over the rows where the gates allow it (see batch.py), a loop otherwise. A value
+        without the batch axis is shared by every row where the leaf's declared shape (or
+        the value being a scalar) says so; ``shared`` (a mapping) shares any value."""
+        options = {"of": of, "shared": shared}
+        named = resolve("run_batch", self._leaf_names, bindings, named, options)
+        shared = {} if options["shared"] is None else options["shared"]
+        _expect_dict("run_batch", "shared", shared)
+        return batch.run_rows(self, self._output(options["of"]), named, dict(shared))
 
     def fit(self, data: dict, **settings):
         """Train every param on ``data`` ({input name: one row per sample}) and return a
@@ -269,6 +267,18 @@ class Program:
         self._kernels[of] = self._kernels[name] = entry
         return entry
 
+    def _forward_kernel(self):
+        if len(self._schedule.steps) > COMPILE_LIMIT:  # as _kernel: the interpreter
+            self._forward_entry = self._interpret_forward
+        else:
+            with paused_gc():
+                self._forward_entry = ForwardKernel(self).entry
+        return self._forward_entry
+
+    def _interpret_forward(self, bindings: dict) -> dict:
+        with np.errstate(all="ignore"):
+            return interpret_forward(self._schedule, bind(self._schedule.leaves, bindings))
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
         from .render import mimebundle
@@ -282,139 +292,16 @@ class Program:
         if of is None:
             return self.outputs[0]
         if not isinstance(of, str):
-            clash = ("; an input named 'of' cannot be bound by keyword: rename it"
-                     if "of" in self.inputs + self.params else "")
-            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings are "
-                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict{clash}")
+            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings go "
+                            f"as keywords, run(x=1.0), or as a mapping, run({{'x': 1.0}})")
         if of not in self._schedule.plans:
             raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
         return of
 
 
-def _same_numbers(recomputed: tuple, kept: tuple) -> bool:
-    """Whether outputs and gradients agree (to the compiled code's ulps on matrix products)."""
-    for new, old in zip(recomputed, kept):
-        for name, value in old.items():
-            if np.shape(new[name]) != np.shape(value) or \
-                    not np.allclose(new[name], value, rtol=1e-9, atol=0.0, equal_nan=True):
-                return False
-    return True
-
-
-class Result:
-    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id.
-
-    A compiled run fills ``outputs`` and ``grads`` only; every node's value and gradient
-    (``_values``/``_grads``, by slot) is recomputed by the reference interpreter on first use.
-    """
-
-    __slots__ = ("program", "of", "outputs", "grads", "_bindings", "_passes_done")
-
-    def __init__(self, program: Program, values: list, grads: list, of: str):
-        self.program = program
-        self.of = of
-        self._passes_done, self._bindings = (values, grads), None
-        self.outputs, self.grads = pack(program._schedule, values, grads)
-
-    @classmethod
-    def _lazy(cls, program: Program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
-        result = _new(cls)
-        result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
-        result._bindings = bindings
-        return result
-
-    def _passes(self) -> tuple:
-        try:
-            return self._passes_done
-        except AttributeError:  # a compiled run: recompute every node on the reference interpreter
-            sched = self.program._schedule
-            with np.errstate(all="ignore"):
-                values = execute.forward(sched, bind(sched.leaves, self._bindings))
-                grads = execute.backward(sched, self.of, values)
-            # The bindings are held, not copied (a copy per run would cost as much as the
-            # run): an array changed in place since shows up here, and must not silently
-            # give a picture of other numbers.
-            # The compiled code may differ from the interpreter by an ulp (math's and numpy's
-            # exp, a matrix product's order), which a cancellation makes relatively large:
-            # only a rerun of the compiled code that also differs is a changed binding.
-            if not _same_numbers(pack(sched, values, grads), (self.outputs, self.grads)) and \
-                    not _same_numbers(self._rerun(), (self.outputs, self.grads)):
-                raise BindingError("an array bound to this run was changed in place after it, so its "
-                                   "node values and gradients cannot be recomputed: run again, or "
-                                   "bind a copy of an array you go on changing")
-            self._passes_done = (values, grads)
-            return self._passes_done
-
-    def _rerun(self) -> tuple:
-        """Outputs and gradients of the same run again on the code that made them."""
-        with np.errstate(all="ignore"):
-            again = self.program._run(self.of, self._bindings)
-        return again.outputs, again.grads
-
-    @property
-    def _values(self) -> list:
-        return self._passes()[0]
-
-    @property
-    def _grads(self) -> list:
-        return self._passes()[1]
-
-    @property
-    def values(self) -> dict:
-        """Every node's value, keyed by node id."""
-        return {node: export(v) for node, v in zip(self.program._schedule.ids, self._values)}
-
-    @property
-    def node_grads(self) -> dict:
-        """The gradient of the differentiated output at every node a gradient reaches."""
-        return {node: export(g) for node, g in zip(self.program._schedule.ids, self._grads)
-                if g is not None}
-
-    def __repr__(self) -> str:
-        return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
-        from .render import mimebundle
-
-        return mimebundle(self.program, self)
-
-    def _repr_svg_(self):
-        return self._repr_mimebundle_().get("image/svg+xml")
-
-
-_new = object.__new__
-
-
-class BatchResult:
-    """``run_batch``'s numbers: every output and gradient with a leading batch axis."""
-
-    def __init__(self, outputs: dict, grads: dict, of: str, rows: int):
-        self.outputs, self.grads = unshared(outputs, grads)
-        self.of, self.rows = of, rows
-
-    def __repr__(self) -> str:
-        return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"
-
-
 def _expect_dict(method: str, what: str, value) -> None:
     if not isinstance(value, Mapping):
         raise TypeError(f"{method} takes {what} as a dict of name -> value, got {type(value).__name__}")
-
-
-def _batch_rows(bindings: dict) -> int:
-    lengths = {}
-    for name, value in bindings.items():
-        shape = np.shape(value)
-        if not shape:
-            raise BindingError(f"'{name}' needs a leading batch axis in run_batch, got a scalar")
-        lengths[name] = shape[0]
-    if len(set(lengths.values())) > 1:
-        listing = ", ".join(f"{k}: {v}" for k, v in lengths.items())
-        raise BindingError(f"run_batch bindings must share one leading length ({listing})")
-    if not lengths:
-        raise BindingError("run_batch needs at least one binding with a leading batch axis")
-    return next(iter(lengths.values()))
 
 
 def _replace_defaults(sched: Schedule, values: dict) -> Schedule:

@@ -75,6 +75,16 @@ NAMESPACE = {
     "TAN": math.tan, "TANH": math.tanh, "SQRT": math.sqrt,
 }
 
+# The same templates with numpy's functions give the interpreter's bits exactly (the
+# float code of ``forward`` and ``jvp``, whose numbers never changed when they were
+# compiled): on float64 scalars numpy's exp, log, tan and tanh differ from math's in
+# the last bit for a few percent of arguments. They return numpy scalars, whose
+# arithmetic is IEEE like Python's, and do not raise: inf and nan come back as numpy's.
+EXACT_FUNCTIONS = {
+    "POW": np.power, "EXP": np.exp, "LOG": np.log, "SIN": np.sin, "COS": np.cos,
+    "TAN": np.tan, "TANH": np.tanh, "SQRT": np.sqrt,
+}
+
 
 def float_forward(gate, options: dict) -> str | None:
     """The float template of a gate's forward rule, or None when it has none."""

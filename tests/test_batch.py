@@ -27,7 +27,7 @@ def check(text, bindings, rtol=0.0, of=None, vectorised=True):
     prog = graphdsl.loads(text)
     rows = len(next(iter(bindings.values())))
     got = prog.run_batch(of, **bindings)
-    assert (batch.run_batch(prog, of or prog.outputs[0], bindings, rows) is not None) == vectorised
+    assert (batch.run_batch(prog, of or prog.outputs[0], bindings, {}, rows) is not None) == vectorised
     outputs, grads = loop(prog, of, bindings, rows)
     assert got.rows == rows and got.of == (of or prog.outputs[0])
     for mine, theirs in [(got.outputs, outputs), (got.grads, grads)]:
@@ -102,11 +102,11 @@ def test_outputs_that_do_not_depend_on_the_batch_and_other_outputs():
 
 def test_errors_are_those_of_run():
     prog = graphdsl.loads(NEURON)
-    with pytest.raises(graphdsl.BindingError):
+    with pytest.raises(graphdsl.BindingError, match="must share one leading length"):
         prog.run_batch(x0=np.ones(3), x1=np.ones(4))
-    with pytest.raises(graphdsl.BindingError):
-        prog.run_batch(x0=1.0, x1=np.ones(4))
-    with pytest.raises(graphdsl.BindingError):
+    with pytest.raises(graphdsl.BindingError, match="needs at least one binding with a leading batch axis"):
+        prog.run_batch(x0=1.0, x1=2.0)
+    with pytest.raises(graphdsl.BindingError, match="unknown input 'q'"):
         prog.run_batch(x0=np.ones(3), q=np.ones(3))
     prog = graphdsl.loads("input W, x\noutput f = sum(W @ x)")
     with pytest.raises(graphdsl.NumericError) as err:
