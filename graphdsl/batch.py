@@ -43,10 +43,14 @@ def run_rows(program, of: str, bindings: dict, shared: dict) -> BatchResult:
     vectorised = run_batch(program, of, batched, shared, rows)
     if vectorised is not None:
         return BatchResult(*vectorised, of, rows)
+    if rows == 0:  # a row of zeros gives the shapes (and types) of the empty stacks
+        one = program._run(of, {**{name: np.zeros(value.shape[1:], value.dtype)
+                                   for name, value in batched.items()}, **shared})
+        empty = lambda values: {k: np.zeros((0,) + np.shape(v), np.result_type(v)) for k, v in values.items()}
+        return BatchResult(empty(one.outputs), empty(one.grads), of, 0)
     results = [program._run(of, {**{name: value[i] for name, value in batched.items()}, **shared})
                for i in range(rows)]
-    stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
-                         for k in (getattr(results[0], key) if results else {})}
+    stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results]) for k in getattr(results[0], key)}
     return BatchResult(stack("outputs"), stack("grads"), of, rows)
 
 
@@ -87,10 +91,11 @@ def _rows(batched: dict, leaves: dict) -> int:
     lengths = {name: np.shape(value)[0] for name, value in batched.items()}
     if len(set(lengths.values())) > 1:
         listing = ", ".join(f"{name}: {length}" for name, length in lengths.items())
-        undeclared = [name for name in lengths if leaves[name].shape is None]
-        hint = (f"; the first axis of {', '.join(undeclared)} (no declared shape) is taken as the "
-                f"batch axis: to share one value by every row, declare the leaf's shape "
-                f"(input {undeclared[0]}: [...]) or pass it in shared={{...}}") if undeclared else ""
+        common = max(lengths.values(), key=list(lengths.values()).count)
+        odd = [name for name in lengths if leaves[name].shape is None and lengths[name] != common]
+        hint = (f"; {odd[0]} has no declared shape, so its first axis is taken as the batch axis: "
+                f"to share one value by every row, declare its shape ({leaves[odd[0]].kind} "
+                f"{odd[0]}: [...]) or pass it in shared={{'{odd[0]}': ...}}") if odd else ""
         raise BindingError(f"run_batch bindings must share one leading length ({listing}){hint}")
     return next(iter(lengths.values()))
 

@@ -6,6 +6,7 @@ import difflib
 import numpy as np
 
 from .build import shape_mismatch
+from .calls import OPTIONS
 from .errors import BindingError
 
 _KEEP = (np.float16, np.float32, np.float64)
@@ -67,8 +68,9 @@ def bind(leaves, bindings: dict) -> list:
         elif leaf.default is not None:
             value = leaf.default
         else:
+            example = f"{{'{leaf.name}': 1.0}}" if leaf.name in OPTIONS else f"{leaf.name}=1.0"
             raise BindingError(f"{leaf.kind} '{leaf.name}' has no value: bind it "
-                               f"(e.g. {leaf.name}=1.0) or give it a default", leaf.span)
+                               f"(e.g. {example}) or give it a default", leaf.span)
         if leaf.shape is not None:
             problem = shape_mismatch(np.shape(value), leaf.shape, dims)
             if problem:

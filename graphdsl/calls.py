@@ -15,6 +15,9 @@ from collections.abc import Mapping
 
 from .errors import BindingError
 
+# The methods' own keywords: a leaf of one of these names is bound through a mapping.
+OPTIONS = frozenset({"of", "check_finite", "eps", "tolerance", "shared"})
+
 
 def resolve(method: str, leaves: frozenset, positional, named: dict, options: dict) -> dict:
     """The bindings of one call, as a new dict; ``options`` (name -> value, None when not

@@ -101,6 +101,9 @@ class TangentKernel:
                                    f"{', '.join(self.index) or 'none'})")
             leaf = leaves[k]
             t = to_value(t, name, leaf.span)
+            if t.__class__ is float and leaf_values[k].__class__ is float:
+                seeds[k] = t  # (np.shape of a float costs a microsecond)
+                continue
             shape = np.shape(leaf_values[k])
             if np.shape(t) != shape:
                 got = f"shape {list(np.shape(t))}" if np.ndim(t) else "a scalar"
