@@ -264,8 +264,9 @@ def _array_lane(k: int, declared, dims: dict) -> list:
     shape (named dimensions become generated locals d0, d1...), with its shape in s<k>."""
     v = f"v{k}"
     rank = "== 0" if declared is None else f"!= {len(declared)}"
+    # (An unpickled array's dtype equals float64 without being numpy's own dtype object.)
     lines = [f"if {v}.__class__ is NDARRAY:",
-             f"    if {v}.dtype is not F64 or {v}.ndim {rank}: return GENERAL(b)",
+             f"    if {v}.dtype is not F64 and {v}.dtype != F64 or {v}.ndim {rank}: return GENERAL(b)",
              f"    s{k} = {v}.shape"]
     for j, dim in enumerate(declared or ()):
         if isinstance(dim, int):

@@ -42,6 +42,12 @@ class Gate:
     differentiable: bool = True
     elementwise: bool = False
 
+    def __reduce__(self):
+        # Pickled by name (its rules are functions of this module): a Program's steps hold gates.
+        if GATES.get(self.name) is not self:
+            raise TypeError(f"gate '{self.name}' is not the registered one: it cannot be pickled by name")
+        return _registered, (self.name,)
+
     def local(self, i, out, *args):
         """The local derivative of operand i for elementwise gates (None otherwise)."""
         if self.partials is None:
@@ -51,6 +57,10 @@ class Gate:
 
 
 GATES: dict[str, Gate] = {}
+
+
+def _registered(name: str) -> Gate:
+    return GATES[name]
 
 
 def _register(gate: Gate) -> Gate:

@@ -47,6 +47,13 @@ class Result:
         result._bindings = bindings
         return result
 
+    def __getstate__(self) -> dict:  # (protocols 0 and 1 need it for a class with __slots__)
+        return {name: getattr(self, name) for name in self.__slots__ if hasattr(self, name)}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def _passes(self) -> tuple:
         try:
             return self._passes_done
