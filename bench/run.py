@@ -213,6 +213,22 @@ def batch(rows=1_000_000):
           f"{'' if ok else ' ✗'} | ≤ 2× |")
 
 
+def api(keys=("w1", "w2", "w4:16")):
+    """run, forward and jvp of the same program on the same bindings, timed interleaved in
+    one measure() (jvp with a tangent of ones for the first input); ratios to run."""
+    print("| workload | run | forward | jvp | forward / run | jvp / run |\n|---|---|---|---|---|---|")
+    for key in keys:
+        workload = WORKLOADS[key]()
+        prog, inputs = graphdsl.loads(workload.text), dict(workload.inputs)
+        first = next(iter(inputs))
+        tangents = {first: np.ones_like(inputs[first]) if np.ndim(inputs[first]) else 1.0}
+        times = measure({"run": lambda: prog.run(inputs), "forward": lambda: prog.forward(inputs),
+                         "jvp": lambda: prog.jvp(inputs, tangents)})
+        print(f"| {workload.name} | {fmt_time(times['run'])} | {fmt_time(times['forward'])} | "
+              f"{fmt_time(times['jvp'])} | {times['forward'] / times['run']:.2f}× | "
+              f"{times['jvp'] / times['run']:.2f}× |", flush=True)
+
+
 def memory(nodes=100_000, size=1_000):
     prog = graphdsl.loads(f"input x\ny = repeat(tanh, {nodes}, x)\noutput s = sum(y)")
     x = np.random.default_rng(8).normal(size=size)
@@ -277,7 +293,7 @@ def main():
     parser.add_argument("--big", action="store_true", help="also load a 10⁶-gate file")
     parser.add_argument("--peers", default=",".join(peers.PEERS), help="comma-separated peer names")
     parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS) +
-                        ", batch")
+                        ", batch, api (run, forward and jvp of W1, W2, W4 n = 16)")
     parser.add_argument("--no-numexpr", action="store_true",
                         help="graphdsl without its optional numexpr accelerator")
     parser.add_argument("--load", action="store_true",
@@ -297,19 +313,24 @@ def main():
     names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
                                                    if not (args.quick and k == "w3:10000") and k != "w5:4m"]
-    extra = [k for k in keys if k == "batch"]  # --only batch: the run_batch row alone
-    keys = [k for k in keys if k != "batch"]
+    extra = [k for k in keys if k in ("batch", "api")]  # --only batch / api: those rows alone
+    keys = [k for k in keys if k not in extra]
     if keys:
         table(keys, names)
     if args.only:
-        if extra:
+        if "batch" in extra:
             print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
             batch()
+        if "api" in extra:
+            print()
+            api()
         return
     print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
     load_and_compile()
     batch()
     memory(10_000 if args.quick else 100_000)
+    print()
+    api()
     scaling([10_000, 100_000] + ([1_000_000] if args.big else []))
 
 
