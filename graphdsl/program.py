@@ -136,13 +136,16 @@ class Program:
         >>> loads("input of = 2\\noutput f = of * of").run({"of": 3.0}).outputs
         {'f': 9.0}
         """
-        if bindings is None and check_finite is None and (of is None or self._of_is_no_leaf):
+        if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve
+            # (a dict alone: the run keeps a copy, not the caller's dict)
+            given = named if bindings is None else \
+                bindings.copy() if bindings.__class__ is dict and not named else None
             try:
-                entry = self._kernels.get(of)
+                entry = self._kernels.get(of) if given is not None else None
             except TypeError:  # unhashable: _output says what of must be
                 entry = None
             if entry is not None:
-                return entry(named)
+                return entry(given)
         options = {"of": of, "check_finite": check_finite}
         named = resolve("run", self._leaf_names, bindings, named, options)
         return self._run(options["of"], named, bool(options["check_finite"]))
@@ -171,8 +174,8 @@ class Program:
     def forward(self, bindings=None, /, **named) -> dict:
         """The outputs only, as a dict (compiled like ``run``, without the backward pass)."""
         entry = self._forward_entry
-        if bindings is None and entry is not None:
-            return entry(named)
+        if entry is not None and (bindings is None or bindings.__class__ is dict and not named):
+            return entry(named if bindings is None else bindings)  # (read, never kept)
         named = resolve("forward", self._leaf_names, bindings, named, {})
         return (entry or self._forward_kernel())(named)
 
