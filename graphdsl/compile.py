@@ -148,14 +148,8 @@ class Kernel:
         names = ", ".join(f"v{k}" for k in range(len(leaves)))
         if self.float_capable:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
-            quiet = self.QUIET_FLOATS
             ns.update(QUIET=QUIET, RESTORE=RESTORE)
-            lines += [f"if {floats}:"] + ["    t = QUIET()"] * quiet + [
-                      "    try:",
-                      f"        {self.RESULTS} = FLOATS({names})",
-                      "    except (ArithmeticError, ValueError):",
-                      "        return GENERAL(b)"] + ["    finally:", "        RESTORE(t)"] * quiet + [
-                      f"    return {self.RETURN}"]
+            lines += [f"if {floats}:"] + ["    " + line for line in self._float_call(names)]
         dims: dict = {}
         for k, leaf in enumerate(leaves):
             lines += _array_lane(k, leaf.shape, dims)
@@ -180,6 +174,15 @@ class Kernel:
         self.entry_source = codegen._function("entry", ("b",), lines)
         self.entry_namespace = ns
         return build(self.entry_source, ns, "entry")
+
+    def _float_call(self, names: str) -> list:
+        """Entry lines calling the float code (inside numpy's quiet errstate where it calls
+        numpy); a float operation that raises goes to GENERAL (numpy gives inf or nan)."""
+        lines = ["try:", f"    {self.RESULTS} = FLOATS({names})",
+                 "except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
+        if self.QUIET_FLOATS:
+            lines = ["t = QUIET()"] + lines + ["finally:", "    RESTORE(t)"]
+        return lines + [f"return {self.RETURN}"]
 
     # ------------------------------------------------------------ numpy code
     def general(self, bindings: dict):
