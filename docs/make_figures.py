@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "figures"
-EXAMPLES = ("mul_add", "backward_patterns", "sigmoid_gate", "vector_norm")
+EXAMPLES = ("mul_add", "backward_patterns", "sigmoid_gate", "vector_norm", "logistic_map")
 
 
 def figure_dot(example: str) -> str:

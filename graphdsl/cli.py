@@ -2,18 +2,34 @@
 
 ``main`` parses the command line and hands the run to :func:`console.guarded`,
 which turns every error into one report on stderr and an exit status. Running a
-model lives in ``cli_run``; subcommands get a module of their own and a line
-of dispatch at the top of ``main``.
+model lives in ``cli_run``; each subcommand (``graphrun train ...``) is a module with
+a ``main(argv)`` and one entry in SUBCOMMANDS, which also puts it in ``--help``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from . import __version__, cli_run, console
+from . import __version__, cli_run, console, render
 from .build import DEFAULT_MAX_NODES
 
-EPILOG = """\
+# name: (module, its arguments in the usage line, what it does)
+SUBCOMMANDS = {
+    "train": ("cli_train", "MODEL --data FILE [options]", "train the params on data (graphrun train --help)"),
+    "fmt": ("cli_fmt", "FILE... [--check] [--diff]", "rewrite files in the canonical layout (graphrun fmt --help)"),
+    "serve": ("serve.cli", "MODEL [--port N] [--quiz] [options]",
+              "the interactive page: move an input, watch values and gradients (graphrun serve --help)"),
+}
+
+USAGE = "graphrun MODEL [options]\n" + "".join(
+    f"       graphrun {name} {synopsis}\n" for name, (_, synopsis, _) in SUBCOMMANDS.items())
+
+COMMANDS = "commands:\n" + "".join(f"  {'graphrun ' + name:<27} {what}\n" for name, what in (
+    [("MODEL ...", "run a model: its outputs and gradients (the options above)")]
+    + [(f"{name} ...", what) for name, (_, _, what) in SUBCOMMANDS.items()]))
+
+EPILOG = COMMANDS + """
 examples:
   graphrun examples/mul_add.graph --inputs x=-2,y=5,z=-4
   graphrun model.graph --inputs 'W=[[1,2],[3,4]],x=[1,0]' --json
@@ -21,6 +37,9 @@ examples:
   graphrun model.graph --render picture.svg
   graphrun model.graph --params trained.npz --inputs-file test.npz
   graphrun model.graph --batch rows.csv
+  cat model.graph | graphrun - --json
+  graphrun train model.graph --data train.npz --epochs 200 --lr 0.1 --save trained.npz
+  graphrun fmt model.graph
 
 exit status: 0 success; 1 a model, binding, numeric or data error; 2 a usage error.
 In --json output NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
@@ -29,11 +48,12 @@ In --json output NaN and infinities are the strings "NaN", "Infinity", "-Infinit
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``graphrun``."""
-    parser = argparse.ArgumentParser(
-        prog="graphrun", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+    parser = console.ArgumentParser(
+        prog="graphrun", usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Run a .graph file: its outputs, and the gradient of one output with "
                     "respect to every input and param.")
-    parser.add_argument("model", type=console.file_name, help="the .graph file")
+    parser.add_argument("model", type=console.file_name,
+                        help="the .graph file ('-': read it from standard input)")
     bind = parser.add_argument_group("values")
     bind.add_argument("--inputs", action="append", metavar="K=V,...",
                       help="bindings: a number or a JSON array per name, e.g. x=-2,W=[[1,2],[3,4]] "
@@ -62,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "('-': stdout, instead of the results)")
     pics.add_argument("--render", metavar="PATH", type=console.file_name,
                       help="draw the picture to a .svg, .png or .pdf with Graphviz's dot")
+    pics.add_argument("--dpi", metavar="N", type=render.dpi,
+                      help=f"the resolution of a --render .png, in dots per inch (default "
+                           f"{render.DEFAULT_DPI}; {render.MIN_DPI} to {render.MAX_DPI})")
+    pics.add_argument("--force", action="store_true",
+                      help="let --dot and --render replace an existing file that holds something else "
+                           "(never a directory, a device or one of the inputs)")
     parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
                         help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
     parser.add_argument("--version", action="version", version=f"graphrun {__version__}")
@@ -72,16 +98,17 @@ def main(argv=None) -> int:
     """Entry point of ``graphrun``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     _tolerant_streams()
-    # Subcommands (graphrun train ...) dispatch here, before the model parser sees argv.
-    if argv[:1] == ["train"]:
-        from .cli_train import main as train_main
-        return train_main(argv[1:])
+    # Subcommands (graphrun train ...) dispatch here, before the model parser sees argv;
+    # a model file named like one is run as ./train.
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(f".{SUBCOMMANDS[argv[0]][0]}", __package__)
+        return module.main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version, or a usage error already printed
         return int(done.code or 0)
-    return console.guarded(lambda: cli_run.run(args), file=args.model)
+    return console.guarded(lambda: cli_run.run(args), file=console.model_name(args.model))
 
 
 def _tolerant_streams() -> None:

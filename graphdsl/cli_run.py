@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import console, execute
+from . import console, execute, outfiles
 from .batch import run_rows
 from .bindings import bind
 from .console import UsageError
@@ -20,14 +20,12 @@ from .explain import explain
 from .gradcheck import check_gradients
 from .formatting import LARGE, format_number, format_value, shape_text, to_json
 from .program import Result
-from .render import FORMATS, INSTALL_HINT, RenderError, find_dot, render
+from .render import FORMATS, RenderError, render
 
 
 def run(args) -> int:
     """Run the model of ``args`` (parsed by ``cli.build_parser``); returns the exit status."""
     check_options(args)
-    if args.render and find_dot() is None:
-        raise RenderError(f"--render needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
     prog = _program(args)
     bindings = _bindings(args)
     if args.batch:
@@ -42,11 +40,13 @@ def run(args) -> int:
     # check_gradients' own keywords (of, eps, tolerance) would take inputs of those names
     report = check_gradients(prog, prog._output(args.of), 1e-6, 1e-5, bindings) if args.check else None
     steps = explain(result) if args.explain else None
-    _write_pictures(prog, result, args)
+    undrawn = _write_pictures(prog, result, args)
     if args.json:
         _print_json(result, args, steps, report)
     else:
         _print_human(result, args, steps, report)
+    if undrawn is not None:
+        raise undrawn
     if report is not None and not report.ok:
         raise NumericError(f"gradient check of {report.of} failed: largest relative error "
                            f"{report.max_rel_error:.3g} is above the tolerance {report.tolerance:g}")
@@ -58,7 +58,7 @@ def check_options(args) -> None:
     conflicts = [("--no-grad", args.no_grad, "--explain", args.explain),
                  ("--no-grad", args.no_grad, "--check", args.check)]
     for other, flag in (("--json", args.json), ("--explain", args.explain), ("--check", args.check),
-                        ("--batch", args.batch)):
+                        ("--batch", args.batch), ("--render", args.render)):
         conflicts.append(("--dot -", args.dot == "-", other, flag))
     for other, flag in (("--dot", args.dot), ("--render", args.render), ("--explain", args.explain),
                         ("--check", args.check), ("--check-finite", args.check_finite)):
@@ -68,8 +68,12 @@ def check_options(args) -> None:
             raise UsageError(f"{first} cannot be combined with {second}")
     if args.render and Path(args.render).suffix.lower() not in FORMATS:
         raise UsageError(f"--render {args.render}: the file name must end in .svg, .png or .pdf")
+    if args.dpi is not None and Path(args.render or "").suffix.lower() != ".png":
+        raise UsageError("--dpi sets the resolution of a PNG picture: it needs --render FILE.png")
     if args.dot and args.render and Path(args.dot).resolve() == Path(args.render).resolve():
         raise UsageError("--dot and --render name the same file")
+    for path, out in _picture_files(args):  # before the run: refuse early, not after it
+        outfiles.check_target(path, out, force=args.force, protect=_inputs(args))
 
 
 def _program(args):
@@ -100,14 +104,32 @@ def _forward_only(prog, of, check_finite: bool, bindings: dict) -> Result:
     return Result(prog, values, [None] * len(values), of or prog.outputs[0])
 
 
-def _write_pictures(prog, result, args) -> None:
-    protect = (args.model, args.inputs_file, args.params, args.batch)
+def _write_pictures(prog, result, args) -> console.CommandError | None:
+    """Write --dot and --render; a picture Graphviz could not draw is handed back, to be
+    reported after the run's numbers (which do not need Graphviz)."""
     source = to_dot(prog, result, gradients=not args.no_grad) if args.dot or args.render else None
-    if args.dot:
-        console.write_atomic(args.dot, source, protect)
+    for path, out in _picture_files(args):
+        if path == args.dot:
+            data = source
+        else:
+            try:
+                data = render(source, FORMATS[Path(path).suffix.lower()], dpi=args.dpi)
+            except RenderError as err:
+                return console.CommandError(f"--render {path}: {err.message}")
+        outfiles.write_atomic(path, data, out, force=args.force, protect=_inputs(args))
+    return None
+
+
+def _picture_files(args) -> list:
+    """(path, what is written there) for --dot and --render."""
+    files = [(args.dot, outfiles.dot_output())] if args.dot and args.dot != "-" else []
     if args.render:
-        picture = render(source, FORMATS[Path(args.render).suffix.lower()])
-        console.write_atomic(args.render, picture, protect)
+        files.append((args.render, outfiles.image_output("--render", FORMATS[Path(args.render).suffix.lower()])))
+    return files
+
+
+def _inputs(args) -> tuple:
+    return (args.model, args.inputs_file, args.params, args.batch)
 
 
 # ---------------------------------------------------------------- printing one run
@@ -128,15 +150,22 @@ def _print_human(result, args, steps, report) -> None:
 
 
 def _print_json(result, args, steps, report) -> None:
-    data = {"outputs": to_json(result.outputs), "gradients": {} if args.no_grad else to_json(result.grads)}
+    print(json.dumps(json_object(result, not args.no_grad, steps, report), allow_nan=False))
+
+
+def json_object(result, gradients: bool = True, steps=None, report=None) -> dict:
+    """What ``graphrun --json`` prints for one run (also the answer of ``graphrun serve``'s
+    /api/run): outputs, gradients, and the explain steps and check report when given."""
+    data = {"outputs": to_json(result.outputs), "gradients": to_json(result.grads) if gradients else {}}
     if steps is not None:
         data["explain"] = [step.as_dict() for step in steps]
     if report is not None:
-        data["check"] = _report_json(report)
-    print(json.dumps(data, allow_nan=False))
+        data["check"] = report_json(report)
+    return data
 
 
-def _report_json(report) -> dict:
+def report_json(report) -> dict:
+    """A GradientReport as plain JSON data."""
     worst = report.worst
     return {"of": report.of, "ok": report.ok, "max_rel_error": to_json(report.max_rel_error),
             "tolerance": report.tolerance, "skipped": list(report.skipped),

@@ -3,7 +3,8 @@
     graphrun train model.graph --data train.npz --epochs 200 --lr 0.1 --save trained.npz
 
 Prints a summary (or, with --json, the history as JSON); shows progress on a terminal;
-exits 0 on success, 1 for a model, data or numeric error, 2 for a usage error.
+exits 0 on success (with a warning on stderr when the loss blew up), 1 for a model, data
+or numeric error (a loss that became NaN or infinite), 2 for a usage error.
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import console
+from . import console, outfiles
 from .datafiles import DataFileError, read_data
-from .errors import GraphError, Span
+from .errors import DivergenceWarning, GraphError, Span
 from .formatting import to_json
-from .program import load
 from .train import OPTIMIZERS, DataError
 
 PLOT_TYPES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
@@ -43,13 +44,21 @@ def _file_type(*suffixes: str):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = console.ArgumentParser(
         prog="graphrun train", description="Train every param of a .graph model on a data file: "
-        "each epoch shuffles the samples and updates the params on mini-batches of the loss.")
-    parser.add_argument("model", type=console.file_name, help="the .graph file")
+        "each epoch shuffles the samples and updates the params on mini-batches of the loss.",
+        epilog="exit status: 0 success (a loss that blew up, 100-fold, gets a warning on stderr); "
+               "1 a model, data or numeric error (a loss that became NaN or infinite); 2 a usage error.")
+    parser.add_argument("model", type=console.file_name,
+                        help="the .graph file ('-': read it from standard input)")
     parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json"),
                         help=".npz (arrays named like the inputs, first axis = samples) or .csv "
                              "(a header of input names; repeat a name for the columns of a matrix)")
+    parser.add_argument("--inputs", action="append", metavar="K=V,...",
+                        help="inputs the data does not hold, one value for every sample, e.g. "
+                             "reg=0.01 (as graphrun's --inputs; repeatable)")
+    parser.add_argument("--params", metavar="FILE", type=_file_type(".npz", ".json"),
+                        help="start from these param values (as --save wrote them): fine-tuning, resuming")
     parser.add_argument("--epochs", type=console.whole_number(0), default=10, help="passes over the data (default 10)")
     parser.add_argument("--batch-size", type=console.whole_number(1), metavar="N",
                         help="samples per update (default: all of them, one update per epoch)")
@@ -64,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the history as JSON instead")
     parser.add_argument("--plot", metavar="FILE.png", type=_file_type(*PLOT_TYPES),
                         help="draw the loss (and metrics) per epoch (needs matplotlib)")
+    parser.add_argument("--force", action="store_true",
+                        help="let --save and --plot replace an existing file that holds something "
+                             "else (never a directory, a device, the model or the data)")
     return parser
 
 
@@ -73,75 +85,87 @@ def main(argv) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a usage error already printed
         return int(done.code or 0)
-    return console.guarded(lambda: _train(args), file=args.model, prog="graphrun train")
+    return console.guarded(lambda: _train(args), file=console.model_name(args.model),
+                           prog="graphrun train")
 
 
 def _train(args) -> int:
     """The command itself: errors in the data are reported here, against the data file;
     everything else is raised for console.guarded to report."""
-    _check_outputs(args)
-    prog = _load(args.model, args.seed)
-    if args.of is not None and args.of not in prog.outputs:  # a usage error, as for graphrun --of
-        raise console.UsageError(f"--of {args.of}: not an output of {args.model} "
-                                 f"(outputs: {', '.join(prog.outputs)})")
+    prog = _program(args)
+    inputs = console.parse_inputs(args.inputs) if args.inputs else None
+    outputs = _outputs(args, prog)
+    _check_outputs(args, outputs)
     try:
-        history = _fit(prog, read_data(args.data), args)
+        history = _fit(prog, read_data(args.data), inputs, args)
     except DataError as err:
         print(_render_data_error(err, args.data), file=sys.stderr)
         return console.EXIT_ERROR
     except DataFileError as err:
         print(_render_file_error(err, args.data), file=sys.stderr)
         return console.EXIT_ERROR
-    _write_outputs(history, args)
+    for path, (data, out) in outputs.items():
+        outfiles.write_atomic(path, data(history), out, force=args.force, protect=(args.model, args.data))
     print(json.dumps(to_json(history.as_dict())) if args.json else _summary(history, args))
     return console.EXIT_OK
 
 
-def _load(path: str, seed: int):
-    """graphdsl.load with the seed of the initial values; file problems as one line."""
-    try:
-        return load(path, seed=seed)
-    except FileNotFoundError:
-        raise console.CommandError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise console.CommandError(f"{path}: is a directory, not a .graph file") from None
-    except OSError as err:
-        raise console.CommandError(f"{path}: cannot read: {err.strerror or err}") from None
+def _program(args):
+    """The model (its random params drawn with --seed), started from --params; --of checked."""
+    prog = console.load_model(args.model, seed=args.seed)
+    if args.params:
+        prog = prog.with_params(console.read_bindings(args.params, (".npz", ".json"), "--params"))
+    if args.of is not None and args.of not in prog.outputs:  # a usage error, as for graphrun --of
+        raise console.UsageError(f"--of {args.of}: not an output of {console.model_name(args.model)} "
+                                 f"(outputs: {', '.join(prog.outputs)})")
+    return prog
 
 
-def _fit(prog, data: dict, args):
+def _fit(prog, data: dict, inputs, args):
     progress = _Progress(args.epochs) if sys.stderr.isatty() else None
     try:
-        return prog.fit(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, of=args.of,
-                        on_epoch=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DivergenceWarning)
+            history = prog.fit(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               optimizer=args.optimizer, momentum=args.momentum, seed=args.seed,
+                               of=args.of, inputs=inputs, on_epoch=progress)
     finally:
         if progress is not None:
             progress.close()
+    for warning in caught:  # after the progress line, so that they do not mix
+        if issubclass(warning.category, DivergenceWarning):
+            print(f"graphrun train: warning: {warning.message}", file=sys.stderr)
+    return history
 
 
-def _check_outputs(args) -> None:
+# ---------------------------------------------------------------- results
+def _outputs(args, prog) -> dict:
+    """path -> (what to write, given the History; what it is) for --save and --plot."""
+    outputs = {}
+    if args.save:
+        outputs[args.save] = (_archive, outfiles.params_output("--save", prog.params))
+    if args.plot:
+        kind = Path(args.plot).suffix[1:].lower()
+        outputs[args.plot] = (lambda history: _plot(history, kind, plot_title(args)),
+                              outfiles.image_output("--plot", kind))
+    return outputs
+
+
+def _check_outputs(args, outputs: dict) -> None:
     """Problems with --save and --plot, found before training rather than after it."""
-    for flag, path in (("--save", args.save), ("--plot", args.plot)):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise console.CommandError(f"{flag} {path}: the folder {Path(path).parent} does not exist")
-        if path and any(console.same_file(path, keep) for keep in (args.model, args.data)):
-            raise console.UsageError(f"refusing to overwrite '{path}' with {flag}: it is one of the inputs")
+    for path, (_, out) in outputs.items():
+        if not Path(path).resolve().parent.is_dir():
+            raise console.CommandError(f"{out.option} {path}: the folder {Path(path).parent} does not exist")
+        outfiles.check_target(path, out, force=args.force, protect=(args.model, args.data))
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise console.CommandError("--plot needs matplotlib, which is not installed: "
                                    "pip install 'graphdsl[plot]' (or pip install matplotlib)")
 
 
-# ---------------------------------------------------------------- results
-def _write_outputs(history, args) -> None:
-    """--save and --plot, each written whole or not at all, never over the model or data."""
-    protect = (args.model, args.data)
-    if args.save:
-        archive = io.BytesIO()
-        np.savez(archive, **{name: np.asarray(v) for name, v in history.params.items()})
-        console.write_atomic(args.save, archive.getvalue(), protect)
-    if args.plot:
-        console.write_atomic(args.plot, _plot(history, Path(args.plot).suffix[1:].lower()), protect)
+def _archive(history) -> bytes:
+    archive = io.BytesIO()
+    np.savez(archive, **{name: np.asarray(v) for name, v in history.params.items()})
+    return archive.getvalue()
 
 
 def _summary(history, args) -> str:
@@ -155,8 +179,16 @@ def _summary(history, args) -> str:
     return "\n".join(lines)
 
 
-def _plot(history, kind: str) -> bytes:
-    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png, svg...)."""
+def plot_title(args) -> str:
+    """What the loss plot shows: the model, and how it was trained."""
+    optimizer = args.optimizer + (f" {args.momentum:g}" if args.optimizer == "momentum" else "")
+    batch = f"batches of {args.batch_size}" if args.batch_size else "full batch"
+    return f"{Path(args.model).name} trained with {optimizer}, lr {args.lr:g}, {batch}"
+
+
+def _plot(history, kind: str, title: str) -> bytes:
+    """The loss per epoch, and the metrics below it, as a picture of type ``kind`` (png,
+    svg...) titled ``title`` (also the file's Title metadata, where the format has one)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
@@ -172,10 +204,12 @@ def _plot(history, kind: str) -> bytes:
     if history.metrics:
         axes[-1, 0].legend()
     axes[-1, 0].set_xlabel("epoch")
+    axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     picture = io.BytesIO()
+    metadata = {"Title": title} if kind in ("png", "svg", "pdf") else None
     try:
-        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind)
+        fig.savefig(picture, format="jpeg" if kind == "jpg" else kind, metadata=metadata)
     finally:
         plt.close(fig)
     return picture.getvalue()

@@ -1,5 +1,5 @@
 """What graphrun's commands share: exit statuses, error reports, ``--inputs`` parsing,
-reading the model and data files, and writing output files atomically.
+reading the model and data files (writing them: outfiles).
 
 A command is a function that raises; :func:`guarded` turns what it raises into
 one report on stderr and an exit status (0 ok, 1 model/binding/numeric/data
@@ -12,16 +12,16 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .build import DEFAULT_MAX_NODES
 from .datafiles import DataFileError, json_int, read_data, text_number, unreadable
-from .errors import GraphError
+from .errors import GraphError, shorten
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+STDIN, STDIN_NAME = "-", "<stdin>"  # the model path that means standard input, and its name in errors
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NONFINITE_WORD = re.compile(r"(?<![\w.])(nan|inf|infinity)(?!\w)", re.IGNORECASE)
@@ -31,6 +31,7 @@ class CommandError(Exception):
     """A problem reported as ``graphrun: error: MESSAGE``; ``status`` 1, or 2 for usage."""
 
     def __init__(self, message: str, status: int = EXIT_ERROR):
+        message = shorten(message)
         super().__init__(message)
         self.message, self.status = message, status
 
@@ -86,6 +87,13 @@ def guarded(command, file: str | None = None, prog: str = "graphrun") -> int:
         return EXIT_ERROR
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with its error messages (which quote what was typed) bounded."""
+
+    def error(self, message: str):
+        super().error(shorten(message))
+
+
 # ---------------------------------------------------------------- reading
 def whole_number(least: int):
     """An argparse type: a whole number of at least ``least``."""
@@ -121,14 +129,37 @@ def file_name(text: str) -> str:
     return text
 
 
-def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES):
-    """``graphdsl.load`` with file-system problems turned into one-line errors."""
-    from .program import load
+def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0):
+    """``graphdsl.load`` with file-system problems turned into one-line errors; the path
+    ``-`` reads the model from standard input, named ``<stdin>`` in errors."""
+    from .program import loads
 
+    return loads(read_model(path), model_name(path), max_nodes=max_nodes, seed=seed)
+
+
+def read_model(path: str) -> str:
+    """The text of the model at ``path`` (``-``: standard input), with file-system problems
+    turned into one-line errors."""
+    from .program import read_text
+
+    if path != STDIN:
+        try:
+            with Path(path).open("rb") as file:
+                return read_text(file, path)
+        except OSError as err:
+            raise CommandError(unreadable(path, err, "a .graph file")) from None
+    if sys.stdin is None:  # started with standard input closed
+        raise CommandError("no standard input to read the model from")
     try:
-        return load(path, max_nodes=max_nodes)
+        stream = getattr(sys.stdin, "buffer", None)  # None for a text stand-in (a test's StringIO)
+        return sys.stdin.read() if stream is None else read_text(stream, STDIN_NAME)
     except OSError as err:
-        raise CommandError(unreadable(path, err, "a .graph file")) from None
+        raise CommandError(f"{STDIN_NAME}: cannot read: {err.strerror or err}") from None
+
+
+def model_name(path: str) -> str:
+    """How errors name the model of ``path``."""
+    return STDIN_NAME if path == STDIN else path
 
 
 def read_bindings(path: str, allowed=(".json", ".npz"), option: str = "--inputs-file") -> dict:
@@ -225,53 +256,3 @@ def _numeric_list(data) -> bool:
         elif isinstance(item, bool) or not isinstance(item, (int, float)):
             return False
     return True
-
-
-# ---------------------------------------------------------------- writing
-def same_file(a, b) -> bool:
-    """Do two paths name one existing file?"""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def write_atomic(path, data, protect=()) -> None:
-    """Write ``data`` (bytes or str) to ``path`` through a temporary file in the same
-    directory, renamed into place: never a half-written file. Refuses to overwrite
-    any file in ``protect`` (the model, the data files)."""
-    path = Path(path)
-    for keep in protect:
-        if keep is not None and same_file(path, keep):
-            raise UsageError(f"refusing to overwrite '{path}': it is one of graphrun's inputs")
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise CommandError(f"cannot write '{path}': {err.strerror or err}") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except OSError as err:
-        _remove(temporary)
-        raise CommandError(f"cannot write '{path}': {err.strerror or err}") from None
-    except BaseException:
-        _remove(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _remove(path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -68,7 +68,13 @@ def read_json(path) -> dict:
         raise DataFileError(f"{path}: the JSON nests too deeply to be data") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: expected a JSON object of name: value pairs")
-    return {str(name): _numbers(_json_numbers(value, f"{path}: '{name}'"), f"{path}: '{name}'")
+    return json_values(data, f"{path}: ")
+
+
+def json_values(data: dict, where: str = "") -> dict:
+    """Named numbers from parsed JSON ``{name: number or nested list}``, NaN and infinities
+    written as graphrun --json writes them; ``where`` starts each message (a file name)."""
+    return {str(name): _numbers(_json_numbers(value, f"{where}'{name}'"), f"{where}'{name}'")
             for name, value in data.items()}
 
 

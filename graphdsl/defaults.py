@@ -1,5 +1,5 @@
-"""The leaves' default values in a schedule: drawn params, ``with_params``, and how the
-arrays a Program shares with every run are pickled.
+"""The leaves' default values in a schedule: drawn params, ``with_params``, the params
+``to_text`` writes, and how the arrays a Program shares with every run are pickled.
 
 A default is shared by every run of a Program, so an array default is read-only: a
 run may not write into it, and a result hands out a copy of it (codegen.export). A
@@ -66,6 +66,27 @@ def replaced(sched: Schedule, values: dict) -> Schedule:
 def own(value):
     """A read-only copy of an array: changing the caller's array later must not change the Program."""
     return read_only(np.array(value)) if isinstance(value, np.ndarray) else value
+
+
+def to_write(model: Model, sched: Schedule) -> dict:
+    """The params whose values the model's text does not give (for Program.to_text): set by
+    with_params, or drawn (``~``) with another seed than loads' default. Drawn params keep
+    their ``~`` only if all of them do: each draw takes the next numbers of one generator."""
+    as_read = {leaf.name: leaf.default for leaf in model.schedule.leaves}
+    params = {leaf.name: leaf.default for leaf in sched.leaves if leaf.kind == "param"}
+    initialized = {name for name, data in model.leaves if data["init"] is not None}
+    literal = False  # whether to write the drawn params' values instead of their '~'
+    if initialized:
+        again = drawn(model.schedule, model, 0).leaves
+        literal = not all(_same_bits(params[leaf.name], leaf.default) for leaf in again
+                          if leaf.name in initialized)
+    return {name: value for name, value in params.items()
+            if (literal if name in initialized else value is not as_read[name])}
+
+
+def _same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def dumps(state) -> bytes:

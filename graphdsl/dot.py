@@ -1,12 +1,19 @@
 """The picture of a graph as Graphviz DOT, built explicitly with pydot.
 
-Leaves are boxes (params shaded), gates are circles showing their symbol,
-constants are small plain numbers, outputs end in a bold box. With a Result,
-every edge carries the value flowing forward (green, on top) and the gradient
-flowing back along it (red, underneath), as in the lecture's (x+y)z figure; a
-value used twice has two edges, each with its own share of the gradient, and
-the leaf's box shows their sum. Calls of compound gates are labelled clusters.
-Nodes and edges are emitted in forward order, so the text is deterministic.
+Leaves are boxes (params shaded), constants small grey boxes, gates circles showing
+their symbol (and their name, when they have one), outputs end in a bold box. With
+a Result, every edge carries the value flowing forward (green, on top) and the
+gradient flowing back along it (red, underneath), as in the lecture's (x+y)z figure;
+a value used twice has two edges, each with its own share of the gradient, and the
+leaf's box shows their sum. A gate whose operands are not interchangeable
+(``a − b``, ``max(a, b)``...) has a pin per operand, where its edge ends. A call of
+a compound gate is a labelled cluster; a value passed into it enters through a
+small rounded box (its *port*), whose incoming edge carries the gradient of the
+whole call and whose outgoing edges the shares. A legend says what colours mean.
+
+Every node and edge has a stable ``id`` (see :func:`node_id`, :func:`edge_id`...)
+and a ``class`` naming its kind, which Graphviz copies into the SVG, so that a page
+can find them. Nodes and edges are emitted in forward order: the text is deterministic.
 """
 from __future__ import annotations
 
@@ -15,11 +22,15 @@ from html import escape
 import numpy as np
 import pydot
 
-from .explain import NodeNames, edge_gradients, is_anonymous
-from .formatting import format_compact, shape_text
+from .explain import NodeNames, edge_gradients, is_anonymous, pretty
+from .formatting import shape_text
+from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, ROLES, VALUE_COLOR, call_title, colored,
+                           edge_label, gate_label, legend, repeat_lengths, shown_name,
+                           value_lines)
 
-VALUE_COLOR, GRADIENT_COLOR, PARAM_FILL = "darkgreen", "red3", "#fff2cc"
-_LABEL_ENTRIES = 4  # arrays with more entries are labelled by their shape
+PARAM_FILL, CONST_COLOR = "#fff2cc", "gray45"
+_LEAVES = ("input", "param")
+_TOOLTIP_BUDGET = 64  # characters of a gate's expression spelled out in its tooltip
 
 
 def to_dot(program, result=None, gradients: bool = True) -> str:
@@ -33,10 +44,31 @@ def to_dot(program, result=None, gradients: bool = True) -> str:
     return _Picture(program, result, gradients).build().to_string()
 
 
+def node_id(node: str) -> str:
+    """The SVG ``id`` of a node of ``Program.graph``."""
+    return f"node:{node}"
+
+
+def output_id(name: str) -> str:
+    """The SVG ``id`` of an output's bold box."""
+    return f"output:{name}"
+
+
+def port_id(call: str, source: str) -> str:
+    """The SVG ``id`` of the port through which ``source`` enters the call ``call``."""
+    return f"port:{call}:{source}"
+
+
+def edge_id(source: str, target: str, index: int) -> str:
+    """The SVG ``id`` of the edge carrying ``source`` to operand ``index`` of ``target``
+    (``target`` may be ``output NAME``: the edge into an output's box)."""
+    return f"edge:{source}->{target}:{index}"
+
+
 class _Picture:
     def __init__(self, program, result, gradients: bool):
         self.program, self.graph = program, program.graph
-        self.names = NodeNames(self.graph)
+        self.names = NodeNames(self.graph, _TOOLTIP_BUDGET)
         self.values = (dict(zip(program.forward_order, result._values)) if result is not None else {})
         self.of = result.of if result is not None and gradients else None
         self.edge_grads, self.totals = {}, {}
@@ -44,26 +76,46 @@ class _Picture:
             for edge in edge_gradients(result):
                 target = self.graph.nodes[edge.step.node]["args"][edge.index]
                 self.edge_grads[(edge.step.node, edge.index)] = edge.gradient
-                old = self.totals.get(target)
-                self.totals[target] = edge.gradient if old is None else old + edge.gradient
-        self.dot = pydot.Dot("graphdsl", graph_type="digraph", rankdir="LR", forcelabels="true",
-                             fontname="Helvetica", nodesep="0.3", ranksep="0.6")
+                self.totals[target] = _plus(self.totals.get(target), edge.gradient)
+        self.dot = pydot.Dot("graphdsl", graph_type="digraph", rankdir="LR", fontname="Helvetica",
+                             fontsize="11", nodesep="0.45", ranksep="0.5")
         self.dot.set_node_defaults(fontname="Helvetica", fontsize="12")
         self.dot.set_edge_defaults(fontname="Helvetica", fontsize="10", arrowsize="0.7")
         self.clusters: dict = {}
+        self.repeats = repeat_lengths(self.graph)
+        self.ports: dict = {}  # (call, source) -> [the edge that feeds the port, its gradient]
+        self.roles_shown = False
 
     def build(self) -> pydot.Dot:
         for node in self.program.forward_order:
             self._container(self.graph.nodes[node]["scope"]).add_node(self._node(node))
         for node in self.program.forward_order:
             for index, arg in enumerate(self.graph.nodes[node].get("args", ())):
-                self.dot.add_edge(pydot.Edge(_id(arg), _id(node), **self._edge_style(node, index, arg)))
+                self._edge(node, index, arg)
+        for (_, source), ((feeder, port, attrs), gradient) in self.ports.items():
+            if self._labelled(source):
+                attrs["label"] = edge_label(self.values[source], gradient)
+            self.dot.add_edge(pydot.Edge(feeder, port, **attrs))
         for name in self.program.outputs:
-            self.dot.add_node(pydot.Node(_id(f"output {name}"), shape="box", style="bold",
-                                         label=f"<<b>{escape(name)}</b>>", tooltip=f"output {name}"))
-            attrs = {"label": self._edge_label(name, self._seed(name))} if self.values else {}
-            self.dot.add_edge(pydot.Edge(_id(name), _id(f"output {name}"), **attrs))
+            self._output(name)
+        # Inputs and params line up on the left, as in the lecture's figures.
+        leaves = pydot.Subgraph(rank="min")
+        for leaf in self.program.inputs + self.program.params:
+            leaves.add_node(pydot.Node(_id(leaf)))
+        self.dot.add_subgraph(leaves)
+        self.dot.set("label", legend(self.of, bool(self.values), self.roles_shown, bool(self.ports)))
+        self.dot.set("labelloc", "b")
+        self.dot.set("labeljust", "l")
         return self.dot
+
+    def _output(self, name: str) -> None:
+        box = _id(f"output {name}")
+        self.dot.add_node(pydot.Node(box, shape="box", style="bold", label=f"<<b>{escape(name)}</b>>",
+                                     tooltip=_quoted(f"output {name}"), id=_quoted(output_id(name)),
+                                     **{"class": "output"}))
+        attrs = {"label": edge_label(self.values[name], self._seed(name))} if self.values else {}
+        self.dot.add_edge(pydot.Edge(_id(name), box, id=_quoted(edge_id(name, f"output {name}", 0)),
+                                     **{"class": "output"}, **attrs))
 
     def _seed(self, output: str):
         """The gradient of the differentiated output with respect to itself: ones."""
@@ -77,31 +129,45 @@ class _Picture:
         data = self.graph.nodes[node]
         kind = data["kind"]
         if kind in ("input", "param"):
-            return self._leaf(node, data)
-        if kind == "const":
-            return pydot.Node(_id(node), shape="plaintext", fontsize="10", label=_quoted(format_compact(
-                data["value"], _LABEL_ENTRIES)), tooltip=f"constant, line {_line(data)}")
-        symbol = data.get("symbol") or data["gate"]
-        attrs = {"shape": "circle" if len(symbol) <= 3 else "ellipse", "label": _quoted(symbol),
-                 "tooltip": _quoted(f"{self.names.statement(node)}   (line {_line(data)})")}
-        if not is_anonymous(node) and node not in self.program.outputs:
-            attrs["xlabel"] = _quoted(node.rsplit("/", 1)[-1])  # inside a cluster: the local name
-        return pydot.Node(_id(node), **attrs)
+            attrs = self._leaf(node, data)
+        elif kind == "const":
+            attrs = {"shape": "box", "fontsize": "10", "color": CONST_COLOR, "width": "0.3",
+                     "height": "0.25", "margin": "0.05,0.03", "tooltip": f"constant, line {_line(data)}",
+                     "label": "<" + "<br/>".join(escape(line) for line in value_lines(data["value"])) + ">"}
+        else:
+            attrs = self._gate(node, data)
+        return pydot.Node(_id(node), id=_quoted(node_id(node)), **{"class": kind}, **attrs)
 
-    def _leaf(self, node: str, data: dict) -> pydot.Node:
+    def _gate(self, node: str, data: dict) -> dict:
+        scope = data["scope"]
+        name = None if node in self.program.outputs else shown_name(node, scope[-1][1] if scope else None)
+        label, round_ = gate_label(data["gate"], data.get("symbol"), name)
+        statement = self.names.statement(node)
+        if is_anonymous(node) and statement == pretty(node):  # too long to spell out
+            statement = f"a {data['gate']} gate"
+        attrs = {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
+                 "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
+        if data["gate"] in ROLES or all(self.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
+            # Operands arrive in their order, top to bottom: a above b at the pins, and
+            # x above y in x + y, as written (and as the lecture draws them).
+            attrs["ordering"] = "in"
+        return attrs
+
+    def _leaf(self, node: str, data: dict) -> dict:
         rows = [f"<b>{escape(node)}</b>" + self._leaf_value(node, data)]
         if node in self.totals:
-            rows.append(_colored(f"d{self.of}/d{node} = {format_compact(self.totals[node], _LABEL_ENTRIES)}",
-                                 GRADIENT_COLOR))
+            first, *rest = value_lines(self.totals[node])
+            rows.append(colored([f"d{self.of}/d{node} = {first}", *rest], GRADIENT_COLOR))
         attrs = {"shape": "box", "label": "<" + "<br/>".join(rows) + ">",
                  "tooltip": f"{data['kind']} {node}, line {_line(data)}"}
         if data["kind"] == "param":
             attrs.update(style="rounded,filled", fillcolor=PARAM_FILL)
-        return pydot.Node(_id(node), **attrs)
+        return attrs
 
     def _leaf_value(self, node: str, data: dict) -> str:
         if node in self.values:
-            return " = " + escape(format_compact(self.values[node], _LABEL_ENTRIES))
+            first, *rest = value_lines(self.values[node])
+            return escape(f" = {first}") + "".join(f"<br/>{escape(line)}" for line in rest)
         if data.get("shape") is not None:
             return ": " + escape(shape_text(data["shape"]))
         return ""
@@ -113,34 +179,84 @@ class _Picture:
             key = tuple(call for _, call, _ in scope[:depth + 1])
             if key not in self.clusters:
                 gate, call, span = scope[depth]
-                cluster = pydot.Cluster(f"call{len(self.clusters)}", label=_quoted(gate),
+                cluster = pydot.Cluster(f"call{len(self.clusters)}", label=_quoted(call_title(gate, call, self.repeats)),
                                         style="rounded,dashed", color="gray40", fontname="Helvetica",
-                                        fontsize="11", tooltip=_quoted(f"{gate} called at line {span.line}"))
+                                        fontsize="11", labelloc="b", labeljust="l", id=_quoted(f"call:{call}"),
+                                        tooltip=_quoted(f"{gate} called at line {span.line}"))
+                cluster.set("class", "call")
                 parent.add_subgraph(cluster)
                 self.clusters[key] = cluster
             parent = self.clusters[key]
         return parent
 
     # ------------------------------------------------------------ edges
-    def _edge_style(self, node: str, index: int, arg: str) -> dict:
-        if not self.values:
-            return {}
-        return {"label": self._edge_label(arg, self.edge_grads.get((node, index)))}
+    def _edge(self, node: str, index: int, arg: str) -> None:
+        """The edge from ``arg`` to operand ``index`` of ``node``, through a port for
+        every call that ``node`` sits in and ``arg`` does not."""
+        gradient = self.edge_grads.get((node, index))
+        source = _id(arg)
+        inner, outer = self.graph.nodes[node]["scope"], self.graph.nodes[arg]["scope"]
+        shared = _common_prefix(inner, outer)
+        for depth in range(shared, len(inner)):
+            source = self._port(inner[:depth + 1], arg, source, gradient)
+        attrs = {"id": _quoted(edge_id(arg, node, index))}
+        if self.graph.nodes[node].get("gate") in ROLES:
+            attrs["headport"] = f"p{index}:w"
+            self.roles_shown = True
+        if self._labelled(arg):
+            attrs["label"] = edge_label(self.values[arg], gradient)
+        self.dot.add_edge(pydot.Edge(source, _id(node), **{"class": "operand"}, **attrs))
 
-    def _edge_label(self, source: str, gradient) -> str:
-        rows = [_colored(format_compact(self.values[source], _LABEL_ENTRIES), VALUE_COLOR)]
-        if gradient is not None:
-            rows.append(_colored(format_compact(gradient, _LABEL_ENTRIES), GRADIENT_COLOR))
-        return "<" + "<br/>".join(rows) + ">"
+    def _port(self, scope: tuple, arg: str, feeder: str, gradient) -> str:
+        """The port of ``arg`` into the innermost call of ``scope`` (made on first use);
+        ``gradient``, this edge's share, adds to the gradient flowing back through it."""
+        call = scope[-1][1]
+        key = (call, arg)
+        if key not in self.ports:
+            port = _id(port_id(call, arg))
+            self._container(scope).add_node(pydot.Node(
+                port, shape="box", style="rounded", color=CONST_COLOR, fontsize="10", height="0.25",
+                margin="0.05,0.03", label=f"<{escape(self._port_name(arg))}>", id=_quoted(port_id(call, arg)),
+                tooltip=_quoted(f"{self.names.display(arg)} passed into {scope[-1][0]}"), **{"class": "port"}))
+            ends = (feeder, port, {"id": _quoted(f"edge:{arg}->{port_id(call, arg)}"), "class": "port"})
+            self.ports[key] = [ends, None]
+        self.ports[key][1] = _plus(self.ports[key][1], gradient)
+        return self.ports[key][0][1]
+
+    def _port_name(self, arg: str) -> str:
+        data = self.graph.nodes[arg]
+        if data["kind"] == "const":
+            return value_lines(data["value"])[0]
+        if not is_anonymous(arg):
+            return pretty(arg).rsplit(".", 1)[-1]
+        text = self.names.expression(arg)
+        return text if len(text) <= 24 and text != pretty(arg) else "…"
+
+    def _labelled(self, source: str) -> bool:
+        """Edges carry numbers when there are values, except from a constant (its box shows it)."""
+        return bool(self.values) and self.graph.nodes[source]["kind"] != "const"
+
+
+def _common_prefix(inner: tuple, outer: tuple) -> int:
+    """How many enclosing calls two nodes share."""
+    shared = 0
+    for a, b in zip(inner, outer):
+        if a[1] != b[1]:
+            break
+        shared += 1
+    return shared
+
+
+def _plus(total, gradient):
+    if gradient is None:
+        return total
+    with np.errstate(all="ignore"):  # inf + -inf is NaN here as in the backward pass
+        return gradient if total is None else total + gradient
 
 
 def _id(node: str) -> str:
     # Always quoted: a model may name a value 'node', 'edge' or 'graph', which are DOT keywords.
     return f'"{node}"'
-
-
-def _colored(text: str, color: str) -> str:
-    return f'<font color="{color}">{escape(text)}</font>'
 
 
 def _quoted(text: str) -> str:

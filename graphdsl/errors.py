@@ -1,7 +1,14 @@
 """The error tree and its one renderer: ``FILE:LINE:COL: error: MESSAGE``, the line, a caret."""
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
+
+# An error message names what it blames; a 20,000-character name (or number, or list of
+# names) must not turn one line of stderr into 40 KB. Longer words and messages are cut
+# in the middle, keeping both ends so the word stays recognisable.
+LONGEST_WORD, LONGEST_MESSAGE = 120, 1000
+_LONG_WORD = re.compile(rf"\S{{{LONGEST_WORD + 1},}}")
 
 
 class Span(NamedTuple):
@@ -24,6 +31,7 @@ class GraphError(Exception):
     """
 
     def __init__(self, message: str, span: Span | None = None):
+        message = shorten(message)
         super().__init__(message)
         self.message = message
         self.span = span
@@ -56,6 +64,23 @@ class GraphError(Exception):
         if self.span is None:
             return self.message
         return f"{self.span.file}:{self.span.line}:{self.span.column}: {self.message}"
+
+
+def shorten(message: str) -> str:
+    """``message`` with every word over LONGEST_WORD characters, and then the whole
+    message if it is over LONGEST_MESSAGE, cut in the middle.
+
+    >>> shorten("unknown name '" + "a" * 20000 + "'")
+    "unknown name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...[19,922 characters]...aaaaaaaaaaaaaaaaaaa'"
+    """
+    if len(message) <= LONGEST_WORD:
+        return message
+    message = _LONG_WORD.sub(lambda m: _cut(m.group(), 60, 20), message)
+    return _cut(message, 700, 200) if len(message) > LONGEST_MESSAGE else message
+
+
+def _cut(text: str, head: int, tail: int) -> str:
+    return f"{text[:head]}...[{len(text) - head - tail:,} characters]...{text[-tail:]}"
 
 
 def _printable(text: str) -> str:
@@ -102,4 +127,9 @@ class NumericError(GraphError):
 class ShapeError(NumericError, BindingError):
     """A gate cannot combine the shapes of its operands (broadcasting, matmul). Found while
     running, so a NumericError at the gate's line; caused by values bound with shapes that
-    do not fit the model, so a BindingError too (SPEC: a wrongly shaped binding)."""
+    do not fit the model, so a BindingError too (docs/api.md: a wrongly shaped binding)."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training went on, but its loss blew up (see graphdsl.train.fit): the learning rate is
+    probably too large."""

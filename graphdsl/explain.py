@@ -7,6 +7,7 @@ line each, or hands out as JSON.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,8 @@ from .formatting import format_compact, shape_text, to_json
 
 _INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2), "matmul": ("@", 2),
           "pow": ("**", 4)}
+_STEP = re.compile(r"(?:/return)?@([0-9]+)")  # ids of a repeat's steps: f@2, s/return@2
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _BUDGET = 48  # longest sub-expression spelled out; longer ones go by their node id
 
 
@@ -164,8 +167,8 @@ def _line(graph, node) -> int | None:
 class NodeNames:
     """How a node is called in explanations: its name, or the expression it stands for."""
 
-    def __init__(self, graph):
-        self.graph = graph
+    def __init__(self, graph, budget: int = _BUDGET):
+        self.graph, self.budget = graph, budget
 
     def display(self, node: str) -> str:
         if not is_anonymous(node):
@@ -181,7 +184,7 @@ class NodeNames:
 
     def expression(self, node: str, top: bool = False) -> str:
         """Spell a gate out from its operands, anonymous operands recursively, within a budget."""
-        text = self._spell(node, _BUDGET, top)
+        text = self._spell(node, self.budget, top)
         return text if text is not None else pretty(node)
 
     def _spell(self, node, budget, top=False):
@@ -204,7 +207,10 @@ class NodeNames:
 
 def pretty(node: str) -> str:
     """A node id for prose: ``s/e`` (the local ``e`` of the call ``s``) reads ``s.e``, so that
-    it cannot be mistaken for a derivative such as ``df/ds``."""
+    it cannot be mistaken for a derivative such as ``df/ds``; step k of ``f = repeat(...)``
+    (the id ``f@k``) reads ``fₖ``, as the lecture writes the steps of the logistic map."""
+    if "@" in node:
+        node = _STEP.sub(lambda found: found.group(1).translate(_SUBSCRIPTS), node)
     return node.replace("/", ".")
 
 

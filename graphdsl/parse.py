@@ -12,7 +12,7 @@ import threading
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
-from . import quickparse, syntax as S
+from . import hints, quickparse, syntax as S
 from .errors import GraphSyntaxError, Span
 
 KEYWORDS = {"input", "param", "output", "gate", "return"}
@@ -127,6 +127,9 @@ def _unclosed(opener: Token, file: str, lines: list) -> GraphSyntaxError:
 def _bad_character(err: UnexpectedCharacters, text: str, file: str, lines: list) -> GraphSyntaxError:
     char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
     span = _span(file, lines, err.line, err.column)
+    hint = hints.for_character(char, span.source_line, err.column)
+    if hint:
+        return GraphSyntaxError(hint, span)
     if char == "^":
         return GraphSyntaxError("'^' is not an operator here: write powers as 'x ** 2'", span)
     if char.isdigit() and not char.isascii():
@@ -143,6 +146,10 @@ def _syntax_error(err: UnexpectedToken, previous, opened, skipped_newline, file,
     span = _span(file, lines, here.line, here.column + (len(here) if here is previous else 0))
     if opened and skipped_newline and opened[-1].type != "LBRACE":
         return _unclosed(opened[-1], file, lines)
+    hint = hints.for_token(token, previous, expected, lines)
+    if hint:
+        message, place = hint
+        return GraphSyntaxError(message, _span(file, lines, place.line, place.column))
     if opened and opened[-1].type == "LBRACE" and token.type in ("INPUT", "PARAM", "OUTPUT", "GATE"):
         return GraphSyntaxError(f"'{token}' is not allowed inside a gate body; is the '}}' of the "
                                 f"'{{' at line {opened[-1].line} missing?", span)

@@ -35,19 +35,25 @@ def load(path, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0) -> "Program
     -4.0
     """
     path = Path(path)
-    with path.open("rb") as file:  # bounded: /dev/zero or a FIFO must not read forever
-        data = file.read(MAX_FILE_BYTES + 1)
+    with path.open("rb") as file:
+        text = read_text(file, str(path))
+    return loads(text, name=str(path), max_nodes=max_nodes, seed=seed)
+
+
+def read_text(file, name: str) -> str:
+    """The text of a model from a binary file object (a file, or standard input), named
+    ``name`` in errors: UTF-8, at most MAX_FILE_BYTES."""
+    data = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a FIFO must not read forever
     if len(data) > MAX_FILE_BYTES:
         raise GraphLimitError(f"the file is larger than {MAX_FILE_BYTES:,} bytes: not a model "
-                              f"graphdsl can build", Span(str(path), 1, 1))
+                              f"graphdsl can build", Span(name, 1, 1))
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         raise GraphSyntaxError(f"the file is not UTF-8 text (byte 0x{data[err.start]:02x})",
-                               Span(str(path), line, column)) from None
-    return loads(text, name=str(path), max_nodes=max_nodes, seed=seed)
+                               Span(name, line, column)) from None
 
 
 def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NODES,
@@ -65,14 +71,16 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
     if text.startswith("\ufeff"):
         text = text[1:]
     with paused_gc():
-        return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed)
+        return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed, source=text)
 
 
 class Program:
     """A compiled graph: immutable; ``run`` is re-entrant."""
 
-    def __init__(self, model: Model, *, seed: int = 0, _schedule: Schedule | None = None):
+    def __init__(self, model: Model, *, seed: int = 0, _schedule: Schedule | None = None,
+                 source: str | None = None):
         self._model = model  # its networkx graph is made when first asked for
+        self._source = source  # the text it was read from, for to_text
         self._schedule = _schedule or defaults.drawn(model.schedule, model, seed)
         self._compiled()
 
@@ -219,7 +227,8 @@ class Program:
         History; the Program itself does not change. Settings: ``epochs=10``,
         ``batch_size=None`` (full batch), ``lr=0.01``, ``optimizer="sgd"|"momentum"|"adam"``,
         ``seed=0``, ``of=None``, ``momentum=0.9``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
-        ``on_epoch=None``; see ``graphdsl.train.fit``.
+        ``inputs=None`` (values of inputs the data lacks), ``on_epoch=None``; see
+        ``graphdsl.train.fit``.
 
         >>> prog = loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
         >>> round(prog.fit({"x": [1, 2], "y": [2, 4]}, epochs=50, lr=0.1).params["w"], 6)
@@ -232,7 +241,8 @@ class Program:
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
         _expect_dict("with_params", "params", params)
-        return Program(self._model, _schedule=defaults.with_params(self._schedule, params))
+        return Program(self._model, _schedule=defaults.with_params(self._schedule, params),
+                       source=self._source)
 
     def to_dot(self, result: "Result | None" = None) -> str:
         """Graphviz DOT source; with a result, edges carry values and gradients."""
@@ -241,6 +251,21 @@ class Program:
         if result is not None and not (isinstance(result, Result) and result.program is self):
             raise TypeError(f"to_dot takes a Result of this program's run(), got {type(result).__name__}")
         return to_dot(self, result)
+
+    def to_text(self) -> str:
+        """The canonical ``.graph`` text of the program (as ``graphrun fmt`` writes it, with
+        the param values of ``with_params``): ``loads(p.to_text())`` gives the same inputs,
+        params, outputs and numbers, bit for bit.
+
+        >>> print(loads("input x=3\\noutput y=(x*x)").to_text(), end="")
+        input x = 3
+        output y = x * x
+        """
+        from .canonical import program_text
+
+        if self._source is None:
+            raise ValueError("this Program was not read from .graph text")
+        return program_text(self._source, self.file, defaults.to_write(self._model, self._schedule))
 
     def _kernel(self, of):
         """The compiled run of an output (see compile.py), built once per output. A graph
@@ -276,7 +301,7 @@ class Program:
         apart, so that unpickling runs with the cyclic GC paused, as loading does: for a
         10,000-gate model its scans took three quarters of the time."""
         with paused_gc():
-            return _unpickled, (defaults.dumps((self._model, self._schedule)),)
+            return _unpickled, (defaults.dumps((self._model, self._schedule, self._source)),)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
@@ -305,5 +330,6 @@ def _expect_dict(method: str, what: str, value) -> None:
 
 def _unpickled(state: bytes) -> Program:
     with paused_gc():
-        model, schedule = pickle.loads(state)  # noqa: S301 -- the caller unpickles: this is its data
-    return Program(model, _schedule=schedule)
+        model, schedule, source = pickle.loads(state)  # noqa: S301 -- the caller unpickles: its data
+    return Program(model, _schedule=schedule, source=source)
+

@@ -2,6 +2,7 @@
 pictures of Program and Result (SVG, or the DOT text when Graphviz is absent)."""
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 
@@ -13,6 +14,7 @@ INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz;
                 "graphviz), or write the DOT source with --dot and render it elsewhere")
 TIMEOUT = 300  # seconds; a picture of a very large graph can take Graphviz a long time
 PICTURE_LIMIT = 2000  # nodes: a notebook does not draw bigger graphs
+DEFAULT_DPI, MIN_DPI, MAX_DPI = 96, 10, 600  # a PNG's resolution: Graphviz's default, and bounds
 
 
 class RenderError(GraphError):
@@ -24,14 +26,27 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render(dot_source: str, fmt: str = "svg") -> bytes:
-    """The picture of ``dot_source`` in ``fmt`` (svg, png or pdf), drawn by Graphviz."""
+def dpi(text: str) -> int:
+    """An argparse type for ``--dpi``: a whole number from MIN_DPI to MAX_DPI."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of dots per inch, got '{text}'") from None
+    if not MIN_DPI <= value <= MAX_DPI:
+        raise argparse.ArgumentTypeError(f"must be from {MIN_DPI} to {MAX_DPI} dots per inch, got {value}")
+    return value
+
+
+def render(dot_source: str, fmt: str = "svg", dpi: int | None = None) -> bytes:
+    """The picture of ``dot_source`` in ``fmt`` (svg, png or pdf), drawn by Graphviz;
+    ``dpi`` sets a PNG's resolution (Graphviz's default: 96 dots per inch)."""
     program = find_dot()
     if program is None:
-        raise RenderError(f"drawing a picture needs Graphviz's 'dot' program, which is not on "
-                          f"PATH: {INSTALL_HINT}")
+        raise RenderError(f"cannot draw the picture: Graphviz's 'dot' program is not on PATH; "
+                          f"{INSTALL_HINT}")
+    command = [program, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if dpi is not None else [])
     try:
-        done = subprocess.run([program, f"-T{fmt}"], input=dot_source.encode("utf-8"),
+        done = subprocess.run(command, input=dot_source.encode("utf-8"),
                               capture_output=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise RenderError(f"Graphviz took more than {TIMEOUT} s to draw the picture; "

@@ -2,6 +2,7 @@
 a large file makes millions of them, and a __dict__ each more than doubled their memory)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -97,3 +98,27 @@ class GateDef:
 class Module:
     file: str
     statements: tuple  # of Leaf, Assign, Output, GateDef
+
+
+def same_tree(a, b) -> bool:
+    """Whether two syntax trees (or tuples of them) are the same but for their places:
+    spans and file names are ignored, numbers compare bit for bit (-0.0 is not 0.0).
+    Walks an explicit stack, so 100,000-deep expressions compare too."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, tuple):
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y))
+        elif isinstance(x, float):
+            if x != y or math.copysign(1.0, x) != math.copysign(1.0, y):
+                return False
+        elif hasattr(x, "__dataclass_fields__"):
+            stack.extend((getattr(x, name), getattr(y, name)) for name in x.__dataclass_fields__
+                         if name not in ("span", "file"))
+        elif x != y:
+            return False
+    return True

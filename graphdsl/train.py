@@ -17,16 +17,20 @@ from __future__ import annotations
 import ctypes
 import math
 import platform
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import execute
-from .errors import GraphError, NumericError
-from .train_data import LABEL_GATES, DataError, bind_samples, check_labels, check_samples
+from .errors import DivergenceWarning, GraphError, NumericError
+from .train_data import LABEL_GATES, DataError, bind_samples, check_fixed, check_labels, check_samples
 
 __all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIMIZERS",
-           "DataError", "TrainingError"]
+           "DataError", "TrainingError", "DivergenceWarning"]
+
+# A loss this many times the lowest so far, and above the first epoch's, has blown up.
+GROWTH = 100.0
 
 class TrainingError(GraphError):
     """A model that cannot be trained: no param, or a loss that is not a scalar."""
@@ -100,55 +104,94 @@ class History:
     """What ``fit`` returns: the loss per epoch, the other scalar outputs (metrics such as
     accuracy) per epoch, and the trained params. An epoch's figure is the mean over its
     batches, weighted by their sizes, each measured on the params before that batch's
-    update (with the full batch: the loss at the start of the epoch)."""
+    update (with the full batch: the loss at the start of the epoch).
+
+    ``diverged_at`` is the first epoch whose loss blew up (more than GROWTH times the
+    lowest so far, and above the first epoch's), or None; ``fit`` also warns of it with a
+    DivergenceWarning. (A loss that becomes NaN or infinite stops ``fit`` with a NumericError.)"""
 
     of: str
     losses: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)  # output name -> one value per epoch
     params: dict = field(default_factory=dict)  # param name -> trained value
+    diverged_at: int | None = None
 
     def as_dict(self) -> dict:
         """Plain lists and floats, ready for ``json.dumps``."""
         plain = lambda v: v.tolist() if isinstance(v, np.ndarray) else v
         return {"of": self.of, "losses": list(self.losses), "metrics": dict(self.metrics),
-                "params": {name: plain(v) for name, v in self.params.items()}}
+                "params": {name: plain(v) for name, v in self.params.items()},
+                "diverged_at": self.diverged_at}
 
     def __repr__(self) -> str:
         last = f"{self.losses[-1]:.6g}" if self.losses else "-"
-        return (f"History(of={self.of!r}, epochs={len(self.losses)}, final loss={last}, "
+        blown = f", diverged_at={self.diverged_at}" if self.diverged_at is not None else ""
+        return (f"History(of={self.of!r}, epochs={len(self.losses)}, final loss={last}{blown}, "
                 f"metrics={list(self.metrics)}, params={list(self.params)})")
 
 
 # ---------------------------------------------------------------- the loop
 def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: float = 0.01,
         optimizer: str = "sgd", seed: int = 0, of: str | None = None, momentum: float = 0.9,
-        betas: tuple = (0.9, 0.999), eps: float = 1e-8, on_epoch=None) -> History:
+        betas: tuple = (0.9, 0.999), eps: float = 1e-8, inputs: dict | None = None,
+        on_epoch=None) -> History:
     """Train every param of ``program`` on ``data`` ({input name: one row per sample}).
 
     ``batch_size=None`` trains on the full batch (in the data's order: no shuffle is
     needed); smaller batches are drawn from a permutation of the samples made each
-    epoch with ``seed``. ``on_epoch(epoch, loss, metrics)`` is called after each epoch.
-    The program is not changed: ``program.with_params(history.params)`` is the trained one.
+    epoch with ``seed``. ``inputs`` ({input name: value}) binds inputs the data does not
+    hold, one value for every sample (``{"reg": 0.01}``). ``on_epoch(epoch, loss, metrics)``
+    is called after each epoch. A loss that blows up is reported by a DivergenceWarning and
+    ``History.diverged_at``. The program is not changed:
+    ``program.with_params(history.params)`` is the trained one.
     """
     of = program._output(of)
     opt = make_optimizer(optimizer, lr, momentum, betas, eps)
     for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}")
-    loop = _Loop(program, of, check_samples(program, data), batch_size)
+    fixed = check_fixed(program, inputs, data)
+    loop = _Loop(program, of, check_samples(program, data, fixed), fixed, batch_size)
     _keep_freed_memory()
     history = History(of, metrics={name: [] for name in loop.metrics})
     rng = np.random.default_rng(seed)
+    watch = _BlowUp()
     with np.errstate(all="ignore"):
         for epoch in range(1, epochs + 1):
             loss, metrics = loop.epoch(epoch, opt, rng)
             history.losses.append(loss)
+            if history.diverged_at is None and watch.grew(loss):
+                history.diverged_at = epoch
+                warnings.warn(DivergenceWarning(watch.explain(of, epoch, loss, lr)), stacklevel=3)
             for name, value in zip(loop.metrics, metrics):
                 history.metrics[name].append(value)
             if on_epoch is not None:
                 on_epoch(epoch, loss, dict(zip(history.metrics, metrics)))
     history.params = {name: _export(value) for name, value in loop.params.items()}
     return history
+
+
+class _BlowUp:
+    """Watches the loss per epoch for what a too-large learning rate does: a loss more than
+    GROWTH times the lowest so far (``before``) and above the first epoch's. Comparing
+    with the first epoch too keeps the noise of a loss near zero (1e-9, then 1e-7) quiet."""
+
+    def __init__(self):
+        self.first = self.before = None
+
+    def grew(self, loss: float) -> bool:
+        if self.first is None:
+            self.first = self.before = loss
+            return False
+        blown = self.before > 0 and loss > GROWTH * self.before and loss > self.first
+        if not blown:
+            self.before = min(self.before, loss)
+        return blown
+
+    def explain(self, of: str, epoch: int, loss: float, lr: float) -> str:
+        named = "" if of == "loss" else f" ({of})"
+        return (f"the loss{named} blew up in epoch {epoch}: {loss:.4g}, {loss / self.before:,.0f} times "
+                f"its lowest before ({self.before:.4g}); the learning rate ({lr:g}) is probably too large")
 
 
 _KEPT = []  # set once per process by _keep_freed_memory
@@ -182,12 +225,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
 class _Loop:
     """What fit prepares once (owned param copies, the metrics); ``epoch`` runs the batches."""
 
-    def __init__(self, program, of: str, samples: dict, batch_size: int | None):
-        self.program, self.of, self.samples = program, of, samples
+    def __init__(self, program, of: str, samples: dict, fixed: dict, batch_size: int | None):
+        self.program, self.of, self.samples, self.fixed = program, of, samples, fixed
         self.n = len(next(iter(samples.values())))
         self.batch = self.n if batch_size is None else min(batch_size, self.n)
         sched = program._schedule
-        self.leaf_values = bind_samples(sched.leaves, samples)  # shapes and named dims, once
+        self.leaf_values = bind_samples(sched.leaves, samples, fixed)  # shapes and named dims, once
         self.params = {leaf.name: _own(value) for leaf, value in zip(sched.leaves, self.leaf_values)
                        if leaf.kind == "param"}
         reached = sched.plans[of].differentiable
@@ -212,6 +255,7 @@ class _Loop:
         Program.run does the passes over the schedule compiled at load time (and
         whatever fast path it has); only the bindings change from step to step."""
         bindings = {name: array if rows is None else array[rows] for name, array in self.samples.items()}
+        bindings.update(self.fixed)
         bindings.update(self.params)
         result = self.program._run(self.of, bindings)
         loss = result.outputs[self.of]

@@ -23,13 +23,15 @@ class DataError(BindingError):
         self.input, self.row, self.item = input, row, item
 
 
-def check_samples(program, data) -> dict:
-    """The data as float arrays with one row per sample, or a DataError naming the input."""
+def check_samples(program, data, fixed=()) -> dict:
+    """The data as float arrays with one row per sample, or a DataError naming the input.
+    ``fixed`` names the inputs given one value for every sample (see check_fixed)."""
     if not hasattr(data, "items") or not data:
         raise DataError("fit needs data: a dict of input name -> array with one row per sample")
     samples = {name: _sample_array(program, name, value) for name, value in data.items()}
     for leaf in program._schedule.leaves:
-        if leaf.kind == "input" and leaf.default is None and leaf.name not in samples:
+        if leaf.kind == "input" and leaf.default is None and leaf.name not in samples \
+                and leaf.name not in fixed:
             raise DataError(f"the data holds no values for input '{leaf.name}', which has no default "
                             f"(the data holds {', '.join(samples)})", leaf.name)
     (first, count), *others = ((name, len(array)) for name, array in samples.items())
@@ -40,6 +42,24 @@ def check_samples(program, data) -> dict:
     if count == 0:
         raise DataError("the data holds no samples", first)
     return samples
+
+
+def check_fixed(program, inputs, data) -> dict:
+    """The values of ``fit(inputs=...)``: inputs held at one value for every sample (a
+    regularisation strength, say), which the data must not hold too."""
+    if inputs is None:
+        return {}
+    if not hasattr(inputs, "items"):
+        raise TypeError(f"fit's inputs must be a dict of input name -> value, got {type(inputs).__name__}")
+    for name in inputs:
+        if name in program.params:
+            raise BindingError(f"'{name}' is a param: training learns it (start it from other values "
+                               f"with with_params, or graphrun train --params)")
+        if name not in program.inputs:
+            raise BindingError(_not_an_input(name, program, "inputs names"))
+        if hasattr(data, "items") and name in data:
+            raise BindingError(f"input '{name}' is given both by the data and by inputs")
+    return {name: to_value(value, name) for name, value in inputs.items()}
 
 
 def _sample_array(program, name: str, value):
@@ -59,14 +79,14 @@ def _sample_array(program, name: str, value):
     return array
 
 
-def bind_samples(leaves, samples: dict) -> list:
+def bind_samples(leaves, samples: dict, fixed: dict) -> list:
     """bind(), with the blame put on the data when an input's samples (or, for an input
     the data lacks, its default) do not have the declared shape."""
     try:
-        return bind(leaves, samples)
+        return bind(leaves, {**samples, **fixed})
     except BindingError as err:
         leaf = next((leaf for leaf in leaves if leaf.span == err.span), None)
-        if leaf is None or leaf.kind != "input":
+        if leaf is None or leaf.kind != "input" or leaf.name in fixed:
             raise
         if leaf.name in samples:
             raise DataError(f"{err.message} (as declared at line {leaf.span.line})", leaf.name) from None
@@ -93,11 +113,11 @@ def _index(shape: tuple, row: int, item: int) -> str:
     return str([row, *map(int, np.unravel_index(item, shape[1:]))])
 
 
-def _not_an_input(name: str, program) -> str:
+def _not_an_input(name: str, program, source: str = "the data holds") -> str:
     if name in program.params:
         return f"'{name}' is a param: training learns it, so it cannot come from the data"
     lower = {n.lower(): n for n in program.inputs}
     match = difflib.get_close_matches(name.lower(), lower, n=1)
     hint = f"; did you mean '{lower[match[0]]}'?" if match else ""
-    return f"the data holds '{name}', which is not an input of the graph{hint} " \
+    return f"{source} '{name}', which is not an input of the graph{hint} " \
            f"(inputs: {', '.join(program.inputs) or 'none'})"

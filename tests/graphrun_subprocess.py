@@ -21,11 +21,12 @@ def graphrun_path() -> str:
     return found
 
 
-def graphrun(*args, cwd=ROOT, env=None, path=None) -> subprocess.CompletedProcess:
-    """``graphrun ARGS`` with text output; ``path`` replaces PATH (to hide Graphviz)."""
+def graphrun(*args, cwd=ROOT, env=None, path=None, stdin=None) -> subprocess.CompletedProcess:
+    """``graphrun ARGS`` with text output; ``path`` replaces PATH (to hide Graphviz);
+    ``stdin``, a str, is its standard input."""
     environment = dict(os.environ if env is None else env)
     bin_dir = str(Path(graphrun_path()).parent)
     environment["PATH"] = bin_dir + os.pathsep + (environment.get("PATH", "") if path is None else path)
     environment.pop("GRAPHDSL_DEBUG", None)
     return subprocess.run([graphrun_path(), *map(str, args)], capture_output=True, text=True,
-                          encoding="utf-8", cwd=cwd, env=environment, timeout=120)
+                          encoding="utf-8", cwd=cwd, env=environment, timeout=120, input=stdin)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -9,6 +11,7 @@ import pydot
 import pytest
 
 from graphrun_subprocess import EXAMPLES, graphrun
+from optional import needs_dot
 
 MUL_ADD = EXAMPLES / "mul_add.graph"
 VECTOR_NORM = EXAMPLES / "vector_norm.graph"
@@ -139,6 +142,24 @@ def test_version_and_help():
     text = ok("--help")
     assert "examples:" in text and "graphrun examples/mul_add.graph --inputs x=-2,y=5,z=-4" in text
     assert "5,000,000" in text
+    usage = text.split("\n\n")[0]  # every command, in the usage lines and in the list of commands
+    assert usage.splitlines() == ["usage: graphrun MODEL [options]",
+                                  "       graphrun train MODEL --data FILE [options]",
+                                  "       graphrun fmt FILE... [--check] [--diff]"]
+    assert "graphrun train ...          train the params on data (graphrun train --help)" in text
+    assert "graphrun fmt ...            rewrite files in the canonical layout (graphrun fmt --help)" in text
+    assert "--force" in text and "'-': read it from standard input" in text
+
+
+def test_the_model_can_come_from_standard_input():
+    assert ok("-", "--json", stdin=MUL_ADD.read_text()) == ok(MUL_ADD, "--json")
+    assert ok("-", "--inputs", "x=1", stdin="input x\noutput y = x * 3\n") == "y = 3\ndy/dx = 3\n"
+    lines = failed(1, "-", stdin="input x = 1\noutput y = x ^ 2\n").splitlines()
+    assert lines == ["<stdin>:2:14: error: '^' is not an operator here: write powers as 'x ** 2'",
+                     "    output y = x ^ 2", "                 ^"]
+    assert failed(1, "-", "--inputs", "w=1", stdin=MUL_ADD.read_text()).startswith(
+        "<stdin>: error: unknown input 'w'")
+    assert failed(1, "-", stdin="").startswith("<stdin>:1:1: error: the graph has no output")
 
 
 # ---------------------------------------------------------------- pictures
@@ -152,6 +173,7 @@ def test_dot_to_stdout_carries_values_and_gradients_on_edges():
     assert '>-12</font><br/><font color="red3">1</font>' in labels[("f", "output f")]
 
 
+@needs_dot
 def test_dot_and_render_write_files_atomically(tmp_path):
     ok(MUL_ADD, "--dot", tmp_path / "g.dot", "--render", tmp_path / "g.svg")
     assert pydot.graph_from_dot_file(str(tmp_path / "g.dot"))[0].get_node('"q"')
@@ -165,17 +187,86 @@ def test_dot_and_render_write_files_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.pdf", "g.png", "g.svg"]
 
 
-def test_render_without_graphviz_says_how_to_install_it(tmp_path):
-    err = failed(1, MUL_ADD, "--render", tmp_path / "g.svg", path="")
-    assert "install Graphviz" in err and "apt-get install graphviz" in err
+def test_render_without_graphviz_prints_the_numbers_then_says_how_to_install_it(tmp_path):
+    done = graphrun(MUL_ADD, "--render", tmp_path / "g.svg", path="")
+    assert done.returncode == 1
+    assert done.stdout == "f = -12\ndf/dx = -4\ndf/dy = -4\ndf/dz = 3\n"
+    assert done.stderr.count("\n") == 1 and "cannot draw the picture" in done.stderr
+    assert "install Graphviz" in done.stderr and "apt-get install graphviz" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+@needs_dot
+def test_dpi_sets_the_resolution_of_a_png(tmp_path):
+    def size(path):
+        header = path.read_bytes()[16:24]
+        return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+    ok(MUL_ADD, "--render", tmp_path / "plain.png")
+    ok(MUL_ADD, "--render", tmp_path / "sharp.png", "--dpi", "192")
+    (width, height), (sharp_width, sharp_height) = size(tmp_path / "plain.png"), size(tmp_path / "sharp.png")
+    assert abs(sharp_width - 2 * width) <= 2 and abs(sharp_height - 2 * height) <= 2
 
 
 def test_pictures_never_overwrite_the_model(tmp_path):
     model = write(tmp_path, "m.graph", MUL_ADD.read_text())
     before = model.read_text()
     assert "refusing to overwrite" in failed(2, model, "--dot", model)
+    assert "one of the command's inputs" in failed(2, model, "--dot", model, "--force")
+    (tmp_path / "link.svg").symlink_to(model)
+    assert "one of the command's inputs" in failed(2, model, "--render", tmp_path / "link.svg", "--force")
     assert model.read_text() == before
+
+
+def _victims(tmp_path) -> dict:
+    """Files a mistyped --dot or --render must not destroy: option -> path."""
+    other = write(tmp_path, "sigmoid_gate.graph", (EXAMPLES / "sigmoid_gate.graph").read_text())
+    (tmp_path / "link.dot").symlink_to(other)
+    python = write(tmp_path, "train_it", "import graphdsl\nprint(graphdsl.load('m.graph'))\n")
+    victims = {"other model": ("--dot", other), "a link to a model": ("--dot", tmp_path / "link.dot"),
+               "Python without a suffix": ("--dot", python),
+               "a PNG named .svg": ("--render", tmp_path / "p.svg"),
+               "text named .png": ("--render", write(tmp_path, "notes.png", "my notes"))}
+    (tmp_path / "p.svg").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    for suffix in (".csv", ".npz", ".json", ".parquet", ".py"):
+        victims[suffix] = ("--dot", write(tmp_path, "digraph" + suffix, "digraph { a -> b }\n"))
+    return victims
+
+
+def test_pictures_never_overwrite_a_file_that_holds_something_else(tmp_path):
+    victims = _victims(tmp_path)
+    before = {path: path.read_bytes() for _, path in victims.values()}
+    for what, (option, path) in victims.items():
+        done = graphrun(MUL_ADD, option, path)
+        assert done.returncode == 2 and done.stdout == "", what
+        assert done.stderr.startswith(f"graphrun: error: refusing to overwrite '{path}'"), what
+        assert done.stderr.count("\n") == 1 and "--force replaces it" in done.stderr, what
+    assert {path: path.read_bytes() for path in before} == before
+    assert (tmp_path / "link.dot").is_symlink()
+
+
+def test_pictures_refuse_directories_and_devices_even_with_force(tmp_path):
+    (tmp_path / "out.svg").mkdir()
+    for force in ([], ["--force"]):
+        assert "it is a directory" in failed(2, MUL_ADD, "--render", tmp_path / "out.svg", *force)
+        assert "'--dot -' writes to standard output" in failed(2, MUL_ADD, "--dot", os.devnull, *force)
+    assert os.listdir(tmp_path) == ["out.svg"]
+
+
+def test_force_replaces_and_pictures_replace_their_own_kind(tmp_path):
+    python = write(tmp_path, "script", "import os\n")
+    ok(MUL_ADD, "--dot", python, "--force")
+    assert python.read_text().startswith("digraph graphdsl {")
+    ok(MUL_ADD, "--dot", python)  # now it holds DOT: an earlier --dot
+    empty = write(tmp_path, "empty.gv", "")  # e.g. made by mktemp: nothing to lose
+    ok(MUL_ADD, "--dot", empty)
+    assert empty.read_text() == python.read_text()
+    if shutil.which("dot") is None:
+        pytest.skip("rendering needs Graphviz's dot, which is not on PATH")
+    ok(MUL_ADD, "--render", tmp_path / "g.png")
+    ok(MUL_ADD, "--render", tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.gv", "g.png", "script"]
 
 
 # ---------------------------------------------------------------- mistakes

@@ -185,3 +185,34 @@ def test_inputs_named_as_api_keywords_run_and_check(capsys, tmp_path, name):
     status, out, err = run(capsys, model, "--inputs", f"{name}=5", "--check")
     assert status == 0 and err == ""
     assert f"dy/d{name} = 75" in out and "gradient check of y: ok" in out
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--render", "g.png", "--dpi", "0"], "argument --dpi: must be from 10 to 600 dots per inch, got 0"),
+    (["--render", "g.png", "--dpi", "5000"], "must be from 10 to 600 dots per inch, got 5000"),
+    (["--render", "g.png", "--dpi", "high"], "expected a whole number of dots per inch, got 'high'"),
+    (["--render", "g.png", "--dpi", "1.5"], "expected a whole number"),
+    (["--render", "g.png", "--dpi", "nan"], "expected a whole number"),
+    (["--dpi", "150"], "--dpi sets the resolution of a PNG picture: it needs --render FILE.png"),
+    (["--render", "g.svg", "--dpi", "150"], "it needs --render FILE.png"),
+    (["--dot", "-", "--render", "g.svg"], "--dot - cannot be combined with --render"),
+])
+def test_a_bad_dpi_is_a_usage_error(capsys, tmp_path, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, MUL_ADD, *args)
+    assert status == 2 and out == "" and words in err
+    assert err.count("graphrun: error:") == 1 and not list(tmp_path.iterdir())
+
+
+def test_without_graphviz_the_numbers_come_first_then_the_picture_error(capsys, tmp_path, monkeypatch):
+    from graphdsl import render
+
+    monkeypatch.setattr(render, "find_dot", lambda: None)
+    status, out, err = run(capsys, MUL_ADD, "--dot", tmp_path / "g.dot", "--render", tmp_path / "g.png")
+    assert status == 1
+    assert out == "f = -12\ndf/dx = -4\ndf/dy = -4\ndf/dz = 3\n"
+    assert err.startswith(f"graphrun: error: --render {tmp_path / 'g.png'}: cannot draw the picture: "
+                          "Graphviz's 'dot' program is not on PATH")
+    assert [p.name for p in tmp_path.iterdir()] == ["g.dot"]  # the DOT source needs no Graphviz
+    status, out, _ = run(capsys, MUL_ADD, "--json", "--render", tmp_path / "g.svg")
+    assert status == 1 and json.loads(out)["outputs"] == {"f": -12.0}

@@ -14,6 +14,7 @@ import pytest
 import graphdsl
 from graphdsl import cli, cli_train
 from graphdsl.datafiles import read_data
+from graphrun_subprocess import graphrun
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SOFTMAX = str(EXAMPLES / "softmax_classifier.graph")
@@ -261,3 +262,93 @@ def test_save_never_overwrites_the_data(capsys, tmp_path):
 def test_outputs_into_a_missing_folder_fail_before_training(capsys, tmp_path):
     status, out, err = train(capsys, SOFTMAX, "--data", SPIRAL, "--save", tmp_path / "no" / "t.npz")
     assert status == 1 and "the folder" in err and "does not exist" in err and out == ""
+
+
+@pytest.mark.parametrize("optimizer,words", [("adam", "adam, lr 0.1"), ("momentum", "momentum 0.9, lr 0.1")])
+def test_the_loss_plot_is_titled_with_the_model_and_the_optimizer(capsys, tmp_path, optimizer, words):
+    pytest.importorskip("matplotlib", reason="train --plot draws with matplotlib (the plot extra)")
+    plot = tmp_path / "loss.png"
+    status, _, err = train(capsys, SOFTMAX, "--data", SPIRAL, "--epochs", 3, "--lr", 0.1,
+                           "--optimizer", optimizer, "--batch-size", 100, "--plot", plot)
+    assert status == 0, err
+    title = f"softmax_classifier.graph trained with {words}, batches of 100"
+    assert f"tEXtTitle\0{title}".encode() in plot.read_bytes()  # the PNG's Title, as drawn over the plot
+    svg = tmp_path / "loss.svg"
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to be read back
+        assert train(capsys, SOFTMAX, "--data", SPIRAL, "--epochs", 3, "--lr", 0.1, "--optimizer",
+                     optimizer, "--batch-size", 100, "--plot", svg)[0] == 0
+    drawn = svg.read_text(encoding="utf-8")
+    assert f">{title}</text>" in drawn and f"<dc:title>{title}</dc:title>" in drawn
+
+
+# ---------------------------------------------------------------- through the installed graphrun
+def test_help_of_graphrun_leads_to_train_and_train_lists_its_options():
+    assert "graphrun train MODEL --data FILE [options]" in graphrun("--help").stdout
+    text = graphrun("train", "--help").stdout
+    for option in ("--inputs K=V,...", "--params FILE", "--force", "exit status: 0 success"):
+        assert option in text
+
+
+def test_inputs_binds_what_the_data_lacks():
+    done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--epochs", 5, "--lr", 1, "--inputs", "reg=0.5", "--json")
+    assert done.returncode == 0 and done.stderr == ""
+    expected = graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=5, lr=1.0, inputs={"reg": 0.5})
+    assert json.loads(done.stdout)["losses"] == expected.losses
+    plain = graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=5, lr=1.0)
+    assert expected.losses != plain.losses
+    done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--inputs", "rge=0.5")
+    assert done.returncode == 1 and "did you mean 'reg'?" in done.stderr and done.stderr.count("\n") == 1
+    done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--inputs", "reg=")
+    assert done.returncode == 2 and "'reg=' has no value" in done.stderr
+
+
+def test_params_resumes_training_where_it_stopped(tmp_path):
+    saved = tmp_path / "trained.npz"
+    common = ("train", SOFTMAX, "--data", SPIRAL, "--lr", 1, "--save", saved)
+    assert graphrun(*common, "--epochs", 4).returncode == 0
+    resumed = graphrun(*common, "--epochs", 6, "--params", saved, "--json")  # over its own --params
+    assert resumed.returncode == 0, resumed.stderr
+    straight = graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=10, lr=1.0)  # full batch: no shuffle
+    assert json.loads(resumed.stdout)["losses"] == straight.losses[4:]
+    np.testing.assert_array_equal(read_data(saved)["W"], straight.params["W"])
+    done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--params", SPIRAL)
+    assert done.returncode == 1 and "is not a param" in done.stderr
+
+
+def test_a_learning_rate_that_blows_the_loss_up_is_warned_of():
+    done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--epochs", 20, "--lr", 1000)
+    assert done.returncode == 0 and done.stdout.startswith("trained W, b for 20 epochs")
+    with pytest.warns(graphdsl.DivergenceWarning):
+        expected = graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=20, lr=1000.0)
+    assert done.stderr.startswith(f"graphrun train: warning: the loss blew up in epoch {expected.diverged_at}: ")
+    assert done.stderr.endswith("the learning rate (1000) is probably too large\n") and done.stderr.count("\n") == 1
+    json_done = graphrun("train", SOFTMAX, "--data", SPIRAL, "--epochs", 20, "--lr", 1000, "--json")
+    assert json.loads(json_done.stdout)["diverged_at"] == expected.diverged_at
+    quiet = graphrun("train", SOFTMAX, "--data", SPIRAL, "--epochs", 20, "--lr", 1)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_save_and_plot_never_replace_what_they_do_not_write(tmp_path):
+    data = tmp_path / "data.npz"
+    data.write_bytes(Path(SPIRAL).read_bytes())
+    other = tmp_path / "other.npz"
+    other.write_bytes(Path(SPIRAL).read_bytes())  # another data set, not an input of this run
+    script = tmp_path / "plot.png"
+    script.write_text("import matplotlib\n")
+    for option, path in (("--save", other), ("--plot", script)):
+        done = graphrun("train", SOFTMAX, "--data", data, "--epochs", 1, option, path)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+        assert done.stderr.startswith(f"graphrun train: error: refusing to overwrite '{path}' with {option}")
+    assert other.read_bytes() == data.read_bytes() and script.read_text() == "import matplotlib\n"
+    done = graphrun("train", SOFTMAX, "--data", data, "--epochs", 1, "--save", other, "--force")
+    assert done.returncode == 0 and set(read_data(other)) == {"W", "b"}
+
+
+def test_the_model_can_come_from_standard_input():
+    done = graphrun("train", "-", "--data", SPIRAL, "--epochs", 2, "--json", stdin=Path(SOFTMAX).read_text())
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["losses"] == graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=2).losses
+    done = graphrun("train", "-", "--data", SPIRAL, stdin="param w\noutput loss = w ≥ 0\n")
+    assert done.returncode == 1 and done.stderr.startswith("<stdin>:2:17: error: '≥' is '>=' in ASCII")

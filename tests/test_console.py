@@ -1,13 +1,13 @@
-"""console: --inputs parsing, error reports and statuses, atomic writes."""
+"""console: --inputs parsing, error reports and statuses, reading the model."""
 from __future__ import annotations
 
-import os
+import io
 
 import numpy as np
 import pytest
 
 from graphdsl import console
-from graphdsl.console import CommandError, UsageError, guarded, parse_inputs, write_atomic
+from graphdsl.console import CommandError, UsageError, guarded, parse_inputs
 from graphdsl.errors import BindingError, GraphSyntaxError, Span
 
 
@@ -82,33 +82,35 @@ def test_load_model_reports_file_system_problems(tmp_path, monkeypatch):
         console.load_model(str(tmp_path / "secret.graph"))
 
 
-def test_write_atomic_replaces_whole_files_and_protects_inputs(tmp_path):
-    target = tmp_path / "out.dot"
-    write_atomic(target, "first")
-    write_atomic(target, b"second")
-    assert target.read_text() == "second"
-    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
-    model = tmp_path / "m.graph"
-    model.write_text("output f = 1")
-    with pytest.raises(UsageError, match="refusing to overwrite"):
-        write_atomic(tmp_path / "." / "m.graph", "oops", protect=[str(model)])
-    assert model.read_text() == "output f = 1"
-    assert sorted(os.listdir(tmp_path)) == ["m.graph", "out.dot"]
+def test_load_model_reads_standard_input_for_a_dash(monkeypatch):
+    model = "input x = 3\noutput y = x * x\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(model.encode())))
+    assert console.load_model("-").run().grads["x"] == 6.0
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"output y = x[0]\n")))
+    with pytest.raises(GraphSyntaxError) as caught:
+        console.load_model("-")
+    assert caught.value.file == "<stdin>" and caught.value.column == 13
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(CommandError, match="no standard input"):
+        console.load_model("-")
+    assert console.model_name("-") == "<stdin>" and console.model_name("m.graph") == "m.graph"
 
 
-def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path):
-    (tmp_path / "dir.svg").mkdir()  # renaming a file onto a directory fails
-    with pytest.raises(CommandError, match="cannot write"):
-        write_atomic(tmp_path / "dir.svg", "data")
-    assert os.listdir(tmp_path) == ["dir.svg"]
-    with pytest.raises(CommandError, match="cannot write"):
-        write_atomic(tmp_path / "missing" / "x.svg", "data")
+def test_command_errors_and_usage_errors_are_bounded(capsys):
+    name = "n" * 20_000
+    assert len(CommandError(f"--of {name}: not an output").message) < 200
 
+    def huge():
+        raise UsageError(f"'{name}' given twice")
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    assert guarded(huge) == 2
+    assert len(capsys.readouterr().err) < 200
+    parser = console.ArgumentParser(prog="graphrun")
+    parser.add_argument("--optimizer", choices=["sgd"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--optimizer", name])
+    err = capsys.readouterr().err
+    assert "invalid choice" in err and len(err) < 500
 
 
 @pytest.mark.parametrize("text", ["x=1e999", "x=-1e999", "x=[1, 1e999]", "x=[" + "9" * 400 + "]", "x=" + "9" * 400])

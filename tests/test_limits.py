@@ -166,6 +166,44 @@ def test_an_error_in_a_very_long_line_shows_the_part_around_it():
     assert caret.index("^") == len(line) - 1
 
 
+LONG = "n" * 20_000
+
+
+@pytest.mark.parametrize("text,column", [
+    (f"input x\noutput y = {LONG} + x", 12),  # not defined
+    (f"input x\noutput y = {LONG}(x)", 12),  # unknown gate
+    (f"input x\noutput y = x {LONG}", 14),  # two operands in a row
+    (f"input x\noutput y = x + {'9' * 20_000}", 16),  # a number beyond float64
+    (f"input {LONG}\n{LONG} = 3\noutput {LONG}", 1),  # defined twice
+])
+def test_a_huge_name_in_a_message_is_cut_and_the_caret_stays_in_place(text, column):
+    err = error(text)
+    assert len(err.message) < 250 and "...[19,9" in err.message and len(str(err)) < 300
+    head, line, caret = err.render().split("\n")
+    assert f":{column}: error: " in head and len(head) < 300 and len(line) < 120
+    shown = line[4:].removeprefix("...")
+    skipped = len(line) - 4 - len(shown)
+    source = text.split("\n")[err.line - 1]
+    start = source.index(shown.removesuffix("..."))  # where the window starts in the source
+    assert caret.index("^") - 4 - skipped + start == column - 1
+
+
+def test_graphrun_prints_a_few_hundred_bytes_for_a_huge_name(tmp_path):
+    model = tmp_path / "big.graph"
+    model.write_text(f"input x = 1\noutput y = x * {LONG}\n")
+    done = graphrun(model)
+    assert done.returncode == 1 and len(done.stderr.encode()) < 600, len(done.stderr)
+    head, line, caret, _ = done.stderr.split("\n")
+    assert head.startswith(f"{model}:2:16: error: '{'n' * 50}") and "characters]" in head
+    assert line == "    output y = x * " + "n" * 85 + "..." and caret == " " * 19 + "^"
+    done = graphrun(model, "--of", LONG)
+    assert done.returncode == 1 and len(done.stderr) < 600  # the model's error comes first
+    done = graphrun(tmp_path / f"{'m' * 200}.graph", "--inputs", f"{LONG}=1")
+    assert done.returncode == 1 and len(done.stderr) < 600, done.stderr
+    done = graphrun("train", model, "--data", "d.csv", "--optimizer", LONG)
+    assert done.returncode == 2 and len(done.stderr) < 1200 and "invalid choice" in done.stderr
+
+
 def test_a_cycle_through_many_names_is_spelled_briefly():
     n = 20_000
     text = "\n".join(f"a{i} = a{(i + 1) % n} + 1" for i in range(n)) + "\noutput y = a0"

@@ -101,7 +101,7 @@ def error(text):
     ("gate g(a) { return a", 1, 11, "never closed"),
     ("y = f(a=1, b)", 1, 12, "positional"),
     ("y = 1e400", 1, 5, "too large"),
-    ("x + 1 = 3", 1, 3, "expected"),
+    ("x + 1 = 3", 1, 3, "an expression on its own is not a statement"),
     ("y = é", 1, 5, "ASCII"),
     ("input x = 1\noutput\n", 2, 7, "expected a name after 'output', found a new line"),
     ("input\noutput y = 1", 1, 6, "expected a name after 'input', found a new line"),

@@ -66,6 +66,14 @@ def test_drawn_params_and_with_params_travel_as_they_are():
     assert not np.array_equal(pickle.loads(pickle.dumps(tuned)).defaults()["b"], prog.defaults()["b"])
 
 
+def test_the_source_travels_too_for_to_text():
+    prog = graphdsl.loads("input x=3\nparam w ~ normal(0, 1)\noutput y=(x*x*w)", seed=4)
+    for original in (prog, prog.with_params({"w": 2.0})):
+        again = pickle.loads(pickle.dumps(original))
+        assert again.to_text() == original.to_text()
+        same(graphdsl.loads(again.to_text()).run().grads, original.run().grads)
+
+
 def test_unpickled_defaults_stay_read_only_and_numpys_own_float64():
     prog = graphdsl.loads("input x = [1, 2]\nparam w = [3, 4]\nc = [5, 6]\noutput y = x, z = w * c")
     again = pickle.loads(pickle.dumps(prog))

@@ -241,10 +241,76 @@ def test_unknown_output_is_a_binding_error(prog, data):
 def test_divergence_stops_with_the_gate_to_blame():
     prog = graphdsl.loads("input x\nparam w = 1\n\noutput loss = mean(square(w * x - 1))")
     with pytest.raises(graphdsl.NumericError, match="diverged in epoch [0-9]+: square produced inf") as info:
-        prog.fit({"x": [1.0, 2.0]}, epochs=1000, lr=1e3)
+        with pytest.warns(graphdsl.DivergenceWarning, match="blew up in epoch 2"):  # before it is inf
+            prog.fit({"x": [1.0, 2.0]}, epochs=1000, lr=1e3)
     assert info.value.line == 4
 
 
 def test_initial_params_come_from_the_load_seed(data):
     a, b = graphdsl.loads(CLASSIFIER, seed=1), graphdsl.loads(CLASSIFIER, seed=2)
     assert not np.array_equal(a.fit(data, epochs=1).params["W"], b.fit(data, epochs=1).params["W"])
+
+
+# ---------------------------------------------------------------- inputs the data lacks
+def test_inputs_bind_values_the_data_does_not_hold_for_every_step(prog, data):
+    params = _params(prog)
+    for _ in range(2):  # two full-batch SGD steps by hand, with reg = 0.5
+        grads = prog.run(**data, **params, reg=0.5).grads
+        params = {name: params[name] - 0.3 * grads[name] for name in params}
+    history = prog.fit(data, epochs=2, lr=0.3, inputs={"reg": 0.5})
+    for name in params:
+        np.testing.assert_array_equal(history.params[name], params[name])
+    assert history.params["W"].tolist() != prog.fit(data, epochs=2, lr=0.3).params["W"].tolist()
+
+
+def test_inputs_without_a_default_can_come_from_inputs():
+    prog = graphdsl.loads("input x: [n], scale\nparam w = 0\noutput loss = mean(square(w * x - scale))")
+    history = prog.fit({"x": [1.0, 1.0]}, epochs=200, lr=0.1, inputs={"scale": 3})
+    assert abs(history.params["w"] - 3.0) < 1e-9
+    shaped = graphdsl.loads("input x: [n], scale: [2]\nparam w = 0\noutput loss = mean(w * x - sum(scale))")
+    with pytest.raises(graphdsl.BindingError, match=r"input 'scale' should have shape \[2\], got shape \[3\]"):
+        shaped.fit({"x": [1.0, 1.0]}, epochs=1, inputs={"scale": [1.0, 2.0, 3.0]})
+
+
+@pytest.mark.parametrize("inputs,message", [
+    ({"W": 1.0}, "'W' is a param: training learns it"),
+    ({"rge": 1.0}, "inputs names 'rge', which is not an input of the graph; did you mean 'reg'?"),
+    ({"X": [[1.0, 2.0]]}, "input 'X' is given both by the data and by inputs"),
+])
+def test_inputs_that_do_not_fit_are_binding_errors(prog, data, inputs, message):
+    with pytest.raises(graphdsl.BindingError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        prog.fit(data, epochs=1, inputs=inputs)
+
+
+# ---------------------------------------------------------------- a loss that blows up
+def test_a_loss_that_blows_up_is_warned_of_and_recorded(prog, data):
+    with pytest.warns(graphdsl.DivergenceWarning) as caught:
+        history = prog.fit(data, epochs=20, lr=1000.0)
+    assert len(caught) == 1  # once, at the first epoch that blew up
+    epoch = history.diverged_at
+    losses = history.losses
+    assert epoch is not None and losses[epoch - 1] > 100 * min(losses[:epoch - 1])
+    assert all(loss <= 100 * min(losses[:k]) or loss <= losses[0] for k, loss in enumerate(losses[1:epoch - 1], 1))
+    message = str(caught[0].message)
+    assert f"blew up in epoch {epoch}:" in message and "the learning rate (1000) is probably too large" in message
+    assert caught[0].filename == __file__  # it points at the caller's line
+    assert history.as_dict()["diverged_at"] == epoch and f"diverged_at={epoch}" in repr(history)
+
+
+def test_ordinary_training_is_not_warned_of(prog, data, recwarn):
+    history = prog.fit(data, epochs=50, lr=0.5)
+    assert history.diverged_at is None and history.as_dict()["diverged_at"] is None
+    assert not [w for w in recwarn if issubclass(w.category, graphdsl.DivergenceWarning)]
+
+
+def test_the_watch_ignores_noise_near_zero_and_negative_losses():
+    from graphdsl.train import _BlowUp
+
+    def first_blow_up(losses):
+        watch = _BlowUp()
+        return next((epoch for epoch, loss in enumerate(losses, 1) if watch.grew(loss)), None)
+
+    assert first_blow_up([1.0, 1e-9, 1e-7, 1e-5]) is None  # 10,000-fold, but far below the start
+    assert first_blow_up([-1.0, -5.0, 3.0, 400.0]) is None  # no positive lowest to grow from
+    assert first_blow_up([1.0, 0.01, 0.5, 1.5]) == 4  # 150 times the lowest, above the first
+    assert first_blow_up([2.0, 150.0, 250.0]) == 3

@@ -1,0 +1,142 @@
+"""What students type that the language does not have (yet), and what to write instead.
+
+The parser asks here when a character or a token stops it (parse.py); each hint is
+written once. When the language gains indexing or comparisons, change NOT_YET.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+KEYWORDS = ("input", "param", "output", "gate", "return")
+
+NOT_YET = {
+    "indexing": "indexing ('{name}[...]') is not supported yet: declare the entries as inputs of "
+                "their own (input {name}0, {name}1), or pick one out with a mask, e.g. "
+                "sum({name} * [1, 0, 0]) is {name}[0] of a 3-vector",
+    "comparison": "comparisons ('{op}') are not supported yet: max(a, b), min(a, b) and relu(x) "
+                  "(that is max(x, 0)) cover most of their uses",
+    "equality": "comparisons ('{op}') are not supported yet: write {instead}",
+}
+_EQUALITY = {"==": "equal(a, b) (1 where a == b, else 0)", "!=": "1 - equal(a, b) (1 where a != b, else 0)"}
+GATE_EXAMPLE = "gate {name}({params}) {{ return {body} }}"
+
+# Unicode operators -> (the ASCII to write, what it does); None: a comparison.
+_OPERATORS = {
+    **dict.fromkeys("×·⋅∙∗⨯✕✖⊙＊", ("*", "multiplication")),
+    **dict.fromkeys("÷∕⁄／", ("/", "division")),
+    **dict.fromkeys("−–—‐‑‒﹣－", ("-", "subtraction and negation")),
+    **dict.fromkeys("＋﹢", ("+", "addition")),
+    **dict.fromkeys("≔＝", ("=", "assignment")),
+    **{c: (plain, None) for c, plain in (("≤", "<="), ("⩽", "<="), ("≥", ">="), ("⩾", ">="),
+                                        ("≠", "!="), ("＜", "<"), ("＞", ">"))},
+}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_WORDS = {"√": "write square roots as sqrt(x)", "∑": "write sums as sum(x)", "Σ": "write sums as sum(x)",
+          "π": "write the number 3.141592653589793", "∞": "there is no infinity literal: bind inf "
+          "to an input (--inputs x=inf)"}
+_METHODS = {"T": "transpose"}  # numpy attribute -> the gate
+_OPERAND_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9.]+|\))\s*$")
+_DEFINITION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)\s*(=(?!=)\s*(.*))?$")
+_PYTHON_DEF = ("def", "function", "func", "fn", "fun", "lambda")
+_BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW"}
+
+
+def for_character(char: str, line: str, column: int) -> str | None:
+    """The message for a character the lexer does not know, at ``column`` (1-based) of ``line``."""
+    following = line[column:column + 1]
+    if char in "<>!":
+        op = char + "=" if following == "=" else char
+        if op == "!=":
+            return NOT_YET["equality"].format(op=op, instead=_EQUALITY[op])
+        return None if op == "!" else NOT_YET["comparison"].format(op=op)
+    if char == "." and following.isalpha():  # numpy's x.sum(), x.T
+        method = re.match(r"[A-Za-z_][A-Za-z0-9_]*", line[column:]).group()
+        return (f"'.{method}' is not part of the language: gates are called as functions, "
+                f"e.g. {_METHODS.get(method, method)}(x) for x.{method}")
+    if char in _OPERATORS:
+        plain, what = _OPERATORS[char]
+        if what is None:
+            fix = NOT_YET["equality"] if plain in _EQUALITY else NOT_YET["comparison"]
+            return f"'{char}' is '{plain}' in ASCII, but " + fix.format(op=plain, instead=_EQUALITY.get(plain))
+        return f"'{char}' is not an operator here: write '{plain}' for {what}"
+    if char in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻":
+        power = re.match(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", line[column - 1:]).group().translate(_SUPERSCRIPTS)
+        base = _OPERAND_BEFORE.search(line[:column - 1])
+        base = "(...)" if base and base.group(1) == ")" else base.group(1) if base else "x"
+        return f"'{char}' is not an operator here: write powers with '**', e.g. {base} ** {power}"
+    if char in _WORDS:
+        return f"'{char}' is not part of the language: {_WORDS[char]}"
+    if char.isspace():
+        return (f"a Unicode space (U+{ord(char):04X}, {unicodedata.name(char, 'unnamed').lower()}) "
+                f"where an ordinary space belongs: retype it as a plain space")
+    if unicodedata.category(char) == "Cf":
+        return (f"an invisible character (U+{ord(char):04X}, {unicodedata.name(char, 'unnamed').lower()}), "
+                f"often pasted with text: delete it")
+    return None
+
+
+def for_token(token, previous, expected: set, lines: list):
+    """(message, the token to point at) for a token the parser did not expect after
+    ``previous``, or None. Tokens are Lark's: ``type``, ``line`` and ``column`` (1-based)."""
+    if previous is None:
+        return None
+    line = lines[token.line - 1] if 0 < token.line <= len(lines) else ""
+    at_start = previous.type == "NAME" and _starts_statement(lines, previous)
+    if token.type == "LSQB" and previous.type in ("NAME", "NUMBER", "RPAR", "RSQB") and \
+            ("STAR" in expected or at_start):
+        name = str(previous) if previous.type == "NAME" and len(previous) <= 20 else "x"  # in examples
+        return NOT_YET["indexing"].format(name=name), token
+    second = previous.type == "EQUAL" and (previous.line, previous.column + 1) == (token.line, token.column)
+    if token.type == "EQUAL" and (line[token.column:token.column + 1] == "=" or second):
+        first = previous if second else token
+        return NOT_YET["equality"].format(op="==", instead=_EQUALITY["=="]), first
+    if not at_start:
+        return None
+    word = str(previous)
+    if token.type in ("NAME", "NUMBER"):
+        message = _statement_word(word, lines[previous.line - 1][previous.column - 1:])
+        return (message, previous) if message else None
+    if token.type == "LPAR":
+        return _call_statement(lines[previous.line - 1][previous.column - 1:]), previous
+    if token.type in _BINARY:
+        if line[token.column - 1 + len(token):].startswith("="):
+            return (f"'{token}=' is not supported: each name is defined once, so give the new value "
+                    f"a new name, e.g. '{word}2 = {word} {token} 1'"), token
+        return (f"an expression on its own is not a statement: name its value ('y = {word} {token} ...') "
+                f"or output it ('output y = ...')"), token
+    return None
+
+
+def _statement_word(word: str, text: str) -> str | None:
+    """``word NAME`` at the start of a statement (``text``): a misspelt keyword, or Python's def."""
+    if word.lower() in _PYTHON_DEF:
+        match = re.match(r"[A-Za-z_]+\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)", text)
+        name, params = match.groups() if match else ("f", "x")
+        example = GATE_EXAMPLE.format(name=name, params=params.strip(), body="...")
+        return f"'{word}' is not a keyword: define a gate with '{example}'"
+    if word.lower() in KEYWORDS:
+        return f"keywords are lower case: write '{word.lower()}'"
+    close = difflib.get_close_matches(word.lower(), KEYWORDS, n=1, cutoff=0.6)
+    return f"'{word}' is not a keyword: did you mean '{close[0]}'?" if close else None
+
+
+def _call_statement(text: str) -> str:
+    """``f(x) = x * 2`` (a function written as in mathematics), or a call on its own."""
+    match = _DEFINITION.match(text.split("#", 1)[0].rstrip().rstrip(";"))
+    if match is None or match.group(3) is None:
+        return ("a call on its own is not a statement: name its value ('y = f(x)') or output it "
+                "('output y = f(x)')")
+    name, params, _, body = match.groups()
+    body = body.strip() or "..."
+    body = body if len(body) <= 40 else body[:37] + "..."
+    return (f"a gate is not defined with '=': write "
+            f"'{GATE_EXAMPLE.format(name=name, params=params.strip(), body=body)}'")
+
+
+def _starts_statement(lines: list, token) -> bool:
+    if not 0 < token.line <= len(lines):
+        return False
+    before = lines[token.line - 1][:token.column - 1].rstrip()
+    return before == "" or before.endswith((";", "{"))
