@@ -93,7 +93,7 @@ def per_call(call, number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def measure(calls: dict, rounds=ROUNDS) -> dict:
+def measure(calls: dict, rounds=ROUNDS, summary=statistics.median) -> dict:
     numbers = {}
     for name, call in calls.items():
         once = per_call(call, 1)
@@ -102,7 +102,7 @@ def measure(calls: dict, rounds=ROUNDS) -> dict:
     for _ in range(rounds):
         for name, call in calls.items():
             samples[name].append(per_call(call, numbers[name]))
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return {name: summary(s) for name, s in samples.items()}
 
 
 def fmt_time(seconds: float) -> str:
@@ -213,6 +213,29 @@ def batch(rows=1_000_000):
           f"{'' if ok else ' ✗'} | ≤ 2× |")
 
 
+def api(keys=("w1", "w2", "w4:16")):
+    """run (bindings as keywords, and as a dict), forward and jvp of the same program on the
+    same bindings, timed interleaved in one measure() (jvp: a tangent of ones for the first
+    input); ratios to run with keywords, as the workload rows call it. The minimum of the
+    rounds, not the median: these calls take microseconds, and on a shared machine most
+    5 ms samples lose a time slice (~4 ms) to another process, which only ever adds time."""
+    print("| workload | run | run(dict) | forward | jvp | run(dict) / run | forward / run | jvp / run |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in keys:
+        workload = WORKLOADS[key]()
+        prog, inputs = graphdsl.loads(workload.text), dict(workload.inputs)
+        first = next(iter(inputs))
+        tangents = {first: np.ones_like(inputs[first]) if np.ndim(inputs[first]) else 1.0}
+        calls = {"run": lambda: prog.run(**inputs), "dict": lambda: prog.run(inputs),
+                 "forward": lambda: prog.forward(**inputs), "jvp": lambda: prog.jvp(inputs, tangents)}
+        for call in calls.values():
+            call()  # compiles: the first call is not timed (measure sizes its samples by the next)
+        times = measure(calls, rounds=41, summary=min)
+        cells = [fmt_time(times[k]) for k in ("run", "dict", "forward", "jvp")]
+        cells += [f"{times[k] / times['run']:.2f}×" for k in ("dict", "forward", "jvp")]
+        print(f"| {workload.name} | " + " | ".join(cells) + " |", flush=True)
+
+
 def memory(nodes=100_000, size=1_000):
     prog = graphdsl.loads(f"input x\ny = repeat(tanh, {nodes}, x)\noutput s = sum(y)")
     x = np.random.default_rng(8).normal(size=size)
@@ -277,7 +300,7 @@ def main():
     parser.add_argument("--big", action="store_true", help="also load a 10⁶-gate file")
     parser.add_argument("--peers", default=",".join(peers.PEERS), help="comma-separated peer names")
     parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS) +
-                        ", batch")
+                        ", batch, api (run, forward and jvp of W1, W2, W4 n = 16)")
     parser.add_argument("--no-numexpr", action="store_true",
                         help="graphdsl without its optional numexpr accelerator")
     parser.add_argument("--load", action="store_true",
@@ -297,19 +320,24 @@ def main():
     names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
                                                    if not (args.quick and k == "w3:10000") and k != "w5:4m"]
-    extra = [k for k in keys if k == "batch"]  # --only batch: the run_batch row alone
-    keys = [k for k in keys if k != "batch"]
+    extra = [k for k in keys if k in ("batch", "api")]  # --only batch / api: those rows alone
+    keys = [k for k in keys if k not in extra]
     if keys:
         table(keys, names)
     if args.only:
-        if extra:
+        if "batch" in extra:
             print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
             batch()
+        if "api" in extra:
+            print()
+            api()
         return
     print("\n| measure | floor | graphdsl | ratio | goal |\n|---|---|---|---|---|")
     load_and_compile()
     batch()
     memory(10_000 if args.quick else 100_000)
+    print()
+    api()
     scaling([10_000, 100_000] + ([1_000_000] if args.big else []))
 
 

@@ -1,8 +1,8 @@
-"""Program and Result: parse -> build -> schedule once; then run as often as you like."""
+"""Program: parse -> build -> schedule once; then run as often as you like."""
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
-from dataclasses import replace
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
@@ -10,14 +10,17 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from .compiled.export import export, pack, unshared
+from .compiled.forwardmode import ForwardKernel, TangentKernel, interpret_forward
 from .compiled.kernel import Kernel
 from .errors import BindingError, GraphLimitError, GraphSyntaxError, Span
-from .graph.build import DEFAULT_MAX_NODES, Model, build_model, paused_gc, shape_mismatch
+from .graph.build import DEFAULT_MAX_NODES, Model, build_model, paused_gc
 from .graph.schedule import Schedule
 from .lang.parse import parse
-from .run import batch, interpret as execute, numeric
-from .run.bindings import bind, read_only, to_value
+from .run import batch, defaults, interpret as execute, numeric, rows
+from .run.bindings import bind
+from .run.calls import resolve
+from .run.export import export, pack
+from .run.result import BatchResult, Result
 
 
 MAX_FILE_BYTES = 2**30  # far beyond any graph the node limit lets through
@@ -78,8 +81,16 @@ class Program:
                  source: str | None = None):
         self._model = model  # its networkx graph is made when first asked for
         self._source = source  # the text it was read from, for to_text
-        self._schedule = _schedule or _with_drawn_params(model.schedule, model, seed)
-        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel), built on first use
+        self._schedule = _schedule or defaults.drawn(model.schedule, model, seed)
+        self._compiled()
+
+    def _compiled(self) -> None:
+        """Empty caches of compiled code, built on first use (and never pickled)."""
+        self._kernels: dict = {}  # of -> compiled entry (compile.Kernel)
+        self._forward_entry = None  # forwardmode.ForwardKernel's entry
+        self._tangents = None  # forwardmode.TangentKernel
+        self._leaf_names = frozenset(leaf.name for leaf in self._schedule.leaves)
+        self._of_is_no_leaf = "of" not in self._leaf_names  # run(of=...) is unambiguous
 
     # ------------------------------------------------------------ description
     @property
@@ -127,31 +138,40 @@ class Program:
                 f"{len(self._schedule.ids)} nodes>")
 
     # ------------------------------------------------------------ evaluation
-    def run(self, of: str | None = None, check_finite: bool = False, **bindings) -> "Result":
-        """Forward pass, then the reverse-mode gradient of one output.
-
-        With ``check_finite=True`` the first node whose value or gradient is NaN or
-        infinite raises a NumericError naming its gate and line.
+    # Bindings go as keywords, run(x=1.0), or as a positional mapping, run({"x": 1.0}),
+    # which binds any name, including a method's own options (see calls.py).
+    def run(self, bindings=None, /, of=None, check_finite=None, **named) -> Result:
+        """Forward pass, then the reverse-mode gradient of one output (``of``, default the
+        first). With ``check_finite=True`` the first node whose value or gradient is NaN
+        or infinite raises a NumericError naming its gate and line.
 
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
+        >>> loads("input of = 2\\noutput f = of * of").run({"of": 3.0}).outputs
+        {'f': 9.0}
         """
-        return self._run(of, bindings, check_finite)
-
-    def _run(self, of, bindings: dict, check_finite: bool = False) -> "Result":
-        """``run`` with the bindings as a dict: inputs named ``of`` or ``check_finite``
-        (which run's own keywords take) are bound too."""
-        if not check_finite:
+        if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve
+            # (a dict alone: the run keeps a copy, not the caller's dict)
+            given = named if bindings is None else \
+                bindings.copy() if bindings.__class__ is dict and not named else None
             try:
-                entry = self._kernels.get(of)
-            except TypeError:  # unhashable: run({"x": 1}); _output says what to write
+                entry = self._kernels.get(of) if given is not None else None
+            except TypeError:  # unhashable: _output says what of must be
                 entry = None
-            if entry is None:
-                entry = self._kernel(of)
-            return entry(bindings)
+            if entry is not None:
+                return entry(given)
+        options = {"of": of, "check_finite": check_finite}
+        named = resolve("run", self._leaf_names, bindings, named, options)
+        return self._run(options["of"], named, bool(options["check_finite"]))
+
+    def _run(self, of, bindings: dict, check_finite: bool = False) -> Result:
+        """``run`` with the bindings as a dict and ``of`` None or a name."""
+        if not check_finite:
+            entry = self._kernels.get(of) if isinstance(of, str) or of is None else None
+            return (entry or self._kernel(of))(bindings)
         return self._interpret(self._output(of), bindings, check_finite=True)
 
-    def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> "Result":
+    def _interpret(self, of: str, bindings: dict, check_finite: bool = False) -> Result:
         """``run`` on the reference interpreter. Without check_finite (a graph too large to
         compile) only the leaves' gradients are kept, and the Result is lazy like a compiled
         run's: a long chain of arrays holds each value once, as the compiled code does."""
@@ -165,67 +185,50 @@ class Program:
             raise problem
         return Result(self, values, grads, of)
 
-    def forward(self, **bindings) -> dict:
-        """The outputs only, as a dict."""
-        with np.errstate(all="ignore"):
-            values = execute.forward(self._schedule, bind(self._schedule.leaves, bindings))
-        return {name: export(values[slot]) for name, slot in self._schedule.outputs}
+    def forward(self, bindings=None, /, **named) -> dict:
+        """The outputs only, as a dict (compiled like ``run``, without the backward pass)."""
+        entry = self._forward_entry
+        if entry is not None and (bindings is None or bindings.__class__ is dict and not named):
+            return entry(named if bindings is None else bindings)  # (read, never kept)
+        named = resolve("forward", self._leaf_names, bindings, named, {})
+        return (entry or self._forward_kernel())(named)
 
     def jvp(self, bindings: dict, tangents: dict) -> tuple:
-        """Forward mode: ``(outputs, output_tangents)`` for tangents of inputs/params."""
+        """Forward mode: ``(outputs, output_tangents)``, two dicts by output name, for
+        ``tangents`` of inputs/params (by name; each with its leaf's shape; missing ones
+        are zero)."""
         _expect_dict("jvp", "bindings", bindings)
         _expect_dict("jvp", "tangents", tangents)
-        leaves = self._schedule.leaves
-        leaf_values = bind(leaves, dict(bindings))
-        by_name = {leaf.name: (leaf, value) for leaf, value in zip(leaves, leaf_values)}
-        seeds = {}
-        for name, t in tangents.items():
-            if name not in by_name:
-                raise BindingError(f"tangent for unknown input '{name}'")
-            leaf, value = by_name[name]
-            t = to_value(t, name, leaf.span)
-            if np.shape(t) != np.shape(value):
-                try:
-                    t = np.broadcast_to(t, np.shape(value))
-                except ValueError:
-                    raise BindingError(f"the tangent of '{name}' has shape {list(np.shape(t))}, its "
-                                       f"value {list(np.shape(value))}", leaf.span) from None
-            seeds[leaf.slot] = t
-        with np.errstate(all="ignore"):
-            values = execute.forward(self._schedule, leaf_values)
-            ts = execute.tangents(self._schedule, values, seeds)
-        outputs, out_tangents = {}, {}
-        for name, slot in self._schedule.outputs:
-            outputs[name] = export(values[slot])
-            t = ts[slot]
-            out_tangents[name] = export(np.zeros_like(values[slot]) if t is None else t)
-        return outputs, out_tangents
+        if self._tangents is None:
+            self._tangents = TangentKernel(self, compiled=len(self._schedule.steps) <= COMPILE_LIMIT)
+        return self._tangents(dict(bindings), tangents)
 
-    def check_gradients(self, of: str | None = None, eps: float = 1e-6, tolerance: float = 1e-5,
-                        **bindings):
-        """Compare reverse-mode gradients with central differences; see GradientReport."""
+    def check_gradients(self, bindings=None, /, of=None, eps=None, tolerance=None, **named):
+        """Compare reverse-mode gradients with central differences (``eps`` 1e-6,
+        ``tolerance`` 1e-5 unless given); see GradientReport."""
         from .inspect.gradcheck import check_gradients
 
+        options = {"of": of, "eps": eps, "tolerance": tolerance}
+        named = resolve("check_gradients", self._leaf_names, bindings, named, options)
+        eps = 1e-6 if options["eps"] is None else options["eps"]
+        tolerance = 1e-5 if options["tolerance"] is None else options["tolerance"]
         for what, number in (("eps", eps), ("tolerance", tolerance)):
             if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
                 raise ValueError(f"check_gradients: {what} must be a positive number, got {number!r}")
-        return check_gradients(self, self._output(of), eps, tolerance, bindings)
+        return check_gradients(self, self._output(options["of"]), eps, tolerance, named)
 
-    def run_batch(self, of: str | None = None, **bindings) -> "BatchResult":
+    def run_batch(self, bindings=None, /, of=None, shared=None, **named) -> BatchResult:
         """``run`` once per row of the bindings' common leading axis, stacked; vectorised
-        over the rows where the gates allow it (see batch.py), a loop otherwise."""
-        name = self._output(of)
-        spans = {leaf.name: leaf.span for leaf in self._schedule.leaves}
-        bindings = {key: to_value(value, key, spans.get(key)) for key, value in bindings.items()}
-        rows = _batch_rows(bindings)
-        vectorised = batch.run_batch(self._schedule, name, bindings, rows)
-        if vectorised is not None:
-            return BatchResult(*vectorised, name, rows)
-        results = [self._run(of, {name: value[i] for name, value in bindings.items()})
-                   for i in range(rows)]
-        stack = lambda key: {k: np.stack([getattr(r, key)[k] for r in results])
-                             for k in (getattr(results[0], key) if results else {})}
-        return BatchResult(stack("outputs"), stack("grads"), self._output(of), rows)
+        over the rows where the gates allow it (see batch.py), a loop otherwise. A value
+        without the batch axis is shared by every row where the leaf's declared shape (or
+        the value being a scalar) says so; ``shared`` (a mapping) shares any value."""
+        options = {"of": of, "shared": shared}
+        named = resolve("run_batch", self._leaf_names, bindings, named, options)
+        shared = {} if options["shared"] is None else options["shared"]
+        _expect_dict("run_batch", "shared", shared)
+        of = self._output(options["of"])
+        return rows.run_rows(self, of, named, dict(shared),
+                             lambda batched, common, count: batch.run_batch(self._schedule, of, batched, common, count))
 
     def fit(self, data: dict, **settings):
         """Train every param on ``data`` ({input name: one row per sample}) and return a
@@ -246,19 +249,7 @@ class Program:
     def with_params(self, params: dict) -> "Program":
         """A new Program whose param defaults are ``params`` (the rest unchanged)."""
         _expect_dict("with_params", "params", params)
-        leaves = {leaf.name: leaf for leaf in self._schedule.leaves}
-        updated = {}
-        for name, value in params.items():
-            leaf = leaves.get(name)
-            if leaf is None or leaf.kind != "param":
-                raise BindingError(f"'{name}' is not a param of this graph (params: "
-                                   f"{', '.join(self.params) or 'none'})")
-            value = to_value(value, name, leaf.span)
-            problem = leaf.shape is not None and shape_mismatch(np.shape(value), leaf.shape, {})
-            if problem:
-                raise BindingError(f"param '{name}' {problem}", leaf.span)
-            updated[name] = value
-        return Program(self._model, _schedule=_replace_defaults(self._schedule, updated),
+        return Program(self._model, _schedule=defaults.with_params(self._schedule, params),
                        source=self._source)
 
     def to_dot(self, result: "Result | None" = None) -> str:
@@ -282,22 +273,7 @@ class Program:
 
         if self._source is None:
             raise ValueError("this Program was not read from .graph text")
-        return program_text(self._source, self.file, self._params_to_write())
-
-    def _params_to_write(self) -> dict:
-        """The params whose values the text does not give: set by with_params, or drawn
-        (``~``) with another seed than loads' default. Drawn params keep their ``~`` only
-        if all of them do: each draw takes the next numbers of one generator."""
-        as_read = {leaf.name: leaf.default for leaf in self._model.schedule.leaves}
-        params = {leaf.name: leaf.default for leaf in self._schedule.leaves if leaf.kind == "param"}
-        initialized = {name for name, data in self._model.leaves if data["init"] is not None}
-        literal = False  # whether to write the drawn params' values instead of their '~'
-        if initialized:
-            again = _with_drawn_params(self._model.schedule, self._model, 0).leaves
-            literal = not all(_same_bits(params[leaf.name], leaf.default) for leaf in again
-                              if leaf.name in initialized)
-        return {name: value for name, value in params.items()
-                if (literal if name in initialized else value is not as_read[name])}
+        return program_text(self._source, self.file, defaults.to_write(self._model, self._schedule))
 
     def _kernel(self, of):
         """The compiled run of an output (see compile.py), built once per output. A graph
@@ -315,6 +291,26 @@ class Program:
         self._kernels[of] = self._kernels[name] = entry
         return entry
 
+    def _forward_kernel(self):
+        if len(self._schedule.steps) > COMPILE_LIMIT:  # as _kernel: the interpreter
+            self._forward_entry = self._interpret_forward
+        else:
+            with paused_gc():
+                self._forward_entry = ForwardKernel(self).entry
+        return self._forward_entry
+
+    def _interpret_forward(self, bindings: dict) -> dict:
+        with np.errstate(all="ignore"):
+            return interpret_forward(self._schedule, bind(self._schedule.leaves, bindings))
+
+    def __reduce__(self):
+        """Pickled as its model and schedule (a Program goes to worker processes this way);
+        compiled code is not pickled: it is generated again on first use. They are pickled
+        apart, so that unpickling runs with the cyclic GC paused, as loading does: for a
+        10,000-gate model its scans took three quarters of the time."""
+        with paused_gc():
+            return _unpickled, (defaults.dumps((self._model, self._schedule, self._source)),)
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
         from .inspect.render import mimebundle
@@ -328,119 +324,11 @@ class Program:
         if of is None:
             return self.outputs[0]
         if not isinstance(of, str):
-            clash = ("; an input named 'of' cannot be bound by keyword: rename it"
-                     if "of" in self.inputs + self.params else "")
-            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings are "
-                            f"keyword arguments: run(x=1.0), or run(**bindings) for a dict{clash}")
+            raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings go "
+                            f"as keywords, run(x=1.0), or as a mapping, run({{'x': 1.0}})")
         if of not in self._schedule.plans:
             raise BindingError(f"'{of}' is not an output (outputs: {', '.join(self.outputs)})")
         return of
-
-
-def _same_numbers(recomputed: tuple, kept: tuple) -> bool:
-    """Whether outputs and gradients agree (to the compiled code's ulps on matrix products)."""
-    for new, old in zip(recomputed, kept):
-        for name, value in old.items():
-            if np.shape(new[name]) != np.shape(value) or \
-                    not np.allclose(new[name], value, rtol=1e-9, atol=0.0, equal_nan=True):
-                return False
-    return True
-
-
-class Result:
-    """One run's numbers: ``outputs`` and ``grads`` by name; ``values`` and ``node_grads`` by node id.
-
-    A compiled run fills ``outputs`` and ``grads`` only; every node's value and gradient
-    (``_values``/``_grads``, by slot) is recomputed by the reference interpreter on first use.
-    """
-
-    __slots__ = ("program", "of", "outputs", "grads", "_bindings", "_passes_done")
-
-    def __init__(self, program: Program, values: list, grads: list, of: str):
-        self.program = program
-        self.of = of
-        self._passes_done, self._bindings = (values, grads), None
-        self.outputs, self.grads = pack(program._schedule, values, grads)
-
-    @classmethod
-    def _lazy(cls, program: Program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
-        result = _new(cls)
-        result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
-        result._bindings = bindings
-        return result
-
-    def _passes(self) -> tuple:
-        try:
-            return self._passes_done
-        except AttributeError:  # a compiled run: recompute every node on the reference interpreter
-            sched = self.program._schedule
-            with np.errstate(all="ignore"):
-                values = execute.forward(sched, bind(sched.leaves, self._bindings))
-                grads = execute.backward(sched, self.of, values)
-            # The bindings are held, not copied (a copy per run would cost as much as the
-            # run): an array changed in place since shows up here, and must not silently
-            # give a picture of other numbers.
-            # The compiled code may differ from the interpreter by an ulp (math's and numpy's
-            # exp, a matrix product's order), which a cancellation makes relatively large:
-            # only a rerun of the compiled code that also differs is a changed binding.
-            if not _same_numbers(pack(sched, values, grads), (self.outputs, self.grads)) and \
-                    not _same_numbers(self._rerun(), (self.outputs, self.grads)):
-                raise BindingError("an array bound to this run was changed in place after it, so its "
-                                   "node values and gradients cannot be recomputed: run again, or "
-                                   "bind a copy of an array you go on changing")
-            self._passes_done = (values, grads)
-            return self._passes_done
-
-    def _rerun(self) -> tuple:
-        """Outputs and gradients of the same run again on the code that made them."""
-        with np.errstate(all="ignore"):
-            again = self.program._run(self.of, self._bindings)
-        return again.outputs, again.grads
-
-    @property
-    def _values(self) -> list:
-        return self._passes()[0]
-
-    @property
-    def _grads(self) -> list:
-        return self._passes()[1]
-
-    @property
-    def values(self) -> dict:
-        """Every node's value, keyed by node id."""
-        return {node: export(v) for node, v in zip(self.program._schedule.ids, self._values)}
-
-    @property
-    def node_grads(self) -> dict:
-        """The gradient of the differentiated output at every node a gradient reaches."""
-        return {node: export(g) for node, g in zip(self.program._schedule.ids, self._grads)
-                if g is not None}
-
-    def __repr__(self) -> str:
-        return f"Result(outputs={self.outputs!r}, grads={self.grads!r})"
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
-        from .inspect.render import mimebundle
-
-        return mimebundle(self.program, self)
-
-    def _repr_svg_(self):
-        return self._repr_mimebundle_().get("image/svg+xml")
-
-
-_new = object.__new__
-
-
-class BatchResult:
-    """``run_batch``'s numbers: every output and gradient with a leading batch axis."""
-
-    def __init__(self, outputs: dict, grads: dict, of: str, rows: int):
-        self.outputs, self.grads = unshared(outputs, grads)
-        self.of, self.rows = of, rows
-
-    def __repr__(self) -> str:
-        return f"BatchResult(rows={self.rows}, outputs={list(self.outputs)}, grads={list(self.grads)})"
 
 
 def _expect_dict(method: str, what: str, value) -> None:
@@ -448,51 +336,8 @@ def _expect_dict(method: str, what: str, value) -> None:
         raise TypeError(f"{method} takes {what} as a dict of name -> value, got {type(value).__name__}")
 
 
-def _batch_rows(bindings: dict) -> int:
-    lengths = {}
-    for name, value in bindings.items():
-        shape = np.shape(value)
-        if not shape:
-            raise BindingError(f"'{name}' needs a leading batch axis in run_batch, got a scalar")
-        lengths[name] = shape[0]
-    if len(set(lengths.values())) > 1:
-        listing = ", ".join(f"{k}: {v}" for k, v in lengths.items())
-        raise BindingError(f"run_batch bindings must share one leading length ({listing})")
-    if not lengths:
-        raise BindingError("run_batch needs at least one binding with a leading batch axis")
-    return next(iter(lengths.values()))
+def _unpickled(state: bytes) -> Program:
+    with paused_gc():
+        model, schedule, source = pickle.loads(state)  # noqa: S301 -- the caller unpickles: its data
+    return Program(model, _schedule=schedule, source=source)
 
-
-def _replace_defaults(sched: Schedule, values: dict) -> Schedule:
-    leaves = tuple(replace(leaf, default=_own(values[leaf.name])) if leaf.name in values else leaf
-                   for leaf in sched.leaves)
-    return replace(sched, leaves=leaves)
-
-
-def _same_bits(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
-def _own(value):
-    """A read-only copy of an array: changing the caller's array later must not change the Program."""
-    return read_only(np.array(value)) if isinstance(value, np.ndarray) else value
-
-
-def _with_drawn_params(sched: Schedule, model: Model, seed: int) -> Schedule:
-    """Draw the initial value of every ``param ~ dist(...)``, in declaration order."""
-    rng = np.random.default_rng(seed)
-    drawn = {}
-    for name, data in model.leaves:
-        if data["kind"] != "param" or data["init"] is None:
-            continue
-        dist, args = data["init"]
-        shape = data["shape"] or ()
-        if dist == "normal":
-            value = rng.normal(args[0], args[1], size=shape)
-        elif dist == "uniform":
-            value = rng.uniform(args[0], args[1], size=shape)
-        else:
-            value = np.zeros(shape)
-        drawn[name] = float(value) if not shape else value
-    return _replace_defaults(sched, drawn) if drawn else sched

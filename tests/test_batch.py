@@ -27,7 +27,7 @@ def check(text, bindings, rtol=0.0, of=None, vectorised=True):
     prog = graphdsl.loads(text)
     rows = len(next(iter(bindings.values())))
     got = prog.run_batch(of, **bindings)
-    assert (batch.run_batch(prog.schedule, of or prog.outputs[0], bindings, rows) is not None) == vectorised
+    assert (batch.run_batch(prog.schedule, of or prog.outputs[0], bindings, {}, rows) is not None) == vectorised
     outputs, grads = loop(prog, of, bindings, rows)
     assert got.rows == rows and got.of == (of or prog.outputs[0])
     for mine, theirs in [(got.outputs, outputs), (got.grads, grads)]:
@@ -102,11 +102,11 @@ def test_outputs_that_do_not_depend_on_the_batch_and_other_outputs():
 
 def test_errors_are_those_of_run():
     prog = graphdsl.loads(NEURON)
-    with pytest.raises(graphdsl.BindingError):
+    with pytest.raises(graphdsl.BindingError, match="must share one leading length"):
         prog.run_batch(x0=np.ones(3), x1=np.ones(4))
-    with pytest.raises(graphdsl.BindingError):
-        prog.run_batch(x0=1.0, x1=np.ones(4))
-    with pytest.raises(graphdsl.BindingError):
+    with pytest.raises(graphdsl.BindingError, match="needs at least one binding with a leading batch axis"):
+        prog.run_batch(x0=1.0, x1=2.0)
+    with pytest.raises(graphdsl.BindingError, match="unknown input 'q'"):
         prog.run_batch(x0=np.ones(3), q=np.ones(3))
     prog = graphdsl.loads("input W, x\noutput f = sum(W @ x)")
     with pytest.raises(graphdsl.NumericError) as err:
@@ -128,3 +128,100 @@ def test_a_million_rows_are_vectorised():
     one = prog.run(x0=x0[i], x1=x1[i])
     assert res.outputs["n"][i] == pytest.approx(one.outputs["n"], rel=1e-12)
     assert res.grads["x0"][i] == pytest.approx(one.grads["x0"], rel=1e-12)
+
+
+# ---------------------------------------------------------------- values shared by every row
+def loop_shared(prog, of, batched, shared, rows):
+    return loop(prog, of, {**batched, **{k: np.broadcast_to(v, (rows,) + np.shape(v)) for k, v in shared.items()}},
+                rows)
+
+
+def check_shared(text, batched, once, vectorised, rtol=0.0, shared=None):
+    """run_batch with values given ``once`` (and in ``shared``) against run once per row
+    with those values."""
+    prog = graphdsl.loads(text)
+    rows = len(next(iter(batched.values())))
+    got = prog.run_batch({**batched, **once}, shared=shared)
+    assert got.rows == rows
+    splits = batch.split(prog._schedule.leaves, {**batched, **once}, shared or {})
+    assert (batch.run_batch(prog, got.of, *splits) is not None) == vectorised
+    outputs, grads = loop_shared(prog, None, batched, {**once, **(shared or {})}, rows)
+    for mine, theirs in [(got.outputs, outputs), (got.grads, grads)]:
+        assert mine.keys() == theirs.keys()
+        for name in theirs:
+            np.testing.assert_allclose(mine[name], theirs[name], rtol=rtol, atol=0, err_msg=name)
+
+
+def test_the_issues_shared_scalar_in_both_paths():
+    xs = np.array([0.5, -1.0, 2.0])
+    check_shared("input x, y\noutput f = sin(x) * y", {"x": xs}, {"y": 5.0}, True, rtol=1e-15)
+    check_shared("input x, y\noutput f = sum(transpose(x) * y)", {"x": xs}, {"y": 5.0}, False)
+
+
+def test_declared_shapes_tell_a_shared_value_from_one_per_row():
+    rng = np.random.default_rng(5)
+    text = "input x: [3], W: [2, 3], s: [] = 1\noutput f = sum(tanh(W * x) * s)"
+    x, W = rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
+    check_shared(text, {"x": x}, {"W": W}, True, rtol=1e-15)
+    check_shared(text, {"W": rng.normal(size=(4, 2, 3))}, {"x": x[0], "s": 2.0}, True, rtol=1e-15)
+    check_shared(text, {"x": x, "s": np.arange(4.0)}, {"W": W}, True, rtol=1e-15)
+    check_shared("input x: [n], W: [m, n]\noutput f = sum(transpose(W) * 2) + sum(x)",
+                 {"x": x}, {"W": W}, False)
+
+
+def test_an_undeclared_array_has_its_rows_first_and_shared_shares_it():
+    prog = graphdsl.loads("input x, W\noutput f = sum(W * x)")
+    x, W = np.arange(3.0), np.ones((2, 2))
+    with pytest.raises(graphdsl.BindingError, match=r"leading length \(x: 3, W: 2\); W has no declared shape, "
+                                                    r"so its first axis is taken as the batch axis: .* declare "
+                                                    r"its shape \(input W: \[...\]\) or pass it in "
+                                                    r"shared=\{'W': ...\}"):
+        prog.run_batch(x=x, W=W)
+    with pytest.raises(graphdsl.BindingError, match=r"leading length \(x: 3, y: 3, W: 2\); W has no declared"):
+        graphdsl.loads("input x, y, W\noutput f = sum(W * x * y)").run_batch(x=x, y=x, W=W)
+    check_shared("input x, W\noutput f = sum(W * x)", {"x": x}, {}, True, shared={"W": W})
+    check_shared("input x, W\noutput f = sum(transpose(W) * x)", {"x": x}, {}, False, shared={"W": W})
+
+
+def test_what_fits_neither_reading_is_a_binding_error():
+    prog = graphdsl.loads("input x, W: [2, 2]\noutput f = sum(W * x)")
+    with pytest.raises(graphdsl.BindingError, match=r"input 'W' is declared with shape \[2, 2\]: give one value "
+                                                    r"of that shape, shared by every row, or one per row .* got "
+                                                    r"shape \[2\]") as err:
+        prog.run_batch(x=np.arange(3.0), W=np.ones(2))
+    assert (err.value.line, err.value.column) == (1, 10)
+    with pytest.raises(graphdsl.BindingError, match=r"should have shape \[2, 2\], got a scalar"):
+        prog.run_batch(x=np.arange(3.0), W=1.0)
+    with pytest.raises(graphdsl.BindingError, match="'x' given both as a binding and in shared"):
+        prog.run_batch(x=np.arange(3.0), shared={"x": 1.0})
+    with pytest.raises(graphdsl.BindingError, match="unknown input 'q'"):
+        prog.run_batch(x=np.arange(3.0), shared={"q": 1.0})
+    with pytest.raises(TypeError, match="run_batch takes shared as a dict of name -> value, got list"):
+        prog.run_batch(x=np.arange(3.0), shared=[1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 4), st.lists(st.booleans(), min_size=4, max_size=4), st.booleans(),
+       st.integers(0, 2 ** 31))
+def test_shared_values_are_those_of_run_per_row(rows, shared_flags, vectorises, seed):
+    """Each leaf given once or once per row (at least one per row): the batch equals run
+    per row with the shared values, on the vectorised path and on the loop."""
+    rng = np.random.default_rng(seed)
+    shapes = {"a": (), "b": (3,), "c": (2, 3), "d": ()}
+    body = "sum(tanh(a * b + c) * d)" if vectorises else "sum(transpose(c) * 2) + sum(a * b * d)"
+    text = "input a: [], b: [3], c: [2, 3], d\noutput f = " + body
+    flags = list(shared_flags)
+    flags[seed % 4] = False  # one value per row at least
+    batched, shared = {}, {}
+    for (name, shape), once in zip(shapes.items(), flags):
+        if once:
+            shared[name] = rng.normal(size=shape) if shape else float(rng.normal())
+        else:
+            batched[name] = rng.normal(size=(rows,) + shape)
+    if rows == 0:  # both paths give empty stacks of a row's shape
+        result = graphdsl.loads(text).run_batch({**batched, **shared})
+        assert result.outputs["f"].shape == (0,)
+        assert {name: value.shape for name, value in result.grads.items()} == \
+            {name: (0,) + shape for name, shape in shapes.items()}
+        return
+    check_shared(text, batched, shared, vectorises, rtol=1e-12)

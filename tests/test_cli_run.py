@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import graphdsl
 from graphdsl.cli import graphrun as cli
 from graphdsl.cli.run import aligned
 
@@ -94,6 +95,27 @@ def test_a_batch_file_without_rows_is_named_in_the_error(capsys, tmp_path):
     status, out, err = run(capsys, MUL_ADD, "--batch", tmp_path / "scalar.npz")
     assert (status, out) == (1, "")
     assert err == f"graphrun: error: {tmp_path / 'scalar.npz'}: 'x' is a single number, not one row per run\n"
+
+
+def test_batch_shares_inputs_as_run_batch_does(capsys, tmp_path):
+    # One rule (batch.split): --inputs values are shared by every row, the declared [2] of v
+    # and the undeclared W alike; a --batch column of v's declared rank is shared too.
+    model = tmp_path / "m.graph"
+    model.write_text("input x, W, v: [2]\noutput f = sum(W * x) + sum(v * x)\n")
+    (tmp_path / "rows.csv").write_text("x\n1\n2\n3\n")
+    status, out, err = run(capsys, model, "--batch", tmp_path / "rows.csv", "--inputs",
+                           "W=[[1,2],[3,4]],v=[1,2]", "--json")
+    assert status == 0, err
+    data = json.loads(out)
+    assert data["outputs"]["f"] == [13.0, 26.0, 39.0]
+    assert np.shape(data["gradients"]["W"]) == (3, 2, 2) and np.shape(data["gradients"]["v"]) == (3, 2)
+    prog = graphdsl.loads(model.read_text())
+    batch = prog.run_batch(x=[1.0, 2.0, 3.0], v=[1.0, 2.0], shared={"W": [[1, 2], [3, 4]]})
+    assert batch.outputs["f"].tolist() == data["outputs"]["f"]
+    np.savez(tmp_path / "rows.npz", x=np.arange(1.0, 4.0), v=np.array([1.0, 2.0]))
+    status, out, err = run(capsys, model, "--batch", tmp_path / "rows.npz", "--inputs", "W=[[1,2],[3,4]]",
+                           "--json")
+    assert status == 0 and json.loads(out)["outputs"]["f"] == data["outputs"]["f"]
 
 
 def test_batch_of_zero_rows_prints_the_header(capsys, tmp_path):

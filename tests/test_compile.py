@@ -18,7 +18,7 @@ import graphdsl
 from graphdsl.compiled import numpycode, source as codegen
 from graphdsl.run import interpret as execute
 from graphdsl.run.bindings import bind
-from graphdsl.compiled.export import pack
+from graphdsl.run.export import pack
 from graphdsl.gates import GATES
 from tracing import peak_bytes
 

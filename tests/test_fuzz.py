@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphdsl
-from graphdsl.cli import graphrun as cli
+from graphdsl.cli.graphrun import graphrun as cli
 from graphdsl.inspect.explain import explain
 from fuzzing import budget, programs
 from graphrun_subprocess import EXAMPLES, graphrun
@@ -88,12 +88,13 @@ def exercise(text: str) -> None:
             _positioned(err)
             return
         bindings = _bindings(prog)
-        for entry in (lambda: _picture(prog, prog.run(**bindings)),
-                      lambda: prog.run(check_finite=True, **bindings),
-                      lambda: prog.forward(**bindings),
-                      lambda: prog.jvp(bindings, {name: 1.0 for name in bindings}),
-                      lambda: prog.check_gradients(**bindings),
-                      lambda: prog.run_batch(**{k: np.stack([v, v]) for k, v in bindings.items()})):
+        # Bindings as a mapping: an input named like an option (of, check_finite...) is bound too.
+        for entry in (lambda: _picture(prog, prog.run(bindings)),
+                      lambda: prog.run(bindings, check_finite=True),
+                      lambda: prog.forward(bindings),
+                      lambda: prog.jvp(bindings, {name: np.ones_like(v) for name, v in bindings.items()}),
+                      lambda: prog.check_gradients(bindings),
+                      lambda: prog.run_batch({k: np.stack([v, v]) for k, v in bindings.items()})):
             try:
                 entry()
             except graphdsl.GraphError as err:

@@ -73,7 +73,7 @@ def test_no_numpy_warning_escapes_any_entry_point(text):
         warnings.simplefilter("error")
         result = prog.run()
         prog.forward()
-        prog.jvp(prog.defaults(), {"x": 1.0})
+        prog.jvp(prog.defaults(), {"x": np.ones_like(prog.defaults()["x"])})
         prog.check_gradients()
         prog.run_batch(x=np.stack([np.asarray(prog.defaults()["x"])] * 2))
         prog.to_dot(result)

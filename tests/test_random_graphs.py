@@ -73,7 +73,7 @@ def test_reverse_forward_and_numeric_gradients_agree(case):
 def test_in_place_code_agrees_with_the_interpreter(case):
     """The same graphs with the in-place forms of large arrays, however small the arrays."""
     from graphdsl.compiled import numpycode
-    from graphdsl.compiled.export import pack
+    from graphdsl.run.export import pack
     from graphdsl.run import interpret
     from graphdsl.run.bindings import bind
     text, values = case

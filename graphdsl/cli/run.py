@@ -205,10 +205,8 @@ def _run_batch(prog, args, shared: dict) -> int:
     both = sorted(set(rows) & set(shared))
     if both:
         raise UsageError(f"{', '.join(both)} given both by --batch and by --inputs/--inputs-file")
-    count = next((np.shape(v)[0] for v in rows.values() if np.ndim(v)), None)
-    if count is not None:  # values given once are shared by every row
-        shared = {k: np.broadcast_to(np.asarray(v), (count,) + np.shape(v)) for k, v in shared.items()}
-    batch = prog.run_batch(of=args.of, **rows, **shared)
+    # run_batch's rule (batch.split), with the values given once shared by every row
+    batch = prog.run_batch(rows, of=args.of, shared=shared)
     outputs = {name: batch.outputs.get(name) for name in prog.outputs}
     grads = {} if args.no_grad else {name: batch.grads.get(name) for name in prog.inputs + prog.params}
     if args.json:

@@ -1,130 +1,207 @@
-"""The float code of one output: straight-line Python over floats and ``math``.
+"""Code over Python floats: straight-line ``math`` and float arithmetic, no numpy.
 
-When every binding is a Python float the run needs no numpy at all. Each step is
-written from its gate's float templates (compiled/lowering.py), with two savings for
-large files: a value or cotangent that is exactly another one (an identity, a sum of a
-scalar, the cotangent ``+`` passes on) is not copied but read under the name it already
-has (every cotangent is final once its own step is reached, so an alias never sees a
-later change), and each pattern of step is written once, then filled in per step.
+When every binding is a Python float, ``run`` needs no numpy at all. A listing is
+made of small passes over the schedule: the forward values, then what follows them
+(the backward pass of ``run``, nothing for ``forward``, the tangents of ``jvp``),
+then the forward statements nothing reads are dropped. Each step is written from its
+gate record's float templates (compiled/lowering.py), with two savings for large
+files: a value, cotangent or tangent that is exactly another one (an identity, a sum
+of a scalar, what ``+`` passes on) is not copied but read under the name it already
+has (each is final once written, so an alias never sees a later change), and each
+pattern of step is written once, then filled in per step.
+
 Where Python raises and numpy gives inf or nan (``x / 0``, ``log(0)``...), the caller
-reruns the call on the numpy code.
+reruns the call on the numpy code. ``forward`` and ``jvp`` call numpy's functions in
+place of ``math``'s (``numpy_functions``): they give the reference interpreter's bits,
+which ``run``'s float code may miss by an ulp.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..gates import NAMESPACE
+from ..gates import GATES, NAMESPACE
 from ..gates.lower import NoCode, literal
 from . import lowering
 from .source import Stmt, variables
 
 
-class FloatListing:
-    """``statements``, ``params`` and ``namespace``, as source.source expects them."""
-
-    def __init__(self, schedule, of: str):
-        self.namespace = dict(NAMESPACE)
-        self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
-        names = [None] * len(schedule.ids)  # the source that reads each node's value
-        consts = [None] * len(schedule.ids)
-        for leaf in schedule.leaves:
-            names[leaf.slot] = f"v{leaf.slot}"
-        for slot, value in schedule.constants:
-            if np.ndim(value):
-                raise NoCode("an array constant")
-            names[slot], consts[slot] = literal(float(value)), repr(float(value))
-        forward = []
-        for step in schedule.steps:
-            code = lowering.forward(step.gate, _items(step.options), ((),) * len(step.args),
-                                    tuple(consts[a] for a in step.args), "float")
-            args = [names[a] for a in step.args]
-            if code.lines or not _is_copy(code.text, args):
-                names[step.slot] = f"v{step.slot}"
-                forward.append(_statement(code, f"v{step.slot}", args, None, None, f"t{step.slot}_"))
-            else:
-                names[step.slot] = code.text.format(*args)
-        backward, grads = self._backward(schedule.plans[of], names, consts)
-        ret = self._return(schedule, names, grads)
-        self.statements = _needed(forward, backward + [ret]) + backward + [ret]
-
-    def _backward(self, plan, names, consts):
-        """The backward statements, and slot -> the name of its final cotangent."""
-        seed = f"g{plan.seed}"
-        out = [Stmt(f"{seed} = 1.0", (), (seed,))]
-        grads = {plan.seed: seed}
-        for step, needs in plan.steps:
-            g = grads[step.slot]
-            args = [names[a] for a in step.args]
-            pattern = (step.gate, _items(step.options), ((),) * len(args), tuple(consts[a] for a in step.args))
-            for i, (a, need) in enumerate(zip(step.args, needs)):
-                if not need:
-                    continue
-                code = lowering.cotangent(pattern[0], i, pattern[1], pattern[2], (), pattern[3], "float", False)
-                if code is None:
-                    raise NoCode(step.gate.name)
-                current = grads.get(a)
-                if code.text == "{g}" and not code.lines and current is None:
-                    grads[a] = g  # a copy: read the consumer's cotangent under its own name
-                    continue
-                target = f"g{a}"
-                out.append(_statement(code, target, args, g, names[step.slot], f"t{step.slot}_{i}_", current))
-                grads[a] = target
-        return out, grads
-
-    def _return(self, schedule, names, grads) -> Stmt:
-        reads, outputs, leaf_grads = [], [], []
-        for name, slot in schedule.outputs:
-            reads.append(names[slot])
-            outputs.append(f"{self._const('K', name)}: {names[slot]}")
-        for leaf in schedule.leaves:
-            grad = grads.get(leaf.slot, "0.0")
-            reads.append(grad)
-            leaf_grads.append(f"{self._const('K', leaf.name)}: {grad}")
-        text = "return {" + ", ".join(outputs) + "}, {" + ", ".join(leaf_grads) + "}"
-        return Stmt(text, variables(reads))
-
-    def _const(self, prefix: str, value) -> str:
-        name = f"{prefix}{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
+class Listing(NamedTuple):
+    statements: list
+    params: tuple
+    namespace: dict
 
 
-def supported(schedule, of: str) -> bool:
-    """Whether every step has float code (its templates are written once per pattern,
-    without writing the listing)."""
+def supported(schedule, of: str | None) -> bool:
+    """Whether every step (and, for ``of``, every cotangent) has float code; written once
+    per pattern, without writing the listing."""
     consts = {slot: repr(float(value)) for slot, value in schedule.constants if not np.ndim(value)}
-    plan = schedule.plans[of]
     try:
         for step in schedule.steps:
-            pattern = (step.gate, _items(step.options), ((),) * len(step.args),
-                       tuple(consts.get(a) for a in step.args))
-            lowering.forward(*pattern, "float")
-        for step, needs in plan.steps:
-            pattern = (step.gate, _items(step.options), ((),) * len(step.args),
-                       tuple(consts.get(a) for a in step.args))
+            lowering.forward(*_pattern(step, consts), "float")
+        for step, needs in (schedule.plans[of].steps if of is not None else ()):
             for i, need in enumerate(needs):
-                if need and lowering.cotangent(pattern[0], i, *pattern[1:3], (), pattern[3], "float", False) is None:
+                if need and lowering.cotangent(*_vjp_pattern(step, i, consts), "float", False) is None:
                     return False
     except NoCode:
         return False
     return True
 
 
+def run_listing(schedule, of: str) -> Listing:
+    """``floats(*leaf values) -> (outputs, grads)``, two dicts by name."""
+    emit = _Emitter(schedule)
+    backward, grads = emit.backward(schedule.plans[of])
+    leaf_grads = {leaf.name: grads.get(leaf.slot, "0.0") for leaf in schedule.leaves}
+    ret = emit.returns([emit.outputs(), emit.dict(leaf_grads)])
+    return emit.listing(backward + [ret])
+
+
+def forward_listing(schedule) -> Listing:
+    """``floats(*leaf values) -> outputs`` with numpy's functions (the interpreter's bits)."""
+    emit = _Emitter(schedule, numpy_functions())
+    return emit.listing([emit.returns([emit.outputs(exported=True)])])
+
+
+def tangent_listing(schedule, seeded: tuple) -> Listing:
+    """``floats(*leaf values, *tangents of the leaves seeded) -> (outputs, output tangents)``."""
+    emit = _Emitter(schedule, numpy_functions())
+    tangents = {schedule.leaves[k].slot: f"d{schedule.leaves[k].slot}" for k in seeded}
+    statements = emit.tangents(tangents)
+    out = {name: f"float({tangents[slot]})" if slot in tangents else "0.0" for name, slot in schedule.outputs}
+    ret = emit.returns([emit.outputs(exported=True), emit.dict(out)], [tangents.get(s) for _, s in schedule.outputs])
+    listing = emit.listing(statements + [ret])
+    return listing._replace(params=listing.params + tuple(tangents[schedule.leaves[k].slot] for k in seeded))
+
+
+def numpy_functions() -> dict:
+    """The float templates' math functions replaced by numpy's (each record's ``numpy_names``)."""
+    return {name: fn for gate in GATES.values() for name, fn in gate.numpy_names.items()}
+
+
+class _Emitter:
+    """The names of a float listing: every node's source, and the namespace."""
+
+    def __init__(self, schedule, functions: dict | None = None):
+        self.schedule = schedule
+        self.namespace = dict(NAMESPACE, **(functions or {}))
+        self.names = [None] * len(schedule.ids)  # the source that reads each node's value
+        self.consts = {}  # slot -> repr of a scalar constant (0.0 and -0.0: two keys)
+        for leaf in schedule.leaves:
+            self.names[leaf.slot] = f"v{leaf.slot}"
+        for slot, value in schedule.constants:
+            if np.ndim(value):
+                raise NoCode("an array constant")
+            self.names[slot], self.consts[slot] = literal(float(value)), repr(float(value))
+        self.forward = self._forward()
+
+    def _forward(self) -> list:
+        out = []
+        for step in self.schedule.steps:
+            code = lowering.forward(*_pattern(step, self.consts), "float")
+            args = [self.names[a] for a in step.args]
+            if code.lines or not _is_copy(code.text):
+                self.names[step.slot] = f"v{step.slot}"
+                out.append(_statement(code, f"v{step.slot}", args, {"t": f"t{step.slot}_"}))
+            else:
+                self.names[step.slot] = code.text.format(*args)
+        return out
+
+    def backward(self, plan):
+        """The backward statements, and slot -> the name of its final cotangent."""
+        seed = f"g{plan.seed}"
+        out = [Stmt(f"{seed} = 1.0", (), (seed,))]
+        grads = {plan.seed: seed}
+        for step, needs in plan.steps:
+            fields = {"g": grads[step.slot], "out": self.names[step.slot]}
+            args = [self.names[a] for a in step.args]
+            for i, (a, need) in enumerate(zip(step.args, needs)):
+                if not need:
+                    continue
+                code = lowering.cotangent(*_vjp_pattern(step, i, self.consts), "float", False)
+                if code is None:
+                    raise NoCode(step.gate.name)
+                current = grads.get(a)
+                if code.text == "{g}" and not code.lines and current is None:
+                    grads[a] = fields["g"]  # a copy: read the consumer's cotangent under its own name
+                    continue
+                out.append(_statement(code, f"g{a}", args, dict(fields, t=f"t{step.slot}_{i}_"), current))
+                grads[a] = f"g{a}"
+        return out, grads
+
+    def tangents(self, tangents: dict) -> list:
+        """The tangent statements (``tangents``: slot -> name, filled in as they are written)."""
+        out = []
+        for step in self.schedule.steps:
+            present = tuple(a in tangents and flows for a, flows in zip(step.args, step.gate.flows))
+            if not any(present):
+                continue
+            name, options, shapes, consts = _pattern(step, self.consts)
+            code = lowering.tangent(name, present, options, shapes, (), consts, "float")
+            if code is None:
+                continue
+            args = [self.names[a] for a in step.args]
+            fields = {f"t{k}": tangents[a] for k, a in enumerate(step.args) if present[k]}
+            if not code.lines and code.text.startswith("{t") and code.text[2:-1].isdigit():
+                tangents[step.slot] = fields[code.text[1:-1]]  # passed on unchanged
+                continue
+            fields.update(out=self.names[step.slot], t=f"t{step.slot}_")
+            out.append(_statement(code, f"d{step.slot}", args, fields))
+            tangents[step.slot] = f"d{step.slot}"
+        return out
+
+    def outputs(self, exported: bool = False) -> tuple:
+        """The outputs as a dict source, and what it reads (``float()`` of numpy scalars)."""
+        sources = {name: (f"float({self.names[slot]})" if exported else self.names[slot])
+                   for name, slot in self.schedule.outputs}
+        return self.dict(sources)
+
+    def dict(self, sources: dict) -> tuple:
+        text = "{" + ", ".join(f"{self.const('K', name)}: {source}" for name, source in sources.items()) + "}"
+        return text, variables(self._names(sources.values()))
+
+    @staticmethod
+    def _names(sources) -> list:
+        return [s[6:-1] if s.startswith("float(") else s for s in sources]
+
+    def returns(self, parts: list, extra_reads=()) -> Stmt:
+        reads = [r for _, part in parts for r in part] + [r for r in extra_reads if r]
+        return Stmt("return " + ", ".join(text for text, _ in parts), tuple(dict.fromkeys(reads)))
+
+    def const(self, prefix: str, value) -> str:
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def listing(self, later: list) -> Listing:
+        params = tuple(f"v{leaf.slot}" for leaf in self.schedule.leaves)
+        return Listing(_needed(self.forward, later) + later, params, self.namespace)
+
+
 def _items(options) -> tuple:
     return tuple(options.items()) if options else ()
 
 
-def _is_copy(text: str, args: list) -> bool:
+def _pattern(step, consts: dict) -> tuple:
+    return (step.gate, _items(step.options), ((),) * len(step.args), tuple(consts.get(a) for a in step.args))
+
+
+def _vjp_pattern(step, i: int, consts: dict) -> tuple:
+    gate, options, shapes, constants = _pattern(step, consts)
+    return gate, i, options, shapes, (), constants
+
+
+def _is_copy(text: str) -> bool:
     """Whether a template is one operand itself, or a literal: no statement is needed."""
     if text.startswith("{") and text.endswith("}") and text[1:-1].isdigit():
         return True
     return "{" not in text
 
 
-def _statement(code, target: str, args: list, g, out, temps: str, plus=None) -> Stmt:
+def _statement(code, target: str, args: list, fields: dict, plus=None) -> Stmt:
     """``target = value`` (``target = plus + (value)``), after the code's temporaries on
     the same line, and what it reads."""
-    fields = {"g": g, "out": out, "t": temps}
     lines = [line.format(*args, **fields) for line in code.lines]
     value = code.text.format(*args, **fields)
     reads = [fields[f] if isinstance(f, str) else args[f] for f in code.reads]

@@ -23,7 +23,7 @@ from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE
 from . import floatcode, numpycode
-from .export import pack
+from ..run.export import pack
 from .source import build, function, source
 
 MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
@@ -31,7 +31,14 @@ MISSING = object()
 
 
 class Kernel:
-    """The compiled run of one output: ``kernel(bindings) -> Result``."""
+    """The compiled run of one output: ``kernel(bindings) -> Result``.
+
+    forwardmode.ForwardKernel is the same machinery for ``forward``: its hooks are the
+    listings, the reference and how the entry hands the numbers back."""
+
+    RESULTS = "outputs, grads"  # the generated code's results, as the entry names them...
+    RETURN = "RESULT(PROG, OF, outputs, grads, b)"  # ...and what the entry returns
+    QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
 
     def __init__(self, program, of: str, make_result):
         self.program, self.of, self.make_result = program, of, make_result
@@ -65,9 +72,20 @@ class Kernel:
             return False
         return floatcode.supported(sched, self.of)
 
+    def float_listing(self):
+        return floatcode.run_listing(self.schedule, self.of)
+
+    def numpy_listing(self, shapes, float64: bool):
+        return numpycode.run_listing(self.schedule, self.of, shapes, float64)
+
+    def finish(self, results, bindings):
+        """What a call returns, from what the generated code (or the reference) gave."""
+        outputs, grads = results
+        return self.make_result(self.program, self.of, outputs, grads, bindings)
+
     def _compile_floats(self, *leaf_values):
         with paused_gc():
-            listing = floatcode.FloatListing(self.schedule, self.of)
+            listing = self.float_listing()
             self.float_source = source(listing.statements, listing.params, "floats")
             self.floats = build(self.float_source, listing.namespace, "floats")
         self.entry_namespace["FLOATS"] = self.floats
@@ -93,12 +111,8 @@ class Kernel:
         names = ", ".join(f"v{k}" for k in range(len(leaves)))
         if self.float_capable:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
-            lines += [f"if {floats}:",
-                      "    try:",
-                      f"        outputs, grads = FLOATS({names})",
-                      "    except (ArithmeticError, ValueError):",
-                      "        return GENERAL(b)",
-                      "    return RESULT(PROG, OF, outputs, grads, b)"]
+            ns.update(QUIET=QUIET, RESTORE=RESTORE)
+            lines += [f"if {floats}:"] + ["    " + line for line in self._float_call(names)]
         dims: dict = {}
         for k, leaf in enumerate(leaves):
             lines += _array_lane(k, leaf.shape, dims)
@@ -113,28 +127,39 @@ class Kernel:
                       "if k is not None:",
                       "    t = QUIET()",
                       "    try:",
-                      f"        outputs, grads = k({names})",
+                      f"        {self.RESULTS} = k({names})",
                       "    except Exception:",
                       f"        return ARRAYS(b, {values}, key)",
                       "    finally:",
                       "        RESTORE(t)",
-                      "    return RESULT(PROG, OF, outputs, grads, b)"]
+                      f"    return {self.RETURN}"]
         lines.append(f"return ARRAYS(b, {values}, key)")
         self.entry_source = function("entry", ("b",), lines)
         self.entry_namespace = ns
         return build(self.entry_source, ns, "entry")
+
+    def _float_call(self, names: str) -> list:
+        """Entry lines calling the float code (inside numpy's quiet errstate where it calls
+        numpy); a float operation that raises goes to GENERAL (numpy gives inf or nan)."""
+        lines = ["try:", f"    {self.RESULTS} = FLOATS({names})",
+                 "except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
+        if self.QUIET_FLOATS:
+            lines = ["t = QUIET()"] + lines + ["finally:", "    RESTORE(t)"]
+        return lines + [f"return {self.RETURN}"]
 
     # ------------------------------------------------------------ numpy code
     def general(self, bindings: dict):
         """Any bindings: bind() converts them (or raises the BindingError users see)."""
         leaf_values = bind(self.schedule.leaves, bindings)
         if self.float_capable and all(v.__class__ is float for v in leaf_values):
+            token = QUIET() if self.QUIET_FLOATS else None
             try:
-                outputs, grads = self.floats(*leaf_values)
+                return self.finish(self.floats(*leaf_values), bindings)
             except (ArithmeticError, ValueError):
                 pass
-            else:
-                return self.make_result(self.program, self.of, outputs, grads, bindings)
+            finally:
+                if token is not None:
+                    RESTORE(token)
         key = tuple(np.shape(v) for v in leaf_values)
         if not all(v.__class__ is float or getattr(v, "dtype", None) == np.float64 for v in leaf_values):
             key += ("not float64",)  # the entry's own keys are float64 values only
@@ -146,22 +171,20 @@ class Kernel:
         token = QUIET()
         try:
             kernel = self.arrays.get(key) or self._specialise(key, leaf_values)
-            outputs, grads = kernel(*leaf_values)
+            results = kernel(*leaf_values)
         except Exception:  # noqa: BLE001 -- the reference interpreter names the failing gate
-            outputs, grads = self._reference(list(leaf_values))
+            results = self._reference(list(leaf_values))
         finally:
             RESTORE(token)
-        return self.make_result(self.program, self.of, outputs, grads, bindings)
+        return self.finish(results, bindings)
 
     def _specialise(self, key, leaf_values):
         shapes = self.shapes(leaf_values)
         with paused_gc():
             float64 = not key or key[-1] != "not float64"
-            listing = numpycode.Listing(self.schedule, self.of, shapes, float64)
+            listing = self.numpy_listing(shapes, float64)
             kernel = build(source(listing.statements, listing.params, "arrays"), listing.namespace, "arrays")
-        if len(self.arrays) >= MAX_SHAPE_VARIANTS:
-            self.arrays.pop(next(iter(self.arrays)))
-        self.arrays[key] = kernel
+        keep(self.arrays, key, kernel)
         return kernel
 
     def shapes(self, leaf_values) -> list:
@@ -173,13 +196,21 @@ class Kernel:
         return pack(self.schedule, values, grads)
 
 
+def keep(cache: dict, key, code) -> None:
+    """Add compiled code to a cache of at most MAX_SHAPE_VARIANTS, dropping the oldest."""
+    if len(cache) >= MAX_SHAPE_VARIANTS:
+        cache.pop(next(iter(cache)))
+    cache[key] = code
+
+
 def _array_lane(k: int, declared, dims: dict) -> list:
     """Entry lines accepting leaf k as a Python float or a float64 ndarray of its declared
     shape (named dimensions become generated locals d0, d1...), with its shape in s<k>."""
     v = f"v{k}"
     rank = "== 0" if declared is None else f"!= {len(declared)}"
+    # (An unpickled array's dtype equals float64 without being numpy's own dtype object.)
     lines = [f"if {v}.__class__ is NDARRAY:",
-             f"    if {v}.dtype is not F64 or {v}.ndim {rank}: return GENERAL(b)",
+             f"    if {v}.dtype is not F64 and {v}.dtype != F64 or {v}.ndim {rank}: return GENERAL(b)",
              f"    s{k} = {v}.shape"]
     for j, dim in enumerate(declared or ()):
         if isinstance(dim, int):

@@ -31,7 +31,7 @@ def _operands(arity: int, shapes: tuple, consts: tuple) -> list:
 
 def _env(arity: int) -> dict:
     env = {f"x{k}": "{%d}" % k for k in range(arity)}
-    env.update(g="{g}", out="{out}")
+    env.update({f"t{k}": "{t%d}" % k for k in range(arity)}, g="{g}", out="{out}")
     return env
 
 
@@ -46,6 +46,16 @@ def _code(expr: Expr, mode: str, arity: int) -> Code:
 def _field(name: str):
     inner = name[1:-1]
     return int(inner) if inner.isdigit() else inner
+
+
+@lru_cache(maxsize=4096)
+def tangent(gate, present: tuple, options: tuple, shapes: tuple, out_shape, consts: tuple, mode: str) -> Code | None:
+    """The output's tangent from the tangents ``present`` (fields ``{t0}``, ``{t1}``...),
+    None where it is zero; broadcast to the value's shape by the caller where it differs."""
+    operands = _operands(gate.arity, shapes, consts)
+    ts = [var(f"t{k}", shapes[k]) if here else None for k, here in enumerate(present)]
+    expr = gate.jvp_of(ts, var("out", out_shape), operands, dict(options))
+    return None if expr is None else _code(as_expr(expr), mode, gate.arity)
 
 
 @lru_cache(maxsize=4096)

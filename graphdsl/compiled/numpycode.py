@@ -1,4 +1,5 @@
-"""The numpy code of one output, specialised to one set of shapes: forward, backward, pack.
+"""numpy code specialised to one set of shapes: forward, then backward (``run``),
+nothing more (``forward``) or the tangents (``jvp``).
 
 Knowing every node's shape when the code is written decides once, rather than at every
 call, whether a cotangent must be summed back over broadcast axes and which branch of a
@@ -24,59 +25,77 @@ import numpy as np
 
 from ..gates import NAMESPACE
 from ..gates.lower import literal
-from ..run.interpret import seed_like
+from ..run.export import export, unshared
+from ..run.interpret import broadcast_to, seed_like
 from . import lowering
-from .export import export, unshared
+from .floatcode import Listing
 from .source import Stmt, live, variables, with_deletes
 
 INPLACE_MIN = 1 << 12  # elements: below this a fresh temporary costs less than the bookkeeping
 
-BASE_NAMESPACE = dict(NAMESPACE, SEED=seed_like, EXPORT=export, UNSHARED=unshared, ZEROS_LIKE=np.zeros_like)
+BASE_NAMESPACE = dict(NAMESPACE, SEED=seed_like, EXPORT=export, UNSHARED=unshared, ZEROS_LIKE=np.zeros_like,
+                      BT=broadcast_to)
 
 
-class Listing:
-    """Statements and the namespace their upper-case names refer to."""
+def run_listing(schedule, of: str, shapes, float64=False) -> Listing:
+    """``arrays(*leaf values) -> (outputs, grads)``."""
+    emit = _Emitter(schedule, shapes, float64)
+    backward, grads = emit.backward(schedule.plans[of])
+    leaf_grads = {leaf.name: (f"EXPORT({grads[leaf.slot]})" if leaf.slot in grads else
+                              f"EXPORT(ZEROS_LIKE(v{leaf.slot}))", [grads.get(leaf.slot, f"v{leaf.slot}")])
+                  for leaf in schedule.leaves}
+    return emit.listing(backward, [emit.outputs(), emit.dict(leaf_grads)])
 
-    def __init__(self, schedule, of: str, shapes, float64=False):
+
+def forward_listing(schedule, shapes, float64=False) -> Listing:
+    """``arrays(*leaf values) -> outputs``."""
+    emit = _Emitter(schedule, shapes, float64)
+    return emit.listing([], [emit.outputs()], only=0)
+
+
+def tangent_listing(schedule, seeded: tuple, shapes, float64=False) -> Listing:
+    """``arrays(*leaf values, *tangents of the leaves seeded) -> (outputs, output tangents)``."""
+    emit = _Emitter(schedule, shapes, float64)
+    tangents = {schedule.leaves[k].slot: f"d{schedule.leaves[k].slot}" for k in seeded}
+    statements = emit.tangents(tangents)
+    out = {name: (f"EXPORT({tangents[slot]})", [tangents[slot]]) if slot in tangents else
+           (f"EXPORT(ZEROS_LIKE({emit.names[slot]}))", [emit.names[slot]]) for name, slot in schedule.outputs}
+    listing = emit.listing(statements, [emit.outputs(), emit.dict(out)])
+    return listing._replace(params=listing.params + tuple(tangents[schedule.leaves[k].slot] for k in seeded))
+
+
+class _Emitter:
+    """The names and namespace of one numpy listing, and its passes."""
+
+    def __init__(self, schedule, shapes, float64):
         self.schedule, self.shapes, self.float64 = schedule, shapes, float64
-        self.plan = schedule.plans[of]
         self.namespace = dict(BASE_NAMESPACE)
-        self.names, self.consts = self._constants()
-        self.params = tuple(f"v{leaf.slot}" for leaf in schedule.leaves)
-        self.passes_on = False  # a cotangent handed on unchanged: two gradients may be one array
-        backward = self._backward()
-        ret = self._return()
-        statements = self._forward(_needed(schedule, backward + [ret])) + backward + [ret]
-        self.statements = with_deletes(live(statements), set(self.params))
+        self.names = [f"v{slot}" for slot in range(len(schedule.ids))]
+        self.consts = [None] * len(self.names)  # repr of a scalar constant (0.0 and -0.0: two keys)
+        for slot, value in schedule.constants:
+            if isinstance(value, float) and math.isfinite(value):
+                self.names[slot], self.consts[slot] = literal(value), repr(value)
+            else:
+                self.names[slot] = self.const("C", value)
+        self.passes_on = False  # a cotangent handed on unchanged: two results may be one array
+        self.donors = _donors(schedule)
 
     def const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"
         self.namespace[name] = value
         return name
 
-    def _constants(self):
-        """Sources of the values (constants written in: finite floats as literals, arrays and
-        the rest as namespace entries) and the scalar constants' values."""
-        names = [f"v{slot}" for slot in range(len(self.schedule.ids))]
-        consts = [None] * len(names)
-        for slot, value in self.schedule.constants:
-            if isinstance(value, float) and math.isfinite(value):
-                names[slot], consts[slot] = literal(value), repr(value)  # 0.0 and -0.0: two keys
-            else:
-                names[slot] = self.const("C", value)
-        return names, consts
-
-    def _large(self, slot) -> bool:
+    def large(self, slot) -> bool:
         return self.float64 and math.prod(self.shapes[slot] or (0,)) >= INPLACE_MIN
 
-    def _pattern(self, step):
-        return (step.gate, _items(step.options), tuple(self.shapes[a] for a in step.args),
-                tuple(self.consts[a] for a in step.args))
+    def pattern(self, step) -> tuple:
+        return (step.gate, tuple(step.options.items()) if step.options else (),
+                tuple(self.shapes[a] for a in step.args), tuple(self.consts[a] for a in step.args))
 
-    def _statement(self, code, target, step, g=None, plus=None, i="") -> Stmt:
+    def statement(self, code, target, step, fields=None, plus=None, temps="") -> Stmt:
         self.namespace.update(code.names)
         args = [self.names[a] for a in step.args]
-        fields = {"g": g, "out": self.names[step.slot], "t": f"t{step.slot}_{i}"}
+        fields = dict(fields or {}, out=self.names[step.slot], t=f"t{step.slot}_{temps}")
         lines = [line.format(*args, **fields) for line in code.lines]
         value = code.text.format(*args, **fields)
         reads = [fields[f] if isinstance(f, str) else args[f] for f in code.reads]
@@ -86,108 +105,64 @@ class Listing:
         text = "; ".join(lines + [f"{target} = {value}"] + ([f"del {', '.join(temps)}"] if temps else []))
         return Stmt(text, variables(reads), (target,))
 
-    # ------------------------------------------------------------ forward
-    def _forward(self, needed) -> list:
-        steps = self.schedule.steps
-        aliased = {a for step in steps if step.gate.aliases for a in step.args}
-        self.donors = {f"v{step.slot}" for step in steps
-                       if step.gate.elementwise and not step.gate.aliases and step.slot not in aliased}
-        return [self._step(step) for step in steps if f"v{step.slot}" in needed]
+    # ------------------------------------------------------------ the passes
+    def forward(self, needed: set) -> list:
+        return [_step(self, step) for step in self.schedule.steps if f"v{step.slot}" in needed]
 
-    def _step(self, step) -> Stmt:
-        name, speed = f"v{step.slot}", step.gate.speed
-        args = [self.names[a] for a in step.args]
-        special = self._constant_form(step)
-        if special is None and self._large(step.slot) and "forward" in speed:
-            special = f"{self.const('S', speed['forward'])}({', '.join(args)})"
-        if special is not None:
-            stmt = Stmt(f"{name} = {special.format(*args)}", variables(args), (name,))
-        else:
-            stmt = self._statement(lowering.forward(*self._pattern(step), "numpy"), name, step)
-        over = speed.get("ufunc") or speed.get("over")
-        if not over or not self._large(step.slot):
-            return stmt
-        donors = tuple(a for a in variables(args) if a in self.donors and
-                       self.shapes[step.slot] == self.shapes[int(a[1:])])
-        if not donors:
-            return stmt
-        if "ufunc" in speed:
-            inplace = f"{speed['ufunc']}({', '.join(args)}, out={{dst}})"
-        else:  # a unary rule that computes over its operand's array
-            inplace = f"{self.const('S', speed['over'])}({{dst}})"
-        return stmt._replace(inplace=inplace, donors=donors)
-
-    def _constant_form(self, step):
-        if not self.float64:
-            return None
-        for (k, value), form in step.gate.speed.get("constant", {}).items():
-            if self.consts[step.args[k]] == repr(value) and self.shapes[step.args[0]]:
-                return form
-        return None
-
-    # ------------------------------------------------------------ backward
-    def _backward(self) -> list:
-        plan = self.plan
+    def backward(self, plan):
+        """The backward statements, and slot -> the name of its cotangent."""
         seed = f"g{plan.seed}"
         out = [Stmt(f"{seed} = SEED({self.names[plan.seed]})", variables([self.names[plan.seed]]), (seed,))]
-        self.has_grad = {plan.seed}
-        # Slots whose cotangent is exactly ones of the slot's shape (float64 code).
-        self.ones = {plan.seed} if self.float64 else set()
+        grads = {plan.seed: seed}
+        ones = {plan.seed} if self.float64 else set()  # cotangents exactly ones of their shape
         for back in plan.steps:
-            step = back.step
-            for i, (a, need) in enumerate(zip(step.args, back.needs)):
+            for i, (a, need) in enumerate(zip(back.step.args, back.needs)):
                 if need:
-                    out.append(self._cotangent(step, i, a))
+                    out.append(_cotangent(self, back.step, i, grads, ones))
+        return out, grads
+
+    def tangents(self, tangents: dict) -> list:
+        out = []
+        for step in self.schedule.steps:
+            present = tuple(a in tangents and flows for a, flows in zip(step.args, step.gate.flows))
+            if not any(present):
+                continue
+            gate, options, shapes, consts = self.pattern(step)
+            code = lowering.tangent(gate, present, options, shapes, self.shapes[step.slot], consts, "numpy")
+            if code is None:
+                continue
+            stmt = self.statement(code, f"d{step.slot}", step, {f"t{k}": tangents[a] for k, a in
+                                                                 enumerate(step.args) if present[k]})
+            if code.expr.shape != self.shapes[step.slot]:  # as the interpreter: the value's shape
+                shape = self.const("S", self.shapes[step.slot])
+                stmt = stmt._replace(text=f"{stmt.text}; d{step.slot} = BT(d{step.slot}, {shape})")
+            out.append(stmt)
+            tangents[step.slot] = f"d{step.slot}"
         return out
 
-    def _cotangent(self, step, i, a) -> Stmt:
-        g, target = f"g{step.slot}", f"g{a}"
-        plus = target if a in self.has_grad else None
-        speed = step.gate.speed
-        if "vjp" in speed and self._large(step.slot):  # unary: the operand's shape
-            fn, operands = (speed["partial"], [self.names[step.slot]]) if step.slot in self.ones else \
-                (speed["vjp"], [g, self.names[step.slot]])
-            value = f"{self.const('S', fn)}({', '.join(operands)})"
-            reads = list(variables(operands))
-            if plus is not None:
-                value, reads = f"{plus} + ({value})", reads + [plus]
-            self.has_grad.add(a)
-            self.ones.discard(a)
-            return Stmt(f"{target} = {value}", tuple(reads), (target,))
-        pattern = self._pattern(step)
-        code = lowering.cotangent(pattern[0], i, pattern[1], pattern[2], self.shapes[step.slot], pattern[3],
-                                  "numpy", step.slot in self.ones)
-        if code.text == "{g}":
-            self.passes_on = True
-        if plus is not None:
-            self.ones.discard(a)
-        elif code.expr.ones:
-            self.ones.add(a)
-        self.has_grad.add(a)
-        return self._statement(code, target, step, g, plus, f"{i}_")
-
     # ------------------------------------------------------------ results
-    def _return(self) -> Stmt:
-        sched = self.schedule
-        reads, outputs, grads = [], [], []
-        for name, slot in sched.outputs:
-            value = self.names[slot]
-            reads += variables([value])
-            outputs.append(f"{self.const('K', name)}: EXPORT({value})")
-        for leaf in sched.leaves:
-            slot = leaf.slot
-            if slot in self.has_grad:
-                text = f"EXPORT(g{slot})"
-                reads.append(f"g{slot}")
-            else:
-                text = f"EXPORT(ZEROS_LIKE(v{slot}))"
-                reads.append(f"v{slot}")
-            grads.append(f"{self.const('K', leaf.name)}: {text}")
-        text = "{" + ", ".join(outputs) + "}, {" + ", ".join(grads) + "}"
-        return Stmt(f"return UNSHARED({text})" if self._may_share() else f"return {text}",
-                    tuple(dict.fromkeys(reads)))
+    def outputs(self) -> tuple:
+        return self.dict({name: (f"EXPORT({self.names[slot]})", [self.names[slot]])
+                          for name, slot in self.schedule.outputs})
 
-    def _may_share(self) -> bool:
+    def dict(self, items: dict) -> tuple:
+        text = "{" + ", ".join(f"{self.const('K', name)}: {source}" for name, (source, _) in items.items()) + "}"
+        return text, variables([r for _, reads in items.values() for r in reads])
+
+    def listing(self, later: list, parts: list, only=None) -> Listing:
+        texts = [text for text, _ in parts]
+        reads = tuple(dict.fromkeys(r for _, part in parts for r in part))
+        if self.may_share():
+            value = f"UNSHARED({texts[0]}, {texts[1] if len(texts) > 1 else '{}'})"
+            value += "[0]" if only == 0 else ""
+        else:
+            value = ", ".join(texts)
+        ret = Stmt(f"return {value}", reads)
+        forward = self.forward(_needed(self.schedule, later + [ret]))
+        params = tuple(f"v{leaf.slot}" for leaf in self.schedule.leaves)
+        return Listing(with_deletes(live(forward + later + [ret]), set(params)), params, self.namespace)
+
+    def may_share(self) -> bool:
         """Whether two results may be one array (see export.unshared): only through a gate
         that passes its cotangent on unchanged or whose value is a view, and only with two
         array results. Decided here once, as the check costs ~1 µs a call."""
@@ -197,8 +172,70 @@ class Listing:
             self.passes_on or any(step.gate.aliases for step in sched.steps))
 
 
-def _items(options) -> tuple:
-    return tuple(options.items()) if options else ()
+def _step(emit: _Emitter, step) -> Stmt:
+    """A forward statement, with the gate's speed forms where they apply."""
+    name, speed = f"v{step.slot}", step.gate.speed
+    args = [emit.names[a] for a in step.args]
+    special = _constant_form(emit, step)
+    if special is None and emit.large(step.slot) and "forward" in speed:
+        special = f"{emit.const('S', speed['forward'])}({', '.join(args)})"
+    if special is not None:
+        stmt = Stmt(f"{name} = {special.format(*args)}", variables(args), (name,))
+    else:
+        stmt = emit.statement(lowering.forward(*emit.pattern(step), "numpy"), name, step)
+    over = speed.get("ufunc") or speed.get("over")
+    if not over or not emit.large(step.slot):
+        return stmt
+    donors = tuple(a for a in variables(args) if a in emit.donors and
+                   emit.shapes[step.slot] == emit.shapes[int(a[1:])])
+    if not donors:
+        return stmt
+    if "ufunc" in speed:
+        inplace = f"{speed['ufunc']}({', '.join(args)}, out={{dst}})"
+    else:  # a unary rule that computes over its operand's array
+        inplace = f"{emit.const('S', speed['over'])}({{dst}})"
+    return stmt._replace(inplace=inplace, donors=donors)
+
+
+def _donors(schedule) -> set:
+    """Values whose array a later step may write its result into once nothing reads them:
+    fresh arrays made by an elementwise gate, never shared by an alias."""
+    aliased = {a for step in schedule.steps if step.gate.aliases for a in step.args}
+    return {f"v{step.slot}" for step in schedule.steps
+            if step.gate.elementwise and not step.gate.aliases and step.slot not in aliased}
+
+
+def _constant_form(emit: _Emitter, step):
+    if not emit.float64:
+        return None
+    for (k, value), form in step.gate.speed.get("constant", {}).items():
+        if emit.consts[step.args[k]] == repr(value) and emit.shapes[step.args[0]]:
+            return form
+    return None
+
+
+def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
+    a = step.args[i]
+    g, target = grads[step.slot], f"g{a}"
+    plus = grads.get(a)
+    grads[a] = target
+    speed = step.gate.speed
+    if "vjp" in speed and emit.large(step.slot):  # unary: the operand's shape
+        fn, operands = (speed["partial"], [emit.names[step.slot]]) if step.slot in ones else \
+            (speed["vjp"], [g, emit.names[step.slot]])
+        value, reads = f"{emit.const('S', fn)}({', '.join(operands)})", list(variables(operands))
+        if plus is not None:
+            value, reads = f"{plus} + ({value})", reads + [plus]
+        ones.discard(a)
+        return Stmt(f"{target} = {value}", tuple(reads), (target,))
+    gate, options, shapes, consts = emit.pattern(step)
+    code = lowering.cotangent(gate, i, options, shapes, emit.shapes[step.slot], consts, "numpy", step.slot in ones)
+    emit.passes_on |= code.text == "{g}"
+    if plus is not None:
+        ones.discard(a)
+    elif code.expr.ones:
+        ones.add(a)
+    return emit.statement(code, target, step, {"g": g}, plus, f"{i}_")
 
 
 def _needed(schedule, later) -> set:

@@ -25,7 +25,7 @@ class Stmt(NamedTuple):
 
 def variables(names) -> tuple:
     """The generated variables among operand sources (not literals or namespace constants)."""
-    return tuple(n for n in dict.fromkeys(names) if n[:1] in ("v", "g", "t") and n[1:2].isdigit())
+    return tuple(n for n in dict.fromkeys(names) if n[:1] in ("v", "g", "t", "d") and n[1:2].isdigit())
 
 
 def live(statements: list) -> list:

@@ -77,7 +77,7 @@ def _pow_db(out, a, b):
 
 elementwise("pow", _pow_da, _pow_db, impl=np.power, symbol="**", infix=Infix("**", 4, right=True),
             numpy="NP_POWER({0}, {1})", float="POW({0}, {1})", simplify=_simplify_pow,
-            names={"NP_POWER": np.power, "POW": math.pow},
+            names={"NP_POWER": np.power, "POW": math.pow}, numpy_names={"POW": np.power},
             # numpy's power of a float64 array by 2.0 is its square: the same bits, faster
             speed={"constant": {(1, 2.0): "{0} * {0}"}},
             doc="a ** b (right-associative; -x**2 is -(x**2))")

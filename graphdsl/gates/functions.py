@@ -18,7 +18,7 @@ from .record import elementwise
 def _unary(name, partial, fn, float_fn, **fields):
     upper = name.upper()
     return elementwise(name, partial, impl=fn, numpy=f"NP_{upper}({{0}})", float=f"{upper}({{0}})",
-                       names={f"NP_{upper}": fn, upper: float_fn}, **fields)
+                       names={f"NP_{upper}": fn, upper: float_fn}, numpy_names={upper: fn}, **fields)
 
 
 _unary("exp", lambda out, x: out, np.exp, math.exp, doc="e to the x; its derivative is its value")

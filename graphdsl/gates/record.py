@@ -66,6 +66,8 @@ class Gate:
     conditions: tuple = ()  # operands read as conditions (where's first): a bool is enough
     masks: tuple = ()  # operands that may be boolean masks in numpy code (a product's)
     names: dict = field(default_factory=dict)  # namespace entries the templates use
+    numpy_names: dict = field(default_factory=dict)  # the float names' numpy functions (same bits
+    # as the interpreter, for the float code of forward and jvp)
     # Properties generic code reads.
     exact: bool = False  # IEEE-exact on floats: folded on constants at build time
     keeps_ones: bool = False  # moves a cotangent of ones to ones (broadcast, expand...)

@@ -80,6 +80,9 @@ class Model:
         self.constants = {len(leaves) + i: op for i, op in enumerate(ops) if op.kind == "const"}
         self._graph = None
 
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, _graph=None)  # made again on first use, as after loading
+
     def graph(self) -> nx.DiGraph:
         """The frozen networkx graph: a node per slot with its data, edges from operand to gate."""
         with _GRAPH_LOCK:  # threads asking at once get one graph

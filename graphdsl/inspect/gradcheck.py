@@ -161,7 +161,7 @@ def check_gradients(program, of: str, eps: float, tolerance: float, bindings: di
 # ---------------------------------------------------------------- end to end
 def _end_to_end(program, of, named, grads, eps):
     plan = program.schedule.plans[of]
-    output = program.forward(**named)[of]
+    output = program.forward(named)[of]
     scale = 1e-3 * max(1.0, float(np.max(np.abs(output))) if np.size(output) else 1.0)
     worst, per_input, skipped = None, {}, []
     for leaf in program.schedule.leaves:
@@ -197,7 +197,7 @@ def _numeric(program, of: str, named: dict, name: str, eps: float):
             shifted = array.copy()
             shifted[index] += step
             value = shifted if array.ndim else float(shifted)
-            total.append(float(np.sum(program.forward(**{**named, name: value})[of])))
+            total.append(float(np.sum(program.forward({**named, name: value})[of])))
         result[index] = (total[0] - total[1]) / (2 * eps)
     return result if array.ndim else float(result)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import GraphError
 from . import interpret
-from .bindings import bind, to_value
+from .bindings import bind
 from .quiet import QUIET, RESTORE
 
 INPLACE_MIN = 1 << 12  # float64 elements from which the records' in-place speed forms pay
@@ -33,14 +33,14 @@ class NotVectorised(Exception):
     """A step a batched value reaches has no batch rule: use the per-row loop."""
 
 
-def run_batch(schedule, of: str, bindings: dict, rows: int):
+def run_batch(schedule, of: str, batched_values: dict, shared: dict, rows: int):
     """Outputs and gradients by name, each with a leading axis of ``rows``; None when the
-    graph does not vectorise (the caller then loops over rows)."""
+    graph does not vectorise (the caller then loops over rows). ``batched_values`` have
+    the batch axis (see rows.split), ``shared`` values are the same for every row."""
     leaves = schedule.leaves
     token = QUIET()
     try:
-        batched_values = {name: to_value(value, name) for name, value in bindings.items()}
-        row0 = bind(leaves, {name: value[0] for name, value in batched_values.items()})
+        row0 = bind(leaves, {**{name: value[0] for name, value in batched_values.items()}, **shared})
         lanes = Rows(schedule, interpret.shapes(schedule, row0), rows)
         values = interpret.start(schedule, row0)
         for leaf in leaves:

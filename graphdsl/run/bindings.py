@@ -6,6 +6,7 @@ import difflib
 import numpy as np
 
 from ..graph.build import shape_mismatch
+from .calls import OPTIONS
 from ..errors import BindingError
 
 _KEEP = (np.float16, np.float32, np.float64)
@@ -58,7 +59,7 @@ def bind(leaves, bindings: dict) -> list:
     known = {leaf.name for leaf in leaves}
     for name in bindings:
         if name not in known:
-            raise BindingError(_unknown(name, known))
+            raise BindingError(unknown_name(name, known))
     dims: dict = {}
     values = []
     for leaf in leaves:
@@ -67,8 +68,9 @@ def bind(leaves, bindings: dict) -> list:
         elif leaf.default is not None:
             value = leaf.default
         else:
+            example = f"{{'{leaf.name}': 1.0}}" if leaf.name in OPTIONS else f"{leaf.name}=1.0"
             raise BindingError(f"{leaf.kind} '{leaf.name}' has no value: bind it "
-                               f"(e.g. {leaf.name}=1.0) or give it a default", leaf.span)
+                               f"(e.g. {example}) or give it a default", leaf.span)
         if leaf.shape is not None:
             problem = shape_mismatch(np.shape(value), leaf.shape, dims)
             if problem:
@@ -77,7 +79,9 @@ def bind(leaves, bindings: dict) -> list:
     return values
 
 
-def _unknown(name: str, known) -> str:
+def unknown_name(name, known) -> str:
+    if not isinstance(name, str):
+        return f"a binding is named by an input or param's name (a str), got {name!r}"
     match = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f"; did you mean '{match[0]}'?" if match else ""
     names = sorted(known)

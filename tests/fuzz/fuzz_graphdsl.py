@@ -45,10 +45,11 @@ def fuzz_text(data: bytes) -> None:
         return
     bindings = {name: 0.5 for name in prog.inputs + prog.params if name not in prog.defaults()}
     everything = {**prog.defaults(), **bindings}
-    for entry in (lambda: prog.run(**bindings), lambda: prog.run(check_finite=True, **bindings),
-                  lambda: prog.forward(**bindings), lambda: prog.jvp(everything, {k: 1.0 for k in everything}),
-                  lambda: prog.check_gradients(**bindings),
-                  lambda: prog.run_batch(**{k: np.stack([v, v]) for k, v in everything.items()})):
+    tangents = {k: np.ones_like(v) for k, v in everything.items()}
+    for entry in (lambda: prog.run(bindings), lambda: prog.run(bindings, check_finite=True),
+                  lambda: prog.forward(bindings), lambda: prog.jvp(everything, tangents),
+                  lambda: prog.check_gradients(bindings),
+                  lambda: prog.run_batch({k: np.stack([v, v]) for k, v in everything.items()})):
         try:
             entry()
         except graphdsl.GraphError:

@@ -1,0 +1,54 @@
+"""How Program's methods take bindings: a positional mapping, keywords, or both.
+
+``prog.run({"x": 1.0})`` and ``prog.run(x=1.0)`` bind the same input. A positional
+mapping always means bindings, whatever its names. A keyword means a binding unless
+it names one of the method's own options (``of``, ``check_finite``...); a keyword
+that names both an option and an input or param of the model could mean either, so
+it is refused with a BindingError that says to pass the binding in the mapping,
+unless the mapping binds that name already (then the keyword can only be the
+option). An input named ``self`` or ``bindings`` is an ordinary keyword: those
+parameters are positional-only. No name given is ever silently left unbound.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import BindingError
+
+# The methods' own keywords: a leaf of one of these names is bound through a mapping.
+OPTIONS = frozenset({"of", "check_finite", "eps", "tolerance", "shared"})
+
+
+def resolve(method: str, leaves: frozenset, positional, named: dict, options: dict) -> dict:
+    """The bindings of one call, as a new dict; ``options`` (name -> value, None when not
+    given) gets the output named positionally. Raises BindingError or TypeError."""
+    if isinstance(positional, str):  # the output, positional as it always was: run("f", x=1)
+        if options.get("of") is not None:
+            raise TypeError(f"{method}() got the output twice: {positional!r} and of={options['of']!r}")
+        if "of" not in options:
+            raise TypeError(f"{method}() takes the bindings as a mapping or as keywords, got a str")
+        options["of"] = positional
+        positional = None
+    if positional is None:
+        bindings = named
+    elif isinstance(positional, Mapping):
+        bindings = dict(positional)
+        twice = sorted(set(bindings) & set(named))
+        if twice:
+            raise BindingError(f"{', '.join(map(repr, twice))} given both in the mapping and as a "
+                               f"keyword of {method}()")
+        bindings.update(named)
+    else:
+        raise TypeError(f"{method}() takes the bindings as a mapping of name -> value, "
+                        f"{method}({{'x': 1.0}}), or as keywords, {method}(x=1.0); "
+                        f"got {type(positional).__name__}")
+    for option, value in options.items():
+        if value is not None and option in leaves and option not in bindings:
+            raise BindingError(ambiguous(method, option))
+    return bindings
+
+
+def ambiguous(method: str, option: str) -> str:
+    return (f"'{option}' is both an input or param of this graph and an option of {method}(), so the "
+            f"keyword {option}=... could mean either: bind it in a mapping, "
+            f"{method}({{'{option}': 1.0}}), and give the option as a keyword next to it")
