@@ -311,11 +311,12 @@ class Program:
         with paused_gc():
             return _unpickled, (defaults.dumps((self._model, self._schedule, self._source)),)
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent."""
+    def _repr_mimebundle_(self, include=None, exclude=None, result: Result | None = None) -> dict:
+        """In a notebook: the picture as SVG, or the DOT text when Graphviz is absent (a
+        Result shows itself through here: with values and gradients on the edges)."""
         from .inspect.render import mimebundle
 
-        return mimebundle(self)
+        return mimebundle(self, result)
 
     def _repr_svg_(self):
         return self._repr_mimebundle_().get("image/svg+xml")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphdsl
-from graphdsl.run import batch
+from graphdsl.run import batch, rows as rows_module
 
 from test_compile import graphs
 
@@ -143,8 +143,8 @@ def check_shared(text, batched, once, vectorised, rtol=0.0, shared=None):
     rows = len(next(iter(batched.values())))
     got = prog.run_batch({**batched, **once}, shared=shared)
     assert got.rows == rows
-    splits = batch.split(prog._schedule.leaves, {**batched, **once}, shared or {})
-    assert (batch.run_batch(prog, got.of, *splits) is not None) == vectorised
+    splits = rows_module.split(prog.schedule.leaves, {**batched, **once}, shared or {})
+    assert (batch.run_batch(prog.schedule, got.of, *splits) is not None) == vectorised
     outputs, grads = loop_shared(prog, None, batched, {**once, **(shared or {})}, rows)
     for mine, theirs in [(got.outputs, outputs), (got.grads, grads)]:
         assert mine.keys() == theirs.keys()

@@ -24,7 +24,7 @@ def model(names):
 
 
 def expected(prog, bindings):
-    sched = prog._schedule
+    sched = prog.schedule
     return execute.forward(sched, bind(sched.leaves, bindings))[dict(sched.outputs)["f"]]
 
 

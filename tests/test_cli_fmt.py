@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from graphdsl.cli.graphrun import graphrun as cli
+from graphdsl.cli import graphrun as cli
 from graphrun_subprocess import graphrun
 
 MESSY = "output f=(x+y)*z  # f\ninput x=-2,y=5,z=-4\n"

@@ -98,7 +98,7 @@ def test_a_batch_file_without_rows_is_named_in_the_error(capsys, tmp_path):
 
 
 def test_batch_shares_inputs_as_run_batch_does(capsys, tmp_path):
-    # One rule (batch.split): --inputs values are shared by every row, the declared [2] of v
+    # One rule (run/rows.py: split): --inputs values are shared by every row, the declared [2] of v
     # and the undeclared W alike; a --batch column of v's declared rank is shared too.
     model = tmp_path / "m.graph"
     model.write_text("input x, W, v: [2]\noutput f = sum(W * x) + sum(v * x)\n")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.cli.graphrun import graphrun as cli
-from graphdsl.cli.graphrun import train as cli_train
+from graphdsl.cli import graphrun as cli
+from graphdsl.cli import train as cli_train
 from graphdsl.train.datafiles import read_data
 from graphrun_subprocess import graphrun
 

@@ -290,7 +290,7 @@ def _kernel_source(prog, of, inputs):
     values = [inputs[leaf.name] for leaf in prog.schedule.leaves]
     with np.errstate(all="ignore"):
         shapes = execute.shapes(prog.schedule, values)
-    listing = numpycode.Listing(prog.schedule, of, shapes, True)
+    listing = numpycode.run_listing(prog.schedule, of, shapes, True)
     return codegen.source(listing.statements, listing.params, "arrays")
 
 

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from graphdsl.cli.graphrun import console
+from graphdsl.cli import console
 from graphdsl.cli.console import CommandError, UsageError, guarded, parse_inputs
 from graphdsl.errors import BindingError, GraphSyntaxError, Span
 

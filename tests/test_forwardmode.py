@@ -14,24 +14,25 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import graphdsl
-from graphdsl import codegen, program, rules
+from graphdsl import program
+from graphdsl.compiled import numpycode, source as codegen
 from graphdsl.run import interpret as execute
 from graphdsl.run.bindings import bind, to_value
-from graphdsl.codegen import export
+from graphdsl.run.export import export
 from graphdsl.gates import GATES
 
 from test_compile import SCALARS, SHAPE_SETS, _call, graphs, values
 
 
 def reference_forward(prog, bindings):
-    sched = prog._schedule
+    sched = prog.schedule
     with np.errstate(all="ignore"):
         values = execute.forward(sched, bind(sched.leaves, bindings))
     return {name: export(values[slot]) for name, slot in sched.outputs}
 
 
 def reference_jvp(prog, bindings, tangents):
-    sched = prog._schedule
+    sched = prog.schedule
     slots = {leaf.name: leaf.slot for leaf in sched.leaves}
     with np.errstate(all="ignore"):
         values = execute.forward(sched, bind(sched.leaves, bindings))
@@ -103,9 +104,9 @@ def test_every_gate_on_arrays(name):
     rng = np.random.default_rng(1)
     for sa, sb in SHAPE_SETS:
         a, b = rng.uniform(0.2, 2.0, sa), rng.uniform(-2.0, 2.0, sb)
-        text = f"input a, b\noutput f = sum({name}({', '.join('ab'[:gate.arity])})), g = {name}(a, b)" \
-            if gate.arity == 2 else f"input a, b\noutput f = sum({name}(a)) + sum(b), g = {name}(a)"
-        check(text, a=float(a) if sa == () else a, b=b)
+        operands = ", ".join("abc"[:gate.arity])
+        text = f"input a, b, c\noutput f = sum({name}({operands})) + sum(b) + sum(c), g = {name}({operands})"
+        check(text, a=float(a) if sa == () else a, b=b, c=rng.uniform(-1.0, 1.0, sb))
 
 
 def test_losses_with_tangents_of_labels_too():
@@ -132,14 +133,14 @@ def test_random_array_graphs_give_the_interpreters_bits(text, shape, seed):
 
 @settings(max_examples=30, deadline=None)
 @given(graphs(), st.integers(0, 2 ** 31))
-def test_large_arrays_in_place_and_fused_give_the_interpreters_bits(text, seed):
+def test_large_arrays_in_place_give_the_interpreters_bits(text, seed):
     rng = np.random.default_rng(seed)
-    old = rules.INPLACE_MIN, codegen.FUSE_MIN
-    rules.INPLACE_MIN, codegen.FUSE_MIN = 1, 1  # every array in-place and fused (with numexpr)
+    old = numpycode.INPLACE_MIN
+    numpycode.INPLACE_MIN = 1  # every array in-place
     try:
         check(text, x=rng.uniform(-3, 3, (2, 3)), y=rng.uniform(-3, 3, 3), z=float(rng.uniform(-3, 3)))
     finally:
-        rules.INPLACE_MIN, codegen.FUSE_MIN = old
+        numpycode.INPLACE_MIN = old
 
 
 @settings(max_examples=30, deadline=None)

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphdsl
-from graphdsl.cli.graphrun import graphrun as cli
+from graphdsl.cli import graphrun as cli
 from graphdsl.inspect.explain import explain
 from fuzzing import budget, programs
 from graphrun_subprocess import EXAMPLES, graphrun

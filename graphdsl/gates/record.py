@@ -80,6 +80,12 @@ class Gate:
     differentiable: bool = True
     doc: str = ""
 
+    def __reduce__(self):
+        # Pickled by name (its rules are functions of the gate table): a Program's steps hold gates.
+        if GATES.get(self.name) is not self:
+            raise TypeError(f"gate '{self.name}' is not the registered one: it cannot be pickled by name")
+        return registered, (self.name,)
+
     # ------------------------------------------------------------ options and shapes
     def option_items(self, given: dict) -> tuple:
         """Every option, defaults filled in, in declaration order (a hashable key)."""
@@ -227,6 +233,10 @@ class Gate:
 
 def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
+
+
+def registered(name: str) -> Gate:
+    return GATES[name]
 
 
 def register(gate: Gate) -> Gate:

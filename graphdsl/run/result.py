@@ -37,7 +37,7 @@ class Result:
         self.program = program
         self.of = of
         self._passes_done, self._bindings = (values, grads), None
-        self.outputs, self.grads = pack(program._schedule, values, grads)
+        self.outputs, self.grads = pack(program.schedule, values, grads)
 
     @classmethod
     def _lazy(cls, program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
@@ -57,7 +57,7 @@ class Result:
         try:
             return self._passes_done
         except AttributeError:  # a compiled run: recompute every node on the reference interpreter
-            sched = self.program._schedule
+            sched = self.program.schedule
             with np.errstate(all="ignore"):
                 values = execute.forward(sched, bind(sched.leaves, self._bindings))
                 grads = execute.backward(sched, self.of, values)
@@ -92,12 +92,12 @@ class Result:
     @property
     def values(self) -> dict:
         """Every node's value, keyed by node id."""
-        return {node: export(v) for node, v in zip(self.program._schedule.ids, self._values)}
+        return {node: export(v) for node, v in zip(self.program.schedule.ids, self._values)}
 
     @property
     def node_grads(self) -> dict:
         """The gradient of the differentiated output at every node a gradient reaches."""
-        return {node: export(g) for node, g in zip(self.program._schedule.ids, self._grads)
+        return {node: export(g) for node, g in zip(self.program.schedule.ids, self._grads)
                 if g is not None}
 
     def __repr__(self) -> str:
@@ -105,9 +105,7 @@ class Result:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """In a notebook: the picture with values and gradients on the edges (SVG or DOT text)."""
-        from .render import mimebundle
-
-        return mimebundle(self.program, self)
+        return self.program._repr_mimebundle_(include, exclude, result=self)
 
     def _repr_svg_(self):
         return self._repr_mimebundle_().get("image/svg+xml")
