@@ -53,11 +53,11 @@ def test_the_tests_that_need_graphviz_skip_without_it(tmp_path):
     draws with dot skips, saying why, instead of failing (here dot is hidden from PATH)."""
     environment = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     environment["PATH"] = str(tmp_path)  # an empty folder: no dot on it
-    tests = ["tests/test_render.py", "tests/test_docs.py::test_committed_figures_are_current",
-             "tests/test_cli.py::test_dot_and_render_write_files_atomically",
-             "tests/test_cli.py::test_dpi_sets_the_resolution_of_a_png",
-             "tests/test_cli.py::test_render_without_graphviz_prints_the_numbers_then_says_how_to_install_it",
-             "tests/test_dot_layout.py"]
+    tests = ["tests/inspect/test_render.py", "tests/test_docs.py::test_committed_figures_are_current",
+             "tests/cli/test_cli.py::test_dot_and_render_write_files_atomically",
+             "tests/cli/test_cli.py::test_dpi_sets_the_resolution_of_a_png",
+             "tests/cli/test_cli.py::test_render_without_graphviz_prints_the_numbers_then_says_how_to_install_it",
+             "tests/inspect/test_dot_layout.py"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *tests],
                           cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -11,7 +11,7 @@ import pytest
 import graphdsl
 from graphdsl.inspect.explain import edge_gradients, explain
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.graph"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
 
 
 def texts(source, **bindings):

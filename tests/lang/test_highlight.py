@@ -27,7 +27,7 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator  # no
 
 from graphdsl.lang.highlight import BUILTINS, GraphLexer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.graph"))
 TEXTMATE = ROOT / "editors" / "graph.tmLanguage.json"
 SAMPLE = """\
@@ -149,6 +149,6 @@ def test_the_textmate_tokenizer_here_agrees_with_vscode_textmate():
     texts += [program(seed)[0].replace("\r", "") for seed in range(20)]
     grammar = Grammar(TEXTMATE)
     for text in texts:
-        done = subprocess.run([node, str(Path(__file__).parent / "textmate_tokenize.js"), str(TEXTMATE)],
+        done = subprocess.run([node, str(Path(__file__).resolve().parents[1] / "textmate_tokenize.js"), str(TEXTMATE)],
                               input=text, capture_output=True, text=True, env=dict(os.environ), check=True)
         assert [[list(s) for s in line] for line in grammar.scopes(text)] == json.loads(done.stdout)

@@ -17,7 +17,7 @@ from graphdsl.gates import GATES, Gate
 
 from test_compile import graphs, values
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.graph"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
 

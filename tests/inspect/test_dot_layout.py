@@ -11,7 +11,7 @@ import graphdsl
 from optional import needs_dot
 from picture_layout import problems
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(path.stem for path in EXAMPLES.glob("*.graph"))
 # In this 30-node graph, where y feeds four gates across the picture, Graphviz (2.43) routes
 # one of y's edges across the label of another edge; the text stays legible.

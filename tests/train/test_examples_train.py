@@ -12,7 +12,7 @@ import pytest
 import graphdsl
 from graphdsl.train.datafiles import read_data
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _script(name):

@@ -12,7 +12,7 @@ from graphdsl.lang import syntax as S
 from graphdsl.lang.canonical import check, format_text
 from graphdsl.lang.parse import parse
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.graph"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
 
 
 def canonical(text: str) -> str:

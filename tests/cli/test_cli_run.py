@@ -11,7 +11,7 @@ import graphdsl
 from graphdsl.cli import graphrun as cli
 from graphdsl.cli.run import aligned
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MUL_ADD = str(EXAMPLES / "mul_add.graph")
 
 

@@ -17,7 +17,7 @@ from graphdsl.cli import train as cli_train
 from graphdsl.train.datafiles import read_data
 from graphrun_subprocess import graphrun
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SOFTMAX = str(EXAMPLES / "softmax_classifier.graph")
 SPIRAL = str(EXAMPLES / "spiral.npz")
 

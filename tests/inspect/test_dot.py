@@ -11,7 +11,7 @@ import pytest
 import graphdsl
 from graphdsl.inspect.dot import to_dot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "docs" / "figures" / "mul_add.dot"  # regenerate: python docs/make_figures.py
 
 
