@@ -5,10 +5,9 @@ Three requests: ``model`` (the model's description, and whether its file changed
 ``run`` (SPEC §6's /api/run: the object of ``graphrun --json`` plus ``values`` and
 ``node_grads``; on request the explain steps, the gradient check, and the text of every
 number on the picture: ``labels``) and ``picture`` (the annotated SVG of a run, see
-picture.py). Every
-answer is ``(status, data)``: 200, 400 for a request that cannot be answered (with
-``{"error", "line", "column"}``, and ``text``: the error as graphrun prints it), or 500
-for a bug in graphdsl (a message, never a traceback).
+picture.py). Every answer is ``(status, data)``: 200, 400 for a request that cannot be
+answered (with ``{"error", "line", "column"}``, and ``text``: the error as graphrun
+prints it), or 500 for a bug in graphdsl (a message, never a traceback).
 """
 from __future__ import annotations
 
