@@ -145,9 +145,11 @@ def test_version_and_help():
     usage = text.split("\n\n")[0]  # every command, in the usage lines and in the list of commands
     assert usage.splitlines() == ["usage: graphrun MODEL [options]",
                                   "       graphrun train MODEL --data FILE [options]",
-                                  "       graphrun fmt FILE... [--check] [--diff]"]
+                                  "       graphrun fmt FILE... [--check] [--diff]",
+                                  "       graphrun serve MODEL [--port N] [--quiz] [options]"]
     assert "graphrun train ...          train the params on data (graphrun train --help)" in text
     assert "graphrun fmt ...            rewrite files in the canonical layout (graphrun fmt --help)" in text
+    assert "graphrun serve ...          the interactive page: move an input, watch values and gradients" in text
     assert "--force" in text and "'-': read it from standard input" in text
 
 
