@@ -65,25 +65,55 @@ def edge_id(source: str, target: str, index: int) -> str:
     return f"edge:{source}->{target}:{index}"
 
 
+def port_edge_id(call: str, source: str) -> str:
+    """The SVG ``id`` of the edge feeding the port of ``source`` into the call ``call``."""
+    return f"edge:{source}->{port_id(call, source)}"
+
+
+def edge_grads_of(result) -> dict:
+    """The gradient flowing back along each operand edge: ``{(gate, index): gradient}``,
+    in backward order."""
+    return {(edge.step.node, edge.index): edge.gradient for edge in edge_gradients(result)}
+
+
+def gradient_sums(program, edge_grads: dict) -> tuple:
+    """``(totals, ports)``: the gradients the picture writes besides each edge's share
+    (``edge_grads``, from :func:`edge_grads_of`): each node's sum of its shares, and each
+    port's, ``{(call, source): gradient}`` (None where no gradient passes)."""
+    graph, totals, ports = program.graph, {}, {}
+    for (node, index), gradient in edge_grads.items():
+        target = graph.nodes[node]["args"][index]
+        totals[target] = _plus(totals.get(target), gradient)
+    for node in program.forward_order:
+        for index, arg in enumerate(graph.nodes[node].get("args", ())):
+            for scope in entered_calls(graph, node, arg):
+                key = (scope[-1][1], arg)
+                ports[key] = _plus(ports.get(key), edge_grads.get((node, index)))
+    return totals, ports
+
+
+def entered_calls(graph, node: str, arg: str) -> list:
+    """The calls that the edge from ``arg`` to ``node`` enters, outermost first (each
+    as the scope up to it): ``node`` sits in them and ``arg`` does not."""
+    inner, outer = graph.nodes[node]["scope"], graph.nodes[arg]["scope"]
+    return [inner[:depth + 1] for depth in range(_common_prefix(inner, outer), len(inner))]
+
+
 class _Picture:
     def __init__(self, program, result, gradients: bool):
         self.program, self.graph = program, program.graph
         self.names = NodeNames(self.graph, _TOOLTIP_BUDGET)
         self.values = (dict(zip(program.forward_order, result._values)) if result is not None else {})
         self.of = result.of if result is not None and gradients else None
-        self.edge_grads, self.totals = {}, {}
-        if self.of is not None:
-            for edge in edge_gradients(result):
-                target = self.graph.nodes[edge.step.node]["args"][edge.index]
-                self.edge_grads[(edge.step.node, edge.index)] = edge.gradient
-                self.totals[target] = _plus(self.totals.get(target), edge.gradient)
+        self.edge_grads = edge_grads_of(result) if self.of is not None else {}
+        self.totals, self.port_grads = gradient_sums(program, self.edge_grads)
         self.dot = pydot.Dot("graphdsl", graph_type="digraph", rankdir="LR", fontname="Helvetica",
                              fontsize="11", nodesep="0.45", ranksep="0.5")
         self.dot.set_node_defaults(fontname="Helvetica", fontsize="12")
         self.dot.set_edge_defaults(fontname="Helvetica", fontsize="10", arrowsize="0.7")
         self.clusters: dict = {}
         self.repeats = repeat_lengths(self.graph)
-        self.ports: dict = {}  # (call, source) -> [the edge that feeds the port, its gradient]
+        self.ports: dict = {}  # (call, source) -> the edge that feeds the port
         self.roles_shown = False
 
     def build(self) -> pydot.Dot:
@@ -92,9 +122,9 @@ class _Picture:
         for node in self.program.forward_order:
             for index, arg in enumerate(self.graph.nodes[node].get("args", ())):
                 self._edge(node, index, arg)
-        for (_, source), ((feeder, port, attrs), gradient) in self.ports.items():
-            if self._labelled(source):
-                attrs["label"] = edge_label(self.values[source], gradient)
+        for key, (feeder, port, attrs) in self.ports.items():
+            if self._labelled(key[1]):
+                attrs["label"] = edge_label(self.values[key[1]], self.port_grads.get(key))
             self.dot.add_edge(pydot.Edge(feeder, port, **attrs))
         for name in self.program.outputs:
             self._output(name)
@@ -195,10 +225,8 @@ class _Picture:
         every call that ``node`` sits in and ``arg`` does not."""
         gradient = self.edge_grads.get((node, index))
         source = _id(arg)
-        inner, outer = self.graph.nodes[node]["scope"], self.graph.nodes[arg]["scope"]
-        shared = _common_prefix(inner, outer)
-        for depth in range(shared, len(inner)):
-            source = self._port(inner[:depth + 1], arg, source, gradient)
+        for scope in entered_calls(self.graph, node, arg):
+            source = self._port(scope, arg, source)
         attrs = {"id": _quoted(edge_id(arg, node, index))}
         if self.graph.nodes[node].get("gate") in ROLES:
             attrs["headport"] = f"p{index}:w"
@@ -207,9 +235,8 @@ class _Picture:
             attrs["label"] = edge_label(self.values[arg], gradient)
         self.dot.add_edge(pydot.Edge(source, _id(node), **{"class": "operand"}, **attrs))
 
-    def _port(self, scope: tuple, arg: str, feeder: str, gradient) -> str:
-        """The port of ``arg`` into the innermost call of ``scope`` (made on first use);
-        ``gradient``, this edge's share, adds to the gradient flowing back through it."""
+    def _port(self, scope: tuple, arg: str, feeder: str) -> str:
+        """The port of ``arg`` into the innermost call of ``scope`` (made on first use)."""
         call = scope[-1][1]
         key = (call, arg)
         if key not in self.ports:
@@ -218,10 +245,8 @@ class _Picture:
                 port, shape="box", style="rounded", color=CONST_COLOR, fontsize="10", height="0.25",
                 margin="0.05,0.03", label=f"<{escape(self._port_name(arg))}>", id=_quoted(port_id(call, arg)),
                 tooltip=_quoted(f"{self.names.display(arg)} passed into {scope[-1][0]}"), **{"class": "port"}))
-            ends = (feeder, port, {"id": _quoted(f"edge:{arg}->{port_id(call, arg)}"), "class": "port"})
-            self.ports[key] = [ends, None]
-        self.ports[key][1] = _plus(self.ports[key][1], gradient)
-        return self.ports[key][0][1]
+            self.ports[key] = (feeder, port, {"id": _quoted(port_edge_id(call, arg)), "class": "port"})
+        return self.ports[key][1]
 
     def _port_name(self, arg: str) -> str:
         data = self.graph.nodes[arg]

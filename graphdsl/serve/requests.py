@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..train.datafiles import DataFileError, json_int, json_values, text_number
 
 MAX_BODY = 1_000_000  # bytes (SPEC §6: bodies over 1 MB get 413)
-_KEYS = {"run": {"inputs", "of", "explain", "check"}, "picture": {"inputs", "of"}}
+_KEYS = {"run": {"inputs", "of", "explain", "check", "labels"}, "picture": {"inputs", "of"}}
 
 
 class BadRequest(Exception):
@@ -30,6 +30,7 @@ class RunRequest:
     of: str | None = None
     explain: bool = False
     check: bool = False
+    labels: bool = False  # the text of every number on the picture (picture.labels)
 
 
 def parse_body(body: bytes) -> dict:
@@ -70,7 +71,7 @@ def run_request(data: dict, kind: str = "run") -> RunRequest:
     if of is not None and not isinstance(of, str):
         raise BadRequest('"of" must be the name of an output, as a string')
     flags = {}
-    for flag in ("explain", "check"):
+    for flag in ("explain", "check", "labels"):
         value = data.get(flag, False)
         if not isinstance(value, bool):
             raise BadRequest(f'"{flag}" must be true or false')

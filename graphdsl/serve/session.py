@@ -3,10 +3,11 @@ server of ``graphrun serve``, or a Jupyter widget's comm).
 
 Three requests: ``model`` (the model's description, and whether its file changed),
 ``run`` (SPEC §6's /api/run: the object of ``graphrun --json`` plus ``values`` and
-``node_grads``) and ``picture`` (the annotated SVG of a run, see picture.py). Every
-answer is ``(status, data)``: 200, 400 for a request that cannot be answered (with
-``{"error", "line", "column"}``, and ``text``: the error as graphrun prints it), or 500
-for a bug in graphdsl (a message, never a traceback).
+``node_grads``; on request the explain steps, the gradient check, and the text of every
+number on the picture: ``labels``) and ``picture`` (the annotated SVG of a run, see
+picture.py). Every answer is ``(status, data)``: 200, 400 for a request that cannot be
+answered (with ``{"error", "line", "column"}``, and ``text``: the error as graphrun
+prints it), or 500 for a bug in graphdsl (a message, never a traceback).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..inspect.explain import NodeNames, explain
 from ..inspect.numbers import shape_text, to_json
 from ..inspect.gradcheck import check_gradients
 from ..inspect.render import PICTURE_LIMIT
-from .picture import PictureUnavailable, draw
+from .picture import PictureUnavailable, draw, labels
 from .requests import BadRequest, parse_body, run_request
 
 
@@ -81,7 +82,7 @@ class Session:
         steps = explain(result) if request.explain else None
         report = (check_gradients(program, result.of, 1e-6, 1e-5, request.bindings)
                   if request.check else None)
-        return self._answer(result, steps, report)
+        return self._answer(result, steps, report, request.labels)
 
     def picture(self, request) -> dict:
         """The annotated picture of a run, with the run's answer (explain steps included)."""
@@ -89,7 +90,7 @@ class Session:
         result = program._run(request.of, request.bindings)
         # A graph too large to draw gets no steps either: a page cannot show 100,000 of them.
         steps = explain(result) if len(program.forward_order) <= PICTURE_LIMIT else None
-        answer = {"run": self._answer(result, steps, None)}
+        answer = {"run": self._answer(result, steps, None, True)}
         try:
             answer["svg"], answer["complete"] = draw(program, result, steps)
         except PictureUnavailable as err:
@@ -104,10 +105,13 @@ class Session:
         return self.model.program
 
     @staticmethod
-    def _answer(result, steps, report) -> dict:
+    def _answer(result, steps, report, with_labels: bool = False) -> dict:
         data = json_object(result, True, steps, report)
-        data["values"] = to_json(result.values)
+        values = result.values
+        data["values"] = to_json(values)
         data["node_grads"] = to_json(result.node_grads)
+        if with_labels and len(result.program.forward_order) <= PICTURE_LIMIT:
+            data["labels"] = labels(result.program, result, steps, values)
         return data
 
     def _description(self, program) -> dict:

@@ -149,7 +149,7 @@ def test_version_and_help():
                                   "       graphrun serve MODEL [--port N] [--quiz] [options]"]
     assert "graphrun train ...          train the params on data (graphrun train --help)" in text
     assert "graphrun fmt ...            rewrite files in the canonical layout (graphrun fmt --help)" in text
-    assert "graphrun serve ..." in text
+    assert "graphrun serve ...          the interactive page: move an input, watch values and gradients" in text
     assert "--force" in text and "'-': read it from standard input" in text
 
 

@@ -2,6 +2,7 @@
 data-input, data-node/data-value/data-grad, data-output, data-grad-of, data-error,
 data-action, data-control, and the quiz's data-answer/data-correct."""
 import json
+import math
 import os
 import shutil
 import statistics
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from browser import Page, needs_browser
+from graphdsl.inspect.numbers import format_number
 from graphdsl.inspect.render import find_dot
 from serving import post, running
 
@@ -38,8 +40,27 @@ def number(text):
     return json.loads(text) if text not in ("NaN", "Infinity", "-Infinity") else float(text)
 
 
+def ran(server, body):
+    """/api/run's answer, with the text of every number on the picture."""
+    status, data = post(server, "/api/run", {**body, "labels": True})
+    assert status == 200
+    return data
+
+
+def picture_texts(page):
+    """``[(slot, line, text)]`` of every number on the picture."""
+    return page.page.eval_on_selector_all(
+        ".gd-picture tspan[data-slot]", "els => els.map(e => [e.dataset.slot, Number(e.dataset.line), e.textContent])")
+
+
+def lines_of(page, selector):
+    """The texts of an element of the picture (its <title> and <text>s), one by one."""
+    return page.page.eval_on_selector_all(f"{selector} title, {selector} text", "els => els.map(e => e.textContent)")
+
+
 def assert_page_shows(page, data):
-    """Every node's data-value and data-grad, every output and gradient, as /api/run says."""
+    """Every node's data-value and data-grad, every output and gradient, and every number
+    on the picture, as /api/run says."""
     values = page.attributes("[data-node]", "data-value")
     grads = page.attributes("[data-node]", "data-grad")
     assert set(values) == set(data["values"])
@@ -51,6 +72,10 @@ def assert_page_shows(page, data):
         np.testing.assert_array_equal(number(page.page.text_content(f'[data-output="{name}"]')), value)
     for name, value in data["gradients"].items():
         np.testing.assert_array_equal(number(page.page.text_content(f'[data-grad-of="{name}"]')), value)
+    texts = picture_texts(page)
+    assert texts and {slot for slot, _, _ in texts} == set(data["labels"])
+    for slot, line, text in texts:
+        assert text == data["labels"][slot][line], slot
 
 
 def latency(page, name, text, output):
@@ -86,7 +111,7 @@ def changes(start: str):
 def test_a_change_updates_every_number_within_100_ms(open_page, example):
     with running(f"examples/{example}.graph") as server:
         page = open_page(server.url)
-        assert_page_shows(page, post(server, "/api/run", {})[1])
+        assert_page_shows(page, ran(server, {}))
         fields = page.page.eval_on_selector_all("[data-input]", "els => els.map(e => [e.dataset.input, e.value])")
         leaf, start = next(((n, v) for n, v in fields if not v.startswith("[")), fields[0])
         output = page.page.get_attribute("[data-output]", "data-output")
@@ -95,7 +120,7 @@ def test_a_change_updates_every_number_within_100_ms(open_page, example):
             times.append(latency(page, leaf, text, output))
             page.settled(None)
         inputs = {leaf: json.loads(text)}
-        assert_page_shows(page, post(server, "/api/run", {"inputs": inputs})[1])
+        assert_page_shows(page, ran(server, {"inputs": inputs}))
         print(f"\n{example}: change -> every number shown: median {statistics.median(times):.1f} ms, "
               f"max {max(times):.1f} ms over {len(times)} changes")
         assert statistics.median(times) < 100
@@ -123,7 +148,7 @@ def test_a_slider_moves_the_numbers(open_page):
         page.page.locator('[data-slider="x1"]').fill("1.5")
         page.settled(before)
         assert page.page.input_value('[data-input="x1"]') == "1.5"
-        assert_page_shows(page, post(server, "/api/run", {"inputs": {"x1": 1.5}})[1])
+        assert_page_shows(page, ran(server, {"inputs": {"x1": 1.5}}))
 
 
 def test_arrays_a_json_field_each(open_page):
@@ -132,7 +157,7 @@ def test_arrays_a_json_field_each(open_page):
         page.change("W", "[[1, 2], [3, 4]]")
         page.change("x", "[1, -1]")
         assert page.page.text_content('[data-grad-of="x"]') == "[-8,-12]"
-        assert_page_shows(page, post(server, "/api/run", {"inputs": {"W": [[1, 2], [3, 4]], "x": [1, -1]}})[1])
+        assert_page_shows(page, ran(server, {"inputs": {"W": [[1, 2], [3, 4]], "x": [1, -1]}}))
         page.page.fill('[data-input="x"]', "[1, oops]")
         page.page.dispatch_event('[data-input="x"]', "change")
         assert "x: is not a JSON array" in page.page.text_content("[data-error]")
@@ -150,7 +175,7 @@ def test_the_output_selector(open_page):
         before = page.runs()
         page.page.select_option('[data-control="of"]', "f")
         page.settled(before)
-        data = post(server, "/api/run", {"of": "f"})[1]
+        data = ran(server, {"of": "f"})
         assert_page_shows(page, data)
         assert page.page.text_content('[data-grad-of="w0"]') == json.dumps(data["gradients"]["w0"])
 
@@ -158,13 +183,13 @@ def test_the_output_selector(open_page):
 def test_step_and_reset(open_page):
     with running("examples/logistic_regression.graph") as server:
         page = open_page(server.url)
-        start = post(server, "/api/run", {})[1]
+        start = ran(server, {})
         page.page.fill('[data-control="lr"]', "0.5")
         page.click("step")
         stepped = {name: start["values"][name] - 0.5 * start["gradients"][name] for name in ("w0", "w1", "w2")}
         for name, value in stepped.items():
             assert float(page.page.input_value(f'[data-input="{name}"]')) == value
-        assert_page_shows(page, post(server, "/api/run", {"inputs": stepped})[1])
+        assert_page_shows(page, ran(server, {"inputs": stepped}))
         assert float(page.page.text_content('[data-output="loss"]')) < start["outputs"]["loss"]
         page.click("reset")
         assert page.page.input_value('[data-input="w0"]') == "2"
@@ -211,6 +236,106 @@ def test_each_explain_step_highlights_its_edge(open_page):
         assert page.page.locator(".gd-step.gd-active").get_attribute("data-step") == str(len(steps) - 2)
 
 
+def test_each_step_through_a_port_lights_the_port_too(open_page):
+    with running("examples/logistic_map.graph") as server:
+        page = open_page(server.url)
+        steps = post(server, "/api/run", {"explain": True})[1]["explain"]
+        entering = [i for i, step in enumerate(steps) if step["target"] == "x"]
+        assert entering
+        for i in entering:
+            page.page.locator(".gd-step").nth(i).click()
+            lit = page.page.eval_on_selector_all("g.gd-hl[id]", "els => els.map(e => e.id)")
+            step = steps[i]
+            assert set(lit) == {f"edge:x->{step['node']}:{step['operand']}", "edge:x->port:f@1:x", "port:f@1:x",
+                                "node:x", f"node:{step['node']}"}
+
+
+SUMMARY = "input x = [1, 2, 3, 4, 5, 6]\noutput f = sum(x * x)"
+
+
+def test_a_large_arrays_summary_changes_in_place(open_page):
+    import graphdsl
+
+    with running(graphdsl.loads(SUMMARY)) as server:
+        page = open_page(server.url)
+        page.page.evaluate("document.querySelector('.gd-picture svg').dataset.first = 'yes'")
+        page.change("x", "[-3, 0.5, 2, 2, 2, 7]")
+        assert page.page.get_attribute(".gd-picture svg", "data-first") == "yes"  # not drawn anew
+        box = lines_of(page, '[data-node="x"]')
+        assert box == ["x", "x", " = [6]: -3, 0.5, 2, …", "min -3, max 7", "df/dx = [6]: -6, 1, 4, …",
+                       "min -6, max 14"]  # its title, then its label
+        assert_page_shows(page, ran(server, {"inputs": {"x": [-3, 0.5, 2, 2, 2, 7]}}))
+
+
+SIZE = """() => { const svg = document.querySelector('.gd-picture svg'), frame = svg.parentNode;
+    const box = svg.getBoundingClientRect(), view = svg.viewBox.baseVal;
+    return [box.width, box.height, view.width * 4 / 3, view.height * 4 / 3, frame.scrollWidth > frame.clientWidth]; }"""
+
+
+@pytest.mark.parametrize("example, scrolls", [("mul_add", False), ("two_layer_net", True)])
+def test_the_fitted_picture_is_scaled_as_a_whole(open_page, example, scrolls):
+    with running(f"examples/{example}.graph") as server:
+        page = open_page(server.url)
+        width, height, natural_width, natural_height, scrolled = page.page.evaluate(SIZE)
+        scale = width / natural_width
+        assert 0.745 <= scale <= 1.505 and abs(height / natural_height - scale) < 0.01  # no blank margins
+        assert scrolled == scrolls  # a small graph grows to fit; a large one stays readable, and scrolls
+        if not scrolls:  # a narrower window: the picture follows
+            page.page.set_viewport_size({"width": 1000, "height": 950})
+            page.page.wait_for_function("([w]) => document.querySelector('.gd-picture svg')"
+                                        ".getBoundingClientRect().width < w", arg=[width])
+            assert page.page.evaluate(SIZE)[4] is False
+        page.click("zoom", settle=False)
+        assert page.page.evaluate(SIZE)[:2] == pytest.approx([natural_width, natural_height], abs=1)
+
+
+CENTRES = """() => [...document.querySelectorAll('.gd-picture tspan[data-slot]')].map((span) => {
+    const box = span.parentNode.getBBox();
+    return [span.dataset.slot, span.parentNode.getAttribute('text-anchor'), box.x + box.width / 2];
+})"""
+
+
+def test_a_number_of_another_width_stays_centred_where_the_first_was(open_page):
+    with running("examples/sin_product.graph") as server:
+        page = open_page(server.url)
+        before = page.page.evaluate(CENTRES)
+        page.change("x1", "-1.23456789")
+        after = page.page.evaluate(CENTRES)
+        assert [slot for slot, _, _ in after] == [slot for slot, _, _ in before]
+        moved = [(b, a) for b, a in zip(before, after) if a[1] == "middle"]
+        assert len(moved) > len(after) / 2  # the lines of edges and gradients; "= 2" after a name keeps its start
+        for (slot, _, was), (_, _, now) in moved:
+            assert abs(now - was) < 0.5, slot
+        assert page.page.text_content('[data-slot="e:b:0"]') == format_number(math.cos(-1.23456789))
+
+
+def test_numbers_written_on_other_lines_than_the_picture_has_draw_it_anew(open_page, monkeypatch):
+    from graphdsl.serve import session
+
+    drawn, sent = [], []
+
+    def counted(*args):
+        drawn.append(args)
+        return session_draw(*args)
+
+    def longer(*args):  # from the second run on, the value of x takes two lines
+        lines = session_labels(*args)
+        sent.append(lines)
+        if len(sent) > 1:
+            lines["v:x"] = lines["v:x"] + ["another line"]
+        return lines
+
+    session_draw, session_labels = session.draw, session.labels
+    monkeypatch.setattr(session, "draw", counted)
+    monkeypatch.setattr(session, "labels", longer)
+    with running("examples/mul_add.graph") as server:
+        page = open_page(server.url)
+        page.change("x", "3")
+        assert len(drawn) == 2
+        assert page.page.get_attribute('[data-node="z"]', "data-grad") == "8"
+        assert "df/dz = 8" in page.page.text_content('[data-node="z"]')
+
+
 def test_quiz_hides_the_gradients_and_marks_answers(open_page):
     with running("examples/sigmoid_neuron.graph", quiz=True) as server:
         page = open_page(server.url)
@@ -234,6 +359,17 @@ def test_quiz_hides_the_gradients_and_marks_answers(open_page):
         grads = page.attributes("[data-node]", "data-grad")
         assert float(grads["x0"]) == data["node_grads"]["x0"]
         assert "0.393224" in page.page.inner_text(".gd-picture") and page.page.is_visible(".gd-explain")
+
+
+def test_quiz_hides_a_summarised_gradient_too(open_page):
+    import graphdsl
+
+    with running(graphdsl.loads(SUMMARY), quiz=True) as server:
+        page = open_page(server.url)
+        assert lines_of(page, '[data-node="x"]')[4:] == ["df/dx = ?", ""]
+        assert {text for slot, _, text in picture_texts(page) if not slot.startswith("v:")} == {"?", ""}
+        page.click("reveal", settle=False)
+        assert lines_of(page, '[data-node="x"]')[4:] == ["df/dx = [6]: 2, 4, 6, …", "min 2, max 12"]
 
 
 def test_quiz_answers_of_a_new_exercise(open_page):
@@ -306,7 +442,7 @@ def test_a_picture_whose_numbers_were_not_all_found_is_drawn_anew_each_time(open
         page.change("x", "4")
         assert len(drawn) == 3
         assert "df/dz = 9" in page.page.text_content('[data-node="z"]')
-        assert_page_shows(page, post(server, "/api/run", {"inputs": {"x": 4}})[1])
+        assert_page_shows(page, ran(server, {"inputs": {"x": 4}}))
 
 
 def test_without_graphviz_the_page_works_with_numbers(open_page, monkeypatch):

@@ -179,6 +179,7 @@ BODIES = st.fixed_dictionaries({}, optional={
     "of": st.sampled_from(["f", "q", "g"]) | SCALARS,
     "explain": st.booleans() | SCALARS,
     "check": st.booleans(),
+    "labels": st.booleans() | SCALARS,
     "extra": VALUES,
 })
 NUMBERS = st.floats(width=64).map(lambda x: x if x == x and abs(x) != float("inf") else
@@ -187,7 +188,7 @@ PLAUSIBLE = st.fixed_dictionaries({"inputs": st.dictionaries(
     st.sampled_from(["x", "y", "z"]),
     NUMBERS | st.lists(NUMBERS, min_size=1, max_size=3) | st.lists(st.lists(NUMBERS, min_size=2, max_size=2),
                                                                   min_size=1, max_size=2))},
-    optional={"of": st.just("f"), "explain": st.booleans(), "check": st.booleans()})
+    optional={"of": st.just("f"), "explain": st.booleans(), "check": st.booleans(), "labels": st.booleans()})
 
 
 def fuzz(examples):
@@ -218,7 +219,8 @@ def test_fuzz_raw_bodies(server, body):
 @fuzz(60)
 @given(body=BODIES)
 def test_fuzz_picture_bodies(server, body):
-    body.pop("explain", None), body.pop("check", None), body.pop("extra", None)
+    for key in ("explain", "check", "labels", "extra"):
+        body.pop(key, None)
     status, data = post(server, "/api/picture", body)
     assert status in (200, 400) and ("run" in data if status == 200 else data["error"])
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.cli.graphrun import main as graphrun
+from graphdsl.cli import main as graphrun
+from graphdsl.inspect.picture_text import value_lines
 from graphdsl.serve.follow import FixedModel, FollowedFile
+from graphdsl.serve.picture import labels
 from graphdsl.serve.session import Session
 
 EXAMPLES = ["mul_add", "sin_product", "sigmoid_neuron", "sigmoid_gate", "backward_patterns",
@@ -89,6 +91,7 @@ BAD = [
     (b'{"of": "g"}', "'g' is not an output"),
     (b'{"of": 3}', '"of" must be'),
     (b'{"explain": "yes"}', '"explain" must be true or false'),
+    (b'{"labels": 1}', '"labels" must be true or false'),
     (b'{"input": {}}', 'unknown key "input"'),
     (b'{"inputs": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "nests too deeply"),
 ]
@@ -169,7 +172,22 @@ def test_the_picture_answers_the_run_too():
     status, data = session_of("mul_add").handle("picture", b'{"inputs": {"x": 3}}')
     assert status == 200
     assert data["run"]["outputs"]["f"] == -32.0 and data["run"]["explain"]
+    assert data["run"]["labels"]["v:x"] == ["3"] and data["run"]["labels"]["g:z"] == ["8"]
     assert data["svg"] is None or data["svg"].startswith("<svg")
+
+
+def test_labels_the_text_of_every_number_on_the_picture():
+    program = graphdsl.load("examples/two_layer_net.graph")
+    status, data = run(Session(FixedModel(program)), {"inputs": {"reg": 0.5}, "labels": True})
+    assert status == 200 and "explain" not in data
+    result = program.run(reg=0.5)
+    assert data["labels"] == labels(program, result)
+    assert data["labels"]["v:reg"] == ["0.5"]
+    assert data["labels"]["g:W1"] == value_lines(result.node_grads["W1"])  # a summary of 200 numbers
+    assert "labels" not in run(Session(FixedModel(program)), {})[1]
+    huge = graphdsl.loads("input x = 1\n" + "".join(f"a{i} = x * {i}\n" for i in range(2100)) + "output f = x")
+    status, data = run(Session(FixedModel(huge)), {"labels": True})
+    assert status == 200 and "labels" not in data  # no picture is drawn of it
 
 
 def test_results_are_json_without_nan_literals():

@@ -57,8 +57,9 @@ function sixDigits(x) {
   return x.toExponential(5);
 }
 
-// A value on the picture: a number, or an array's entries listed (the picture labels
-// larger arrays by their shape, which a run at the same shape never changes).
+// A value in the node inspector and the quiz's table: a number, or an array's entries
+// listed, as format_compact writes them. (The picture's numbers come written from the
+// server, which summarises large arrays as the picture does.)
 function formatCompact(value) {
   if (Array.isArray(value)) return "[" + value.map(formatCompact).join(", ") + "]";
   return formatNumber(value);

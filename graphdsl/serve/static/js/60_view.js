@@ -1,8 +1,9 @@
 // The view: builds the page's parts inside one element and keeps them in step with
 // the model. A change reruns the model (one request at a time; the latest values
-// win) and writes the numbers into the picture in place; the picture is drawn anew
-// only for a new model, another output, other shapes, or when the server could not
-// find every number on it.
+// win) and writes the numbers into the picture in place (the server sends their text
+// with each run); the picture is drawn anew only for a new model, another output, other
+// shapes, numbers written on other lines than it has, or when the server could not find
+// every number on it.
 
 const STEPS_LIMIT = 2000;  // nodes: larger graphs get neither a picture nor the steps (render.py)
 
@@ -146,13 +147,19 @@ class GraphView {
       const key = `${this.version}|${this.of}|${JSON.stringify([...this.controls.current.values()].map(shapeOf))}`;
       const drawn = this.picture.key === key && (this.picture.complete || !this.picture.svg);
       const explain = drawn && this.model.order.length <= STEPS_LIMIT ? true : undefined;
-      const { status, data } = await this.transport.call(drawn ? "run" : "picture", { ...body, explain });
+      const labels = drawn && this.picture.svg ? true : undefined;  // the text of its numbers
+      const { status, data } = await this.transport.call(drawn ? "run" : "picture", { ...body, explain, labels });
       this.root.dataset.answers = String(Number(this.root.dataset.answers || 0) + 1);
       if (this.pending) continue;  // newer values wait: skip showing these
       if (status !== 200) {
         this.setError("run", data.text || data.error || `the server answered ${status}`);
         this.picture.stale(true);
         this.changedAt = undefined;
+        continue;
+      }
+      if (drawn && !this.picture.fits(data)) {  // drawn anew, for these numbers
+        this.picture.key = null;
+        this.pending = true;
         continue;
       }
       if (!drawn) {
