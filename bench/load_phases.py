@@ -16,9 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dag  # noqa: E402
 
 import graphdsl  # noqa: E402
-from graphdsl import build, codegen, parse, program  # noqa: E402
-from graphdsl.compiled.kernel import paused_gc  # noqa: E402
-from graphdsl.floatcode import FloatListing  # noqa: E402
+from graphdsl import program  # noqa: E402
+from graphdsl.compiled import source as codegen  # noqa: E402
+from graphdsl.compiled.floatcode import run_listing  # noqa: E402
+from graphdsl.graph import build  # noqa: E402
+from graphdsl.graph.build import paused_gc  # noqa: E402
+from graphdsl.lang import parse  # noqa: E402
 
 clock = time.process_time  # CPU time: another process's burst does not count
 
@@ -40,10 +43,10 @@ def phases(text: str) -> dict:
         kernel = prog._kernel(None).kernel
         t["Kernel (entry code)"] = clock() - start
         start = clock()
-        listing = FloatListing(kernel.schedule, kernel.of)
+        listing = run_listing(kernel.schedule, kernel.of)
         t["write the float statements"] = clock() - start
         start = clock()
-        source = codegen.source(listing, "floats")
+        source = codegen.source(listing.statements, listing.params, "floats")
         t["join the source"] = clock() - start
         start = clock()
         compile(source, "<floats>", "exec")

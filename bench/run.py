@@ -28,7 +28,7 @@ import peers  # noqa: E402
 import workloads as W  # noqa: E402
 
 import graphdsl  # noqa: E402
-from graphdsl import codegen  # noqa: E402
+from graphdsl.compiled import source as codegen  # noqa: E402 -- CHUNK
 
 LIMIT = 60  # seconds a peer may take to build and run once
 ROUNDS = 21  # short samples, many interleaved rounds: a neighbour's burst hits one sample
@@ -281,8 +281,7 @@ def environment():
     except ImportError:
         pass
     unset = all(v not in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
-    print(f"numexpr: {getattr(getattr(codegen, 'NUMEXPR', None), '__version__', 'not used')}; "
-          f"Python {sys.version.split()[0]}, numpy {np.__version__}, BLAS: {blas}; "
+    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, BLAS: {blas}; "
           f"OPENBLAS_CORETYPE/L2_SIZE unset: {unset}; {os.cpu_count()} cores\n")
 
 
@@ -301,14 +300,10 @@ def main():
     parser.add_argument("--peers", default=",".join(peers.PEERS), help="comma-separated peer names")
     parser.add_argument("--only", default="", help="comma-separated workload keys: " + ", ".join(WORKLOADS) +
                         ", batch, api (run, forward and jvp of W1, W2, W4 n = 16)")
-    parser.add_argument("--no-numexpr", action="store_true",
-                        help="graphdsl without its optional numexpr accelerator")
     parser.add_argument("--load", action="store_true",
                         help="only the load rows: W6 load + compile, and load scaling")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.no_numexpr:
-        codegen.NUMEXPR = None
     if args.probe:
         return probe(*args.probe)
     environment()

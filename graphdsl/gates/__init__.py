@@ -8,7 +8,7 @@ from .expr import GATES, G, Expr, call, trace, var
 from .record import NAMESPACE, Gate, Infix, Option, broadcast, elementwise, register
 
 OPERATORS = {gate.infix.symbol: gate.name for gate in GATES.values() if gate.infix is not None}
+ALIAS = next(name for name, gate in GATES.items() if gate.transparent)  # names a value: output y = x
 
-__all__ = ["GATES", "OPERATORS", "NAMESPACE", "Gate", "Option", "Infix", "G", "Expr", "call", "trace", "var",
+__all__ = ["GATES", "OPERATORS", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G", "Expr", "call", "trace", "var",
            "register", "elementwise", "broadcast"]
-ONE, MINUS_ONE = 1.0, -1.0  # TEMPORARY: the old code generator, until it reads the records

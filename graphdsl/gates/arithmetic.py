@@ -49,6 +49,7 @@ elementwise("add", lambda out, a, b: 1.0, lambda out, a, b: 1.0, impl=lambda a, 
             speed={"ufunc": "NP_ADD"}, names={"NP_ADD": np.add},
             doc="a + b: both operands get the upstream gradient (add distributes)")
 elementwise("sub", lambda out, a, b: 1.0, lambda out, a, b: -1.0, impl=lambda a, b: a - b, symbol="-",
+            picture="a − b", roles=("a", "b"),
             infix=Infix("-", 1), numpy="{0} - {1}", float="{0} - {1}", exact=True, simplify=_simplify_sub,
             speed={"ufunc": "NP_SUBTRACT"}, names={"NP_SUBTRACT": np.subtract},
             doc="a - b")
@@ -57,11 +58,12 @@ elementwise("mul", lambda out, a, b: b, lambda out, a, b: a, impl=lambda a, b: a
             speed={"ufunc": "NP_MULTIPLY"}, names={"NP_MULTIPLY": np.multiply},
             doc="a * b: each operand gets the upstream gradient times the other (mul switches)")
 elementwise("div", lambda out, a, b: 1.0 / b, lambda out, a, b: -out / b, impl=np.divide, symbol="/",
+            picture="a / b", roles=("a", "b"),
             infix=Infix("/", 2), numpy="NP_DIVIDE({0}, {1})", float="{0} / {1}", exact=True,
             simplify=_simplify_div, names={"NP_DIVIDE": np.divide}, doc="a / b (x / 0 is inf)")
-elementwise("neg", lambda out, a: -1.0, impl=lambda a: -a, symbol="-", prefix="-", numpy="-{0}",
+elementwise("neg", lambda out, a: -1.0, impl=lambda a: -a, symbol="-", prefix="-", picture="−x", numpy="-{0}",
             float="-{0}", exact=True, simplify=_simplify_neg, doc="-a")
-elementwise("identity", lambda out, a: 1.0, impl=lambda a: a, symbol="=", numpy="{0}", float="{0}",
+elementwise("identity", lambda out, a: 1.0, impl=lambda a: a, symbol="=", numpy="{0}", float="{0}", transparent=True,
             exact=True, aliases=True, keeps_ones=True, doc="the value itself (output y = x)")
 
 
@@ -76,6 +78,7 @@ def _pow_db(out, a, b):
 
 
 elementwise("pow", _pow_da, _pow_db, impl=np.power, symbol="**", infix=Infix("**", 4, right=True),
+            picture="aᵇ", roles=("a", "b"),
             numpy="NP_POWER({0}, {1})", float="POW({0}, {1})", simplify=_simplify_pow,
             names={"NP_POWER": np.power, "POW": math.pow}, numpy_names={"POW": np.power},
             # numpy's power of a float64 array by 2.0 is its square: the same bits, faster

@@ -120,8 +120,10 @@ elementwise("abs", lambda out, x: G.sign(x), impl=np.abs, numpy="NP_ABS({0})", f
 
 # max/min route the gradient to the winner; a tie goes to the first argument. NaN wins.
 elementwise("max", lambda out, a, b: a >= b, lambda out, a, b: a < b, impl=np.maximum,
+            picture="max(a, b)", roles=("a", "b"),
             numpy="NP_MAXIMUM({0}, {1})", float="({0} if {0} > {1} or {0} != {0} else {1})", exact=True,
             names={"NP_MAXIMUM": np.maximum}, doc="the larger of a and b, elementwise (max routes)")
 elementwise("min", lambda out, a, b: a <= b, lambda out, a, b: a > b, impl=np.minimum,
+            picture="min(a, b)", roles=("a", "b"),
             numpy="NP_MINIMUM({0}, {1})", float="({0} if {0} < {1} or {0} != {0} else {1})", exact=True,
             names={"NP_MINIMUM": np.minimum}, doc="the smaller of a and b, elementwise")

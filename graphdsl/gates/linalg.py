@@ -65,6 +65,7 @@ def shape_clash(name: str, shapes: list) -> str | None:
 
 register(Gate("matmul", 2, impl=np.matmul, vjp_rules=(_matmul_da, _matmul_db), jvp_rule=_bilinear("matmul"),
               by_rank=True, symbol="@", infix=Infix("@", 2), numpy="NP_MATMUL({0}, {1})",
+              picture="a @ b", roles=("a", "b"), explain=("{g} @ {1}ᵀ", "{0}ᵀ @ {g}"),
               names={"NP_MATMUL": np.matmul}, rows="stacked", shape=_matmul_shape,
               shape_error=lambda shapes: shape_clash("matmul", shapes),
               doc="a @ b, numpy's matmul: matrix products, stacks of them, and vectors"))
@@ -94,6 +95,7 @@ def _dot_shape(shapes):
 register(Gate("dot", 2, impl=_dot, vjp_rules=(_dot_rule(_matmul_da, lambda g, a, b: g * b),
                                               _dot_rule(_matmul_db, lambda g, a, b: g * a)),
               jvp_rule=_bilinear("dot"), by_rank=True, symbol="·", float="{0} * {1}", shape=_dot_shape,
+              picture="a · b", roles=("a", "b"), explain=("{g} @ {1}ᵀ", "{0}ᵀ @ {g}"),
               shape_error=lambda shapes: shape_clash("dot", shapes) if all(0 < len(s) <= 2 for s in shapes)
               else None,
               doc="dot(a, b): products of scalars, vectors and matrices"))

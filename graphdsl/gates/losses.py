@@ -100,7 +100,7 @@ register(Gate("softmax_cross_entropy", 2, impl=_cross_entropy,
               vjp_rules=(lambda g, out, scores, labels: G.cross_entropy_grad(scores, labels, g), None),
               jvp_rule=lambda ts, out, scores, labels: None if ts[0] is None else
               G.sum(ts[0] * G.cross_entropy_grad(scores, labels, 1.0)),
-              symbol="CE", shape=lambda shapes: (),
+              symbol="CE", shape=lambda shapes: (), roles=("scores", "labels"), class_ids=1,
               doc="softmax_cross_entropy(scores, labels): the mean over rows of "
                   "-log softmax(scores)[label]; labels are integer class ids"))
 
@@ -139,7 +139,7 @@ register(Gate("hinge_loss", 2, impl=_hinge, options=MARGIN,
                          None),
               jvp_rule=lambda ts, out, scores, labels, margin=1.0: None if ts[0] is None else
               G.sum(ts[0] * G.hinge_grad(scores, labels, margin=margin)),
-              symbol="hinge", shape=lambda shapes, margin=1.0: (),
+              symbol="hinge", shape=lambda shapes, margin=1.0: (), roles=("scores", "labels"), class_ids=1,
               doc="hinge_loss(scores, labels, margin=1): the multiclass SVM loss, mean over rows of "
                   "the sum over j != y of max(0, s_j - s_y + margin)"))
 

@@ -155,19 +155,14 @@ def _balanced(text: str) -> bool:
     return depth == 0 and text.endswith(")")
 
 
-def spell(expr: Expr) -> str:
-    """An expression as a reader writes it (``g * (out * (1 - out))``): for messages."""
-    names = {node.value: node.value for node in walk([expr]) if node.op == "var"}
-    writer = Writer("numpy", names, lambda: "_")
-    writer.write([expr])  # validates it can be written
-    return _prose(expr)
-
-
-def _prose(expr: Expr) -> str:
+def spell(expr: Expr, names: dict | None = None) -> str:
+    """An expression as a reader writes it (``g * (out * (1 - out))``), its variables
+    renamed by ``names``: for messages and --explain."""
+    names = names or {}
     texts: dict = {}
     for node in walk([expr]):
         if node.op == "var":
-            texts[id(node)] = (node.value, 9)
+            texts[id(node)] = (names.get(node.value, node.value), 9)
         elif node.op == "const":
             texts[id(node)] = (f"{node.value:g}", 9 if node.value >= 0 else 3)
         else:
@@ -175,8 +170,16 @@ def _prose(expr: Expr) -> str:
     return texts[id(expr)][0]
 
 
+def rule_text(gate, i: int, names: dict, ranks, options: dict) -> str:
+    """Operand ``i``'s cotangent rule, spelled over ``names`` (g, out, x0, x1...)."""
+    shapes = None if ranks is None else tuple((None,) * r for r in ranks)
+    return spell(gate.vjp_expr(i, shapes, None, dict(options or {})), names)
+
+
 def prose_call(gate, parts: list, options: dict | None = None) -> tuple:
     """(text, precedence) of a gate applied to operands given as (text, precedence)."""
+    if gate.transparent and len(parts) == 1:
+        return parts[0]
     if gate.infix is not None and len(parts) == 2:
         level, (left, lp), (right, rp) = gate.infix.precedence, parts[0], parts[1]
         left = f"({left})" if lp < level or (gate.infix.right and lp == level) else left

@@ -57,6 +57,14 @@ class Gate:
     options: dict = field(default_factory=dict)
     infix: Infix | None = None
     prefix: str | None = None  # a unary operator's symbol ("-")
+    # How the gate reads to a person: on the picture (``picture``, and ``roles``: a pin
+    # per operand where their order matters), and in --explain (``explain``: per operand,
+    # its rule in words over {g}, {out}, {0}, {1}...; else the rule's expression).
+    picture: str | None = None
+    roles: tuple | None = None
+    explain: tuple | None = None
+    transparent: bool = False  # it only names a value: shown as its operand
+    class_ids: int | None = None  # the operand that holds integer class ids (a loss's labels)
     # Code generation: templates over operand sources {0}, {1}...; a str, or a function
     # (options, shapes) -> str | None. None: call ``impl`` (numpy) / no float code.
     numpy: object = None

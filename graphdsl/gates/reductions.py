@@ -54,6 +54,7 @@ AXIS_LAST = {"axis": Option(-1, "axis")}
 
 register(Gate("sum", 1, impl=lambda x, axis=None: np.sum(x, axis=axis), linear=True, by_rank=True,
               vjp_rules=(lambda g, out, x, axis=None: _restore(g, x, axis),), symbol="Σ", options=AXIS_ALL,
+              explain=("{g} copied to every entry of {0}",),
               numpy=_sum_code, float=_scalar_when_whole, names={"ADD_REDUCE": np.add.reduce},
               rows=("axis", 0), shape=_reduced, keeps_ones=False,
               doc="sum(x, axis=None): the sum over the axes given (all by default)"))
@@ -63,6 +64,7 @@ register(Gate("count", 1, impl=lambda x, axis=None: float(_count(np.shape(x), ax
               doc="count(x, axis=None): how many entries a sum over those axes adds up"))
 register(Gate("mean", 1, impl=_mean, linear=True, by_rank=True, options=AXIS_ALL,
               vjp_rules=(lambda g, out, x, axis=None: _restore(g / G.count(x, axis=axis), x, axis),),
+              explain=("{g} / (entries averaged) copied to every entry of {0}",),
               float=_scalar_when_whole, rows=("axis", 0), shape=_reduced,
               doc="mean(x, axis=None): the mean over the axes given (all by default)"))
 
@@ -103,6 +105,7 @@ def _weights(out, x, axis):
 
 register(Gate("softmax", 1, impl=_softmax, by_rank=True, options=AXIS_LAST, vjp_rules=(_softmax_vjp,),
               jvp_rule=lambda ts, out, x, axis=-1: _softmax_vjp(ts[0], out, x, axis), float="1.0",
+              explain=("{out} ⊙ ({g} − Σ {g} ⊙ {out})",),
               rows=("axis", 1), shape=lambda shapes, axis=-1: shapes[0],
               doc="softmax(x, axis=-1): exp(x) / sum(exp(x)) along the axis, without overflow"))
 register(Gate("logsumexp", 1, impl=_logsumexp, by_rank=True, options=AXIS_LAST,
@@ -110,5 +113,5 @@ register(Gate("logsumexp", 1, impl=_logsumexp, by_rank=True, options=AXIS_LAST,
                          _restore(g, x, axis) * _weights(out, x, axis),),
               jvp_rule=lambda ts, out, x, axis=-1: ts[0] if x.ndim == 0 else
               G.sum(ts[0] * _weights(out, x, axis), axis=axis),
-              float="{0}", rows=("axis", 1), shape=_reduced,
+              float="{0}", rows=("axis", 1), shape=_reduced, explain=("{g} × softmax({0})",),
               doc="logsumexp(x, axis=-1): log(sum(exp(x))) along the axis, without overflow"))

@@ -49,7 +49,7 @@ def _transpose_code(options, shapes):
 
 
 register(Gate("transpose", 1, impl=_transpose, vjp_rules=(lambda g, out, x: G.transpose(g),), linear=True,
-              symbol="ᵀ", numpy=_transpose_code, float="{0}", aliases=True, keeps_ones=True,
+              symbol="ᵀ", numpy=_transpose_code, float="{0}", aliases=True, keeps_ones=True, explain=("({g})ᵀ",),
               shape=lambda shapes: tuple(reversed(shapes[0])),
               simplify=lambda x: x.args[0] if x.op == "transpose" else (x if x.ndim is not None and x.ndim <= 1
                                                                         else None),

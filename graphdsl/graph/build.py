@@ -26,7 +26,7 @@ import numpy as np
 from ..lang import syntax as S
 from ..errors import GraphDefinitionError, GraphLimitError, Span
 from .expand import RAISE_LIMIT, Op, Scope, about, check_limits, expand, too_big
-from ..gates import GATES
+from ..gates import ALIAS, GATES
 from .schedule import schedule
 
 DEFAULT_MAX_NODES = 5_000_000
@@ -341,7 +341,7 @@ class _Builder:
             if isinstance(node, S.Name):
                 ref = env[node.id]
                 if is_root and named:
-                    ref = self._emit(ops, Op(root_suffix, "gate", "identity", (ref,), node.span,
+                    ref = self._emit(ops, Op(root_suffix, "gate", ALIAS, (ref,), node.span,
                                              symbol="="))
                 results.append(ref)
                 continue
@@ -405,7 +405,7 @@ class _Builder:
         elif name in GATES:
             expected = GATES[name].arity
         else:
-            known = list(self.gate_defs) + [g for g in GATES if g != "identity"] + ["repeat"]
+            known = list(self.gate_defs) + [g for g in GATES if g != ALIAS] + ["repeat"]
             raise GraphDefinitionError(f"unknown gate '{name}'{_closest(name, known)}", call.span)
         if len(call.args) != expected:
             plural = "argument" if expected == 1 else "arguments"

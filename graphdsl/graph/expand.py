@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import GraphLimitError, Span
-from ..gates import GATES
+from ..gates import ALIAS, GATES
 
 # Each node records the calls it sits in, so nesting costs memory per node; no graph a
 # person writes nests compound gates anywhere near this deep.
@@ -237,5 +237,5 @@ def _alias(ref: int, node_id: str, span: Span, named: bool, calls: tuple, out: l
     identity node with that id."""
     if not named or (ref >= 0 and out[ref].suffix == node_id):
         return ref
-    out.append(Op(node_id, "gate", "identity", (ref,), span, symbol="=", scope=calls))
+    out.append(Op(node_id, "gate", ALIAS, (ref,), span, symbol="=", scope=calls))
     return len(out) - 1

@@ -24,7 +24,7 @@ import pydot
 
 from .explain import NodeNames, edge_gradients, is_anonymous, pretty
 from .numbers import shape_text
-from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, ROLES, VALUE_COLOR, call_title, colored,
+from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, VALUE_COLOR, roles, call_title, colored,
                            edge_label, gate_label, legend, repeat_lengths, shown_name,
                            value_lines)
 
@@ -177,7 +177,7 @@ class _Picture:
             statement = f"a {data['gate']} gate"
         attrs = {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
                  "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
-        if data["gate"] in ROLES or all(self.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
+        if roles(data["gate"]) or all(self.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
             # Operands arrive in their order, top to bottom: a above b at the pins, and
             # x above y in x + y, as written (and as the lecture draws them).
             attrs["ordering"] = "in"
@@ -228,7 +228,7 @@ class _Picture:
         for scope in entered_calls(self.graph, node, arg):
             source = self._port(scope, arg, source)
         attrs = {"id": _quoted(edge_id(arg, node, index))}
-        if self.graph.nodes[node].get("gate") in ROLES:
+        if roles(self.graph.nodes[node].get("gate")):
             attrs["headport"] = f"p{index}:w"
             self.roles_shown = True
         if self._labelled(arg):

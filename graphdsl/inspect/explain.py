@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..run.interpret import seed_like, unbroadcast
+from ..run.interpret import seed_like
+from ..gates import GATES
+from ..gates.lower import prose_call, rule_text
+from ..run import interpret
 from .numbers import format_compact, shape_text, to_json
 
-_INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2), "matmul": ("@", 2),
-          "pow": ("**", 4)}
 _STEP = re.compile(r"(?:/return)?@([0-9]+)")  # ids of a repeat's steps: f@2, s/return@2
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _BUDGET = 48  # longest sub-expression spelled out; longer ones go by their node id
@@ -34,27 +35,22 @@ class EdgeGradient:
     local: object  # ∂ output / ∂ operand for elementwise gates, else None
 
 
-def edge_gradients(result):
-    """Every edge's gradient contribution, in backward order (recomputed from the values)."""
+def edge_gradients(result) -> list:
+    """Every edge's gradient contribution, in backward order: the interpreter's backward
+    pass over the run's values, told of each edge (its ``on_edge`` hook)."""
     sched = result.program.schedule
-    values = result._values
-    plan = sched.plans[result.of]
-    grads = [None] * len(values)
-    seed = values[plan.seed]
-    grads[plan.seed] = seed_like(seed)
+    values = [result.values[node] for node in sched.ids]
+    edges = []
+
+    def on_edge(step, i, upstream, contribution):
+        local = None
+        if step.gate.elementwise:
+            local = step.gate.local(i, values[step.slot], *[values[a] for a in step.args])
+        edges.append(EdgeGradient(step, i, upstream, contribution, local))
+
     with np.errstate(all="ignore"):
-        for back in plan.steps:
-            step, g = back.step, grads[back.step.slot]
-            if g is None:
-                continue
-            out, args = values[step.slot], [values[a] for a in step.args]
-            for i, (a, need) in enumerate(zip(step.args, back.needs)):
-                if not need:
-                    continue
-                ct = unbroadcast(step.gate.vjps[i](g, out, *args, **step.options), np.shape(args[i]))
-                grads[a] = ct if grads[a] is None else grads[a] + ct
-                local = step.gate.local(i, out, *args) if step.gate.elementwise else None
-                yield EdgeGradient(step, i, g, ct, local)
+        interpret.backward(sched, result.of, values, on_edge=on_edge)
+    return edges
 
 
 @dataclass(frozen=True)
@@ -90,11 +86,11 @@ def explain(result) -> list:
     """The backward pass of ``result.of`` as a list of :class:`Explanation`, seed first."""
     graph, of = result.program.graph, result.of
     names = NodeNames(graph)
-    seed_value = result._values[result.program.schedule.plans[of].seed]
+    seed_value = result.values[result.program.schedule.ids[result.program.schedule.plans[of].seed]]
     seed = seed_like(seed_value)
     steps = [Explanation(of, None, of, None, None, names.statement(of), _line(graph, of), None, None,
                          seed, seed, seed, 1, _seed_text(of, seed))]
-    edges = list(edge_gradients(result))
+    edges = edge_gradients(result)
     shares = Counter(graph.nodes[e.step.node]["args"][e.index] for e in edges)
     totals: dict = {}
     seen: Counter = Counter()
@@ -138,25 +134,15 @@ def _with_text(e: Explanation, names: "NodeNames", last: bool) -> Explanation:
 
 
 def _rule(edge: EdgeGradient, names: "NodeNames", of: str) -> str:
-    """The rule of a non-elementwise gate, in symbols, for one operand."""
+    """The rule of a non-elementwise gate, in symbols, for one operand: the record's words
+    for it, or else the rule's own expression."""
     step, i = edge.step, edge.index
     args = [names.display(a) for a in names.graph.nodes[step.node]["args"]]
-    up = f"d{of}/d{names.display(step.node)}"
-    gate = step.gate.name
-    if gate in ("matmul", "dot"):
-        return f"{up} @ {args[1]}ᵀ" if i == 0 else f"{args[0]}ᵀ @ {up}"
-    if gate == "sum":
-        return f"{up} copied to every entry of {args[0]}"
-    if gate == "mean":
-        return f"{up} / (entries averaged) copied to every entry of {args[0]}"
-    if gate == "softmax":
-        s = names.display(step.node)
-        return f"{s} ⊙ ({up} − Σ {up} ⊙ {s})"
-    if gate == "logsumexp":
-        return f"{up} × softmax({args[0]})"
-    if gate == "transpose":
-        return f"({up})ᵀ"
-    return f"the vector-Jacobian product of {gate} with {up}"
+    up, out = f"d{of}/d{names.display(step.node)}", names.display(step.node)
+    if step.gate.explain is not None:
+        return step.gate.explain[i].format(*args, g=up, out=out)
+    return rule_text(step.gate, i, {"g": up, "out": out, **{f"x{k}": a for k, a in enumerate(args)}},
+                     [np.ndim(a) for a in args] if step.gate.by_rank else None, step.options)
 
 
 def _line(graph, node) -> int | None:
@@ -223,21 +209,8 @@ def _precedence(graph, node) -> int:
     data = graph.nodes[node]
     if data["kind"] != "gate" or not is_anonymous(node):
         return 9
-    if data["gate"] == "neg":
-        return 3
-    return _INFIX[data["gate"]][1] if data["gate"] in _INFIX else 9
+    return prose_call(GATES[data["gate"]], [("x", 9)] * len(data["args"]))[1]
 
 
 def _combine(gate: str, symbol: str | None, parts: list) -> str:
-    if gate in _INFIX and len(parts) == 2:
-        op, level = _INFIX[gate]
-        (left, lp), (right, rp) = parts
-        left = f"({left})" if lp < level or (gate == "pow" and lp == level) else left
-        right = f"({right})" if rp < level or (rp == level and gate != "pow") else right
-        return f"{left} {op} {right}"
-    if gate == "neg":
-        (arg, prec), = parts
-        return f"-({arg})" if prec < 4 else f"-{arg}"
-    if gate == "identity":
-        return parts[0][0]
-    return f"{gate}({', '.join(p for p, _ in parts)})"
+    return prose_call(GATES[gate], parts)[0]

@@ -10,6 +10,7 @@ from html import escape
 
 import numpy as np
 
+from ..gates import GATES
 from .explain import is_anonymous, pretty
 from .numbers import format_number, shape_text
 
@@ -17,13 +18,13 @@ VALUE_COLOR, GRADIENT_COLOR, NOTE_COLOR = "darkgreen", "red3", "gray35"
 WHOLE = 4  # arrays with at most this many entries are written out in full
 _ARRAY_DIGITS, _SUMMARY_DIGITS, _FIRST = 4, 3, 3
 
-# Gates whose operands are not interchangeable: the gate gets a pin per operand, named
-# by its role, where that operand's edge ends; its label shows where each role goes.
-ROLES = {"sub": ("a", "b"), "div": ("a", "b"), "pow": ("a", "b"), "matmul": ("a", "b"),
-         "dot": ("a", "b"), "max": ("a", "b"), "min": ("a", "b"),
-         "softmax_cross_entropy": ("scores", "labels"), "hinge_loss": ("scores", "labels")}
-_LABELS = {"sub": "a − b", "div": "a / b", "pow": "aᵇ", "matmul": "a @ b", "dot": "a · b",
-           "max": "max(a, b)", "min": "min(a, b)", "neg": "−x"}
+def roles(gate: str):
+    """The names of a gate's operands where their order matters (its record's ``roles``):
+    the gate gets a pin per operand, named in the legend."""
+    record = GATES.get(gate)
+    return record.roles if record is not None else None
+
+
 _STEP = re.compile(r"^(.*?)(?:/return)?@([0-9]+)$")  # step k of a repeat: "f@k", "s/return@k"
 
 
@@ -69,16 +70,17 @@ def gate_label(gate: str, symbol: str | None, name: str | None):
     """``(label, round)``: what a gate's node shows (its symbol, its name underneath if
     it has one, a pin ``p0``, ``p1``... per operand whose order matters) and whether
     it is small enough for a circle."""
-    text = _LABELS.get(gate) or symbol or gate
+    record = GATES.get(gate)
+    text = (record.picture if record is not None else None) or symbol or gate
     label = escape(text)
     if name is not None:
         label += f'<br/><font point-size="10" color="{NOTE_COLOR}">{escape(name)}</font>'
-    roles = ROLES.get(gate)
-    if roles is None:
+    names = roles(gate)
+    if names is None:
         return f"<{label}>", len(text) <= 3 and name is None
     pins = [f'<tr><td port="p{i}" align="left"><font color="{NOTE_COLOR}" point-size="9"><i>'
-            f'{escape(role)}</i></font></td>' for i, role in enumerate(roles)]
-    pins[0] += f'<td rowspan="{len(roles)}">{label}</td>'
+            f'{escape(role)}</i></font></td>' for i, role in enumerate(names)]
+    pins[0] += f'<td rowspan="{len(names)}">{label}</td>'
     rows = "</tr>".join(pins)
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{rows}</tr></table>>', False
 

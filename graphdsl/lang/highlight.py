@@ -6,10 +6,9 @@ pattern ``*.graph`` (``pip install 'graphdsl[highlight]'``):
 It also colours code blocks marked ``graph`` in Sphinx and in notebooks exported by
 nbconvert. Pygments is an optional extra: nothing else in graphdsl imports this module.
 
-The lexer knows the language's words without importing graphdsl's gate table (and
-numpy with it); a test checks that every gate of the table is in BUILTINS. The words
-of the syntax the language is growing (comparisons, indexing and slicing,
-literal-list options) are coloured too.
+The lexer's built-in words are the gate table's names (importing graphdsl imports it
+anyway), repeat and the initializers. The words of the syntax the language is growing
+(comparisons, indexing and slicing, literal-list options) are coloured too.
 """
 from __future__ import annotations
 
@@ -18,20 +17,13 @@ import re
 from pygments.lexer import RegexLexer, bygroups, include, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
+from ..gates import GATES
+
 KEYWORDS = ("input", "param", "output", "gate", "return")
-BUILTINS = (
-    # the operators' gates, elementwise functions, reductions and the rest
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sin", "cos", "tan", "tanh",
-    "sigmoid", "relu", "abs", "sqrt", "square", "reciprocal", "max", "min", "sum", "mean", "dot",
-    "transpose", "softmax", "logsumexp", "repeat", "identity",
-    # training: losses, metrics and the initializers of '~'
-    "softmax_cross_entropy", "hinge_loss", "argmax", "equal", "normal", "uniform", "zeros",
-    # the gates the language is growing (comparisons, where, indexing, ...)
-    "less", "less_equal", "greater", "greater_equal", "not_equal", "where", "index", "reshape",
-    "concat", "stack", "clip", "log_softmax", "onehot",
-    # the gates derivative rules are written with (a derivative program uses them too)
-    "sign", "count", "expand_dims", "squeeze", "matrix_transpose", "broadcast_like", "sum_like",
-    "cross_entropy_grad", "hinge_grad",
+BUILTINS = tuple(sorted(GATES)) + (
+    "repeat", "normal", "uniform", "zeros",  # repeat, and the initializers of '~'
+    # the gates the language is growing (indexing, ...)
+    "index", "reshape", "concat", "stack", "clip", "log_softmax", "onehot",
 )
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # ASCII only, as the grammar's NAME
 FLOAT = r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+"

@@ -16,6 +16,7 @@ import re
 
 from . import syntax as S
 from ..errors import Span
+from ..gates import OPERATORS
 
 KEYWORDS = {"input", "param", "output", "gate", "return"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -24,7 +25,7 @@ _WS = r"[ \t\f\r]*"
 _BINARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}{_OPERAND}{_WS}(\*\*|[-+*/@]){_WS}{_OPERAND}{_WS}")
 _UNARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}({_NAME}){_WS}\({_WS}{_OPERAND}{_WS}\){_WS}")
 _HEADER = re.compile(r"gate\b")
-_GATES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
+_GATES = OPERATORS  # "+" -> "add"...
 _DEPTH = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ =+-*/.;,:~@\t\r")
 
 

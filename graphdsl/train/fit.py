@@ -24,7 +24,7 @@ import numpy as np
 
 from ..run import interpret as execute
 from ..errors import DivergenceWarning, GraphError, NumericError
-from .samples import LABEL_GATES, DataError, bind_samples, check_fixed, check_labels, check_samples
+from .samples import DataError, bind_samples, check_fixed, check_labels, check_samples
 
 __all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIMIZERS",
            "DataError", "TrainingError", "DivergenceWarning"]
@@ -270,18 +270,19 @@ class _Loop:
         sched = self.program.schedule
         index = {leaf.slot: k for k, leaf in enumerate(sched.leaves)}
         names = {leaf.slot: leaf.name for leaf in sched.leaves}
-        label_steps = [step for step in sched.steps
-                       if step.gate.name in LABEL_GATES and names.get(step.args[1]) in samples]
+        # (steps whose gate takes class ids, fed from the data: checked before training)
+        label_steps = [(step, step.args[step.gate.class_ids]) for step in sched.steps
+                       if step.gate.class_ids is not None and names.get(step.args[step.gate.class_ids]) in samples]
         leaf_values = self.leaf_values.copy()
         for k, leaf in enumerate(sched.leaves):
             if leaf.name in samples:
                 leaf_values[k] = leaf_values[k][:self.batch]
-        for step in label_steps:
-            leaf_values[index[step.args[1]]] = np.zeros_like(leaf_values[index[step.args[1]]])
+        for step, labels in label_steps:
+            leaf_values[index[labels]] = np.zeros_like(leaf_values[index[labels]])
         with np.errstate(all="ignore"):
             values = execute.forward(sched, leaf_values)
-        for step in label_steps:
-            name = names[step.args[1]]
+        for step, labels in label_steps:
+            name = names[labels]
             check_labels(name, samples[name], np.shape(values[step.args[0]]), step)
         self._check_trainable(values[dict(sched.outputs)[self.of]])
         return [name for name, slot in sched.outputs if name != self.of and np.ndim(values[slot]) == 0]

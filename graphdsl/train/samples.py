@@ -9,10 +9,6 @@ import numpy as np
 from ..run.bindings import bind, to_value
 from ..errors import BindingError
 
-# Gates whose second operand holds class ids: data feeding it is checked before training.
-LABEL_GATES = ("softmax_cross_entropy", "hinge_loss")
-
-
 class DataError(BindingError):
     """Training data that does not fit the model. ``input`` names the data input to blame,
     ``row`` the sample (0-based) and ``item`` the entry within that sample (flat), when known."""
