@@ -20,7 +20,7 @@ from graphdsl import program  # noqa: E402
 from graphdsl.compiled import source as codegen  # noqa: E402
 from graphdsl.compiled.floatcode import run_listing  # noqa: E402
 from graphdsl.graph import build  # noqa: E402
-from graphdsl.graph.build import paused_gc  # noqa: E402
+from graphdsl.graph.model import paused_gc  # noqa: E402
 from graphdsl.lang import parse  # noqa: E402
 
 clock = time.process_time  # CPU time: another process's burst does not count
@@ -40,7 +40,7 @@ def phases(text: str) -> dict:
         prog = program.Program(model)
         t["Program (drawn params)"] = clock() - start
         start = clock()
-        kernel = prog._kernel(None).kernel
+        kernel = prog._runner.entry(None).kernel
         t["Kernel (entry code)"] = clock() - start
         start = clock()
         listing = run_listing(kernel.schedule, kernel.of)

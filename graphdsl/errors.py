@@ -1,6 +1,7 @@
 """The error tree and its one renderer: ``FILE:LINE:COL: error: MESSAGE``, the line, a caret."""
 from __future__ import annotations
 
+import difflib
 import re
 from typing import NamedTuple
 
@@ -133,3 +134,9 @@ class ShapeError(NumericError, BindingError):
 class DivergenceWarning(RuntimeWarning):
     """Training went on, but its loss blew up (see graphdsl.train.fit): the learning rate is
     probably too large."""
+
+
+def closest(name, candidates) -> str:
+    """"; did you mean 'x'?" for the closest of ``candidates`` to a mistyped ``name``, or ""."""
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl import program as program_module
+from graphdsl.compiled import runner as runner_module
 from graphdsl.graph.build import DEFAULT_MAX_NODES
 from graphdsl.graph.expand import MAX_GATE_DEPTH
 from graphrun_subprocess import graphrun
@@ -225,7 +225,7 @@ def test_graphs_beyond_the_compile_limit_run_on_the_interpreter(monkeypatch):
     bindings = {"x": np.array([0.5, -1.0]), "W": np.array([[1.0, 2.0], [0.5, -0.5]])}
     compiled = graphdsl.loads(text)
     expected = [compiled.run(**bindings) for _ in range(2)][-1]
-    monkeypatch.setattr(program_module, "COMPILE_LIMIT", 2)  # this graph has 6 steps
+    monkeypatch.setattr(runner_module, "COMPILE_LIMIT", 2)  # this graph has 6 steps
     interpreted = graphdsl.loads(text)
     for _ in range(2):
         result = interpreted.run(**bindings)
@@ -233,14 +233,14 @@ def test_graphs_beyond_the_compile_limit_run_on_the_interpreter(monkeypatch):
         np.testing.assert_allclose(result.grads["W"], expected.grads["W"], rtol=1e-12)
     batch = interpreted.run_batch(x=np.stack([bindings["x"]] * 3), W=np.stack([bindings["W"]] * 3))
     np.testing.assert_allclose(batch.outputs["y"], [expected.outputs["y"]] * 3, rtol=1e-12)
-    assert interpreted._kernels["y"].func == interpreted._interpret  # no code was generated
+    assert interpreted._kernels["y"].func == interpreted._runner.interpret  # no code was generated
 
 
 def test_a_graph_beyond_the_compile_limit_holds_each_value_once(monkeypatch):
     """The interpreter keeps the leaves' gradients only, so a chain of arrays that the
     backward pass must keep (tanh reads its own value) costs one set of arrays."""
     n, size = 2000, 1000
-    monkeypatch.setattr(program_module, "COMPILE_LIMIT", 10)
+    monkeypatch.setattr(runner_module, "COMPILE_LIMIT", 10)
     prog = graphdsl.loads(f"input x\ny = repeat(tanh, {n}, x)\noutput s = sum(y)")
     x = np.random.default_rng(8).normal(size=size)
     prog.run(x=x)

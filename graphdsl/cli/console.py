@@ -140,7 +140,7 @@ def load_model(path: str, max_nodes: int = DEFAULT_MAX_NODES, seed: int = 0):
 def read_model(path: str) -> str:
     """The text of the model at ``path`` (``-``: standard input), with file-system problems
     turned into one-line errors."""
-    from ..program import read_text
+    from ..lang.source import read_text
 
     if path != STDIN:
         try:

@@ -36,12 +36,12 @@ def run(args) -> int:
     if args.no_grad:
         result = _forward_only(prog, args.of, args.check_finite, bindings)
     else:
-        result = prog._run(args.of, bindings, args.check_finite)
+        result = prog.run(bindings, of=args.of, check_finite=args.check_finite)
     if args.dot == "-":
         sys.stdout.write(to_dot(prog, result, gradients=not args.no_grad))
         return console.EXIT_OK
     # check_gradients' own keywords (of, eps, tolerance) would take inputs of those names
-    report = check_gradients(prog, prog._output(args.of), 1e-6, 1e-5, bindings) if args.check else None
+    report = check_gradients(prog, args.of or prog.outputs[0], 1e-6, 1e-5, bindings) if args.check else None
     steps = explain(result) if args.explain else None
     undrawn = _write_pictures(prog, result, args)
     if args.json:

@@ -76,7 +76,7 @@ def serve(args) -> int:
                          f"(outputs: {', '.join(model.program.outputs)})")
     session = Session(model, start, args.quiz, args.of)
     # Bad starting values (an unknown name, a wrong shape) are reported now, not on the page.
-    model.program._run(args.of, {**session.start_values(model.program), **start})
+    model.program.run({**session.start_values(model.program), **start}, of=args.of)
     try:
         server = PageServer(session, args.host, args.port)
     except OSError as err:

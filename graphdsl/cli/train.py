@@ -8,6 +8,9 @@ or numeric error (a loss that became NaN or infinite), 2 for a usage error.
 """
 from __future__ import annotations
 
+import ctypes
+import platform
+
 import argparse
 import importlib.util
 import io
@@ -98,6 +101,7 @@ def _train(args) -> int:
     inputs = console.parse_inputs(args.inputs) if args.inputs else None
     outputs = _outputs(args, prog)
     _check_outputs(args, outputs)
+    keep_freed_memory()
     try:
         history = _fit(prog, read_data(args.data), inputs, args)
     except DataError as err:
@@ -291,3 +295,32 @@ def _csv_cell(path: str, row: int, column: str | None, item: int = 0) -> Span | 
     cell = cells[item] if item < len(cells) else 0
     column_at = sum(len(c) + 1 for c in line.split(",")[:cell]) + 1
     return Span(path, filled[row + 1] + 1, column_at, line)
+
+
+_KEPT = []  # set once per process by keep_freed_memory
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the system.
+
+    A training step allocates the same arrays every time. With glibc's defaults, arrays
+    over 128 KB are mapped afresh and the freed top of the heap is handed back after
+    each step, so every step faults in its pages anew: a two-layer net on 300 samples
+    spent as long in those page faults as in its arithmetic. Raising the thresholds
+    makes the second step reuse the first step's memory. Process-wide, so graphrun
+    train (a program) sets it, never the library's fit; once; a no-op where the C
+    library is not glibc."""
+    if _KEPT:
+        return
+    _KEPT.append(True)
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # the largest glibc accepts
+    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import BindingError
 from ..gates.lower import NoCode
-from ..graph.build import paused_gc
+from ..graph.model import paused_gc
 from ..run import interpret as execute
 from ..run.bindings import bind, to_value
 from ..run.export import export, unshared

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph.build import paused_gc
+from ..graph.model import paused_gc
 from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE

@@ -24,7 +24,7 @@ import pydot
 
 from .explain import NodeNames, edge_gradients, is_anonymous, pretty
 from .numbers import shape_text
-from .picture_text import (GRADIENT_COLOR, NOTE_COLOR, VALUE_COLOR, roles, call_title, colored,
+from .picture_text import (GRADIENT_COLOR, roles, call_title, colored,
                            edge_label, gate_label, legend, repeat_lengths, shown_name,
                            value_lines)
 

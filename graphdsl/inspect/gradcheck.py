@@ -145,7 +145,7 @@ def check_gradients(program, of: str, eps: float, tolerance: float, bindings: di
     sched = program.schedule
     leaf_values = [_float64(v) for v in bind(sched.leaves, bindings)]
     named = {leaf.name: value for leaf, value in zip(sched.leaves, leaf_values)}
-    grads = program._run(of, named).grads  # run's path (what users get), any input names
+    grads = program.run(named, of=of).grads  # run's path (what users get), any input names
     rng = np.random.default_rng(seed)
     with np.errstate(all="ignore"):
         worst, per_input, skipped = _end_to_end(program, of, named, grads, eps)

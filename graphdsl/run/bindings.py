@@ -5,7 +5,7 @@ import difflib
 
 import numpy as np
 
-from ..graph.build import shape_mismatch
+from ..graph.leaves import shape_mismatch
 from .calls import OPTIONS
 from ..errors import BindingError
 

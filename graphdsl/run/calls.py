@@ -12,6 +12,7 @@ parameters are positional-only. No name given is ever silently left unbound.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 
 from ..errors import BindingError
 
@@ -52,3 +53,31 @@ def ambiguous(method: str, option: str) -> str:
     return (f"'{option}' is both an input or param of this graph and an option of {method}(), so the "
             f"keyword {option}=... could mean either: bind it in a mapping, "
             f"{method}({{'{option}': 1.0}}), and give the option as a keyword next to it")
+
+
+def expect_dict(method: str, what: str, value) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{method} takes {what} as a dict of name -> value, got {type(value).__name__}")
+
+
+def positive(method: str, defaults: tuple, **numbers) -> tuple:
+    """Each option's value (its default where None), which must be a positive finite number."""
+    out = []
+    for (what, number), default in zip(numbers.items(), defaults):
+        number = default if number is None else number
+        if isinstance(number, bool) or not (isinstance(number, Real) and 0 < number < float("inf")):
+            raise ValueError(f"{method}: {what} must be a positive number, got {number!r}")
+        out.append(number)
+    return tuple(out)
+
+
+def output_name(outputs: tuple, of) -> str:
+    """The output ``of`` names (the first for None), or the error of a wrong one."""
+    if of is None:
+        return outputs[0]
+    if not isinstance(of, str):
+        raise TypeError(f"of must be the name of an output, got {type(of).__name__}; bindings go "
+                        f"as keywords, run(x=1.0), or as a mapping, run({{'x': 1.0}})")
+    if of not in outputs:
+        raise BindingError(f"'{of}' is not an output (outputs: {', '.join(outputs)})")
+    return of

@@ -16,7 +16,8 @@ import numpy as np
 
 from .bindings import read_only, to_value
 from ..errors import BindingError
-from ..graph.build import Model, shape_mismatch
+from ..graph.leaves import shape_mismatch
+from ..graph.model import Model, paused_gc
 from ..graph.schedule import Schedule
 
 
@@ -111,3 +112,9 @@ def _array(dtype: str, shape: tuple, data: bytes, writeable: bool) -> np.ndarray
     run's type checks take a slower path for)."""
     value = np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape)
     return value.copy() if writeable else value
+
+
+def loads(state: bytes):
+    """What dumps pickled (the caller unpickles its own data), with the cyclic GC paused."""
+    with paused_gc():
+        return pickle.loads(state)  # noqa: S301 -- the caller unpickles: its data

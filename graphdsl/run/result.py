@@ -78,7 +78,7 @@ class Result:
     def _rerun(self) -> tuple:
         """Outputs and gradients of the same run again on the code that made them."""
         with np.errstate(all="ignore"):
-            again = self.program._run(self.of, self._bindings)
+            again = self.program.run(self._bindings, of=self.of)
         return again.outputs, again.grads
 
     @property

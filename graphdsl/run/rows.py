@@ -76,19 +76,3 @@ def _rows(batched: dict, leaves: dict) -> int:
                 f"{odd[0]}: [...]) or pass it in shared={{'{odd[0]}': ...}}") if odd else ""
         raise BindingError(f"run_batch bindings must share one leading length ({listing}){hint}")
     return next(iter(lengths.values()))
-
-
-def _rows(batched: dict, leaves: dict) -> int:
-    if not batched:
-        raise BindingError("run_batch needs at least one binding with a leading batch axis (one "
-                           "value per row); values without it are shared by every row")
-    lengths = {name: np.shape(value)[0] for name, value in batched.items()}
-    if len(set(lengths.values())) > 1:
-        listing = ", ".join(f"{name}: {length}" for name, length in lengths.items())
-        common = max(lengths.values(), key=list(lengths.values()).count)
-        odd = [name for name in lengths if leaves[name].shape is None and lengths[name] != common]
-        hint = (f"; {odd[0]} has no declared shape, so its first axis is taken as the batch axis: "
-                f"to share one value by every row, declare its shape ({leaves[odd[0]].kind} "
-                f"{odd[0]}: [...]) or pass it in shared={{'{odd[0]}': ...}}") if odd else ""
-        raise BindingError(f"run_batch bindings must share one leading length ({listing}){hint}")
-    return next(iter(lengths.values()))

@@ -78,7 +78,7 @@ class Session:
     def run(self, request) -> dict:
         """SPEC §6's /api/run."""
         program = self._program()
-        result = program._run(request.of, request.bindings)
+        result = program.run(request.bindings, of=request.of)
         steps = explain(result) if request.explain else None
         report = (check_gradients(program, result.of, 1e-6, 1e-5, request.bindings)
                   if request.check else None)
@@ -87,7 +87,7 @@ class Session:
     def picture(self, request) -> dict:
         """The annotated picture of a run, with the run's answer (explain steps included)."""
         program = self._program()
-        result = program._run(request.of, request.bindings)
+        result = program.run(request.bindings, of=request.of)
         # A graph too large to draw gets no steps either: a page cannot show 100,000 of them.
         steps = explain(result) if len(program.forward_order) <= PICTURE_LIMIT else None
         answer = {"run": self._answer(result, steps, None, True)}

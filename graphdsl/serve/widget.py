@@ -31,7 +31,7 @@ def widget(program, *, inputs: dict | None = None, quiz: bool = False, of: str |
     if of is not None and of not in program.outputs:
         raise ValueError(f"'{of}' is not an output (outputs: {', '.join(program.outputs)})")
     session = Session(FixedModel(program), inputs, quiz, of)
-    program._run(of, {**session.start_values(program), **(inputs or {})})  # bad values: say so here
+    program.run({**session.start_values(program), **(inputs or {})}, of=of)  # bad values: say so here
     try:
         import anywidget  # noqa: F401  (the optional extra)
     except ImportError:
@@ -84,7 +84,7 @@ class StaticView:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         from ..inspect.render import mimebundle
 
-        result = self.program._run(self.session.of, self.session.start_values(self.program))
+        result = self.program.run(self.session.start_values(self.program), of=self.session.of)
         bundle = mimebundle(self.program, result)
         note = f"The interactive view needs anywidget: {INSTALL}"
         html = f"<p><em>{escape(note, quote=False)}</em></p>"

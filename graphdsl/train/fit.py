@@ -14,15 +14,14 @@ scheduled again, and every step gets whatever fast path ``run`` has.
 """
 from __future__ import annotations
 
-import ctypes
 import math
-import platform
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..run import interpret as execute
+from ..run.calls import output_name
 from ..errors import DivergenceWarning, GraphError, NumericError
 from .samples import DataError, bind_samples, check_fixed, check_labels, check_samples
 
@@ -145,14 +144,13 @@ def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: f
     ``History.diverged_at``. The program is not changed:
     ``program.with_params(history.params)`` is the trained one.
     """
-    of = program._output(of)
+    of = output_name(program.outputs, of)
     opt = make_optimizer(optimizer, lr, momentum, betas, eps)
     for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}")
     fixed = check_fixed(program, inputs, data)
     loop = _Loop(program, of, check_samples(program, data, fixed), fixed, batch_size)
-    _keep_freed_memory()
     history = History(of, metrics={name: [] for name in loop.metrics})
     rng = np.random.default_rng(seed)
     watch = _BlowUp()
@@ -194,34 +192,6 @@ class _BlowUp:
                 f"its lowest before ({self.before:.4g}); the learning rate ({lr:g}) is probably too large")
 
 
-_KEPT = []  # set once per process by _keep_freed_memory
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory for reuse instead of returning it to the system.
-
-    A training step allocates the same arrays every time. With glibc's defaults, arrays
-    over 128 KB are mapped afresh and the freed top of the heap is handed back after
-    each step, so every step faults in its pages anew: a two-layer net on 300 samples
-    spent as long in those page faults as in its arithmetic. Raising the thresholds
-    makes the second step reuse the first step's memory. Process-wide and once; a
-    no-op where the C library is not glibc."""
-    if _KEPT:
-        return
-    _KEPT.append(True)
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # the largest glibc accepts
-    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
-
-
 class _Loop:
     """What fit prepares once (owned param copies, the metrics); ``epoch`` runs the batches."""
 
@@ -257,7 +227,7 @@ class _Loop:
         bindings = {name: array if rows is None else array[rows] for name, array in self.samples.items()}
         bindings.update(self.fixed)
         bindings.update(self.params)
-        result = self.program._run(self.of, bindings)
+        result = self.program.run(bindings, of=self.of)
         loss = result.outputs[self.of]
         if not math.isfinite(loss):
             raise self._diverged(bindings, epoch)
@@ -302,7 +272,7 @@ class _Loop:
     def _diverged(self, bindings: dict, epoch: int) -> NumericError:
         """Rerun the batch with the finiteness check, which names the first gate to blame."""
         try:
-            self.program._run(self.of, bindings, check_finite=True)
+            self.program.run(bindings, of=self.of, check_finite=True)
             problem = NumericError(f"the loss '{self.of}' is not finite")
         except NumericError as err:
             problem = err

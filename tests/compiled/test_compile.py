@@ -389,7 +389,7 @@ def test_array_constants_are_compiled_not_interpreted_on_every_run(text):
     # and ran on the reference interpreter (5x slower on small arrays).
     x = np.array([0.1, -0.2, 0.3])
     prog = check(text, x=x)
-    assert len(prog._kernel("y").kernel.arrays) == 1
+    assert len(prog._runner.entry("y").kernel.arrays) == 1
     assert "C" in _kernel_source(prog, "y", {"x": x})
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import graphdsl
-from graphdsl import program
+from graphdsl.compiled import runner
 from graphdsl.compiled import numpycode, source as codegen
 from graphdsl.run import interpret as execute
 from graphdsl.run.bindings import bind, to_value
@@ -172,18 +172,18 @@ def test_the_sigmoid_neuron_runs_on_generated_float_code():
     prog = graphdsl.loads("input x0, x1, w0, w1, b\noutput n = sigmoid(w0*x0 + w1*x1 + b)")
     bindings = {"x0": -1.0, "x1": -2.0, "w0": 2.0, "w1": -3.0, "b": -3.0}
     prog.forward(bindings)
-    assert "EXP(" in prog._forward_entry.kernel.float_source
+    assert "EXP(" in prog._runner.forward_entry.kernel.float_source
     prog.jvp(bindings, {"x0": 1.0})
-    assert prog._tangents.floats[(0,)] is not None
+    assert prog._runner.tangents.floats[(0,)] is not None
     prog.jvp(bindings, {"x0": np.float64(1.0), "b": 2})
-    assert list(prog._tangents.floats) == [(0,), (0, 4)]
+    assert list(prog._runner.tangents.floats) == [(0,), (0, 4)]
 
 
 def test_graphs_beyond_the_compile_limit_run_on_the_interpreter(monkeypatch):
-    monkeypatch.setattr(program, "COMPILE_LIMIT", 2)
+    monkeypatch.setattr(runner, "COMPILE_LIMIT", 2)
     prog = check("input x, y\na = x * y\nb = sin(a)\noutput f = b * x", x=0.7, y=-1.2)
-    assert prog._forward_entry == prog._interpret_forward
-    assert not prog._tangents.compiled and not prog._tangents.floats
+    assert prog._runner.forward_entry == prog._runner._interpret_forward
+    assert not prog._runner.tangents.compiled and not prog._runner.tangents.floats
 
 
 def test_results_never_share_an_array_with_the_caller_or_each_other():

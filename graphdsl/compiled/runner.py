@@ -1,0 +1,88 @@
+"""Every compiled entry of one Program, made on first use: ``run`` per output,
+``forward``, ``jvp``; and the reference interpreter where compiling does not pay.
+
+A graph of more than COMPILE_LIMIT steps runs on the interpreter: generating its code
+would take longer than many runs, and gigabytes (a 50 MB file). Without check_finite it
+keeps only the leaves' gradients, and its Result is lazy like a compiled run's: a long
+chain of arrays holds each value once, as the compiled code does.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ..graph.model import paused_gc
+from ..run import interpret, numeric
+from ..run.bindings import bind
+from ..run.calls import output_name
+from ..run.export import pack
+from ..run.result import Result
+from .forwardmode import ForwardKernel, TangentKernel, interpret_forward
+from .kernel import Kernel
+
+COMPILE_LIMIT = 100_000  # steps: generated code costs ~30 µs and ~5 kB a step to build
+
+
+class Runner:
+    """``entry(of)(bindings) -> Result``, ``forward(bindings)``, ``jvp(bindings, tangents)``."""
+
+    def __init__(self, program):
+        self.program, self.schedule = program, program.schedule
+        self.compiled = len(self.schedule.steps) <= COMPILE_LIMIT
+        self.kernels: dict = {}  # of -> compiled entry (kernel.Kernel's), also under None
+        self.forward_entry = None
+        self.tangents = None
+
+    def output(self, of) -> str:
+        return output_name(self.program.outputs, of)
+
+    def run(self, of, bindings: dict, check_finite: bool = False) -> Result:
+        if check_finite:
+            return self.interpret(self.output(of), bindings, check_finite=True)
+        entry = self.kernels.get(of) if isinstance(of, str) or of is None else None
+        return (entry or self.entry(of))(bindings)
+
+    def entry(self, of):
+        """The compiled run of an output, built once per output."""
+        name = self.output(of)
+        found = self.kernels.get(name)
+        if found is None:
+            with paused_gc():
+                kernel = Kernel(self.program, name, Result._lazy)  # generates code on its first call
+            found = kernel.entry
+            if not self.compiled:
+                found = partial(self.interpret, name)
+                found.kernel = kernel
+        self.kernels[of] = self.kernels[name] = found
+        return found
+
+    def interpret(self, of: str, bindings: dict, check_finite: bool = False) -> Result:
+        sched = self.schedule
+        with np.errstate(all="ignore"):
+            values = interpret.forward(sched, bind(sched.leaves, bindings))
+            grads = interpret.backward(sched, of, values, keep=check_finite)
+        if not check_finite:
+            return Result._lazy(self.program, of, *pack(sched, values, grads), bindings)
+        problem = numeric.first_nonfinite(sched, values, grads, of)
+        if problem:
+            raise problem
+        return Result(self.program, values, grads, of)
+
+    def forward(self, bindings: dict) -> dict:
+        if self.forward_entry is None:
+            if self.compiled:
+                with paused_gc():
+                    self.forward_entry = ForwardKernel(self.program).entry
+            else:
+                self.forward_entry = self._interpret_forward
+        return self.forward_entry(bindings)
+
+    def _interpret_forward(self, bindings: dict) -> dict:
+        with np.errstate(all="ignore"):
+            return interpret_forward(self.schedule, bind(self.schedule.leaves, bindings))
+
+    def jvp(self, bindings: dict, tangents) -> tuple:
+        if self.tangents is None:
+            self.tangents = TangentKernel(self.program, compiled=self.compiled)
+        return self.tangents(bindings, tangents)
