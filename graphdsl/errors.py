@@ -136,6 +136,67 @@ class DivergenceWarning(RuntimeWarning):
     probably too large."""
 
 
+# ---------------------------------------------------------------- of the later stages
+
+
+class DataFileError(GraphError):
+    """A data file that cannot be read, or does not hold the numbers it should."""
+
+
+class DataError(BindingError):
+    """Training data that does not fit the model. ``input`` names the data input to blame,
+    ``row`` the sample (0-based) and ``item`` the entry within that sample (flat), when known."""
+
+    def __init__(self, message: str, input: str | None = None, row: int | None = None,
+                 item: int = 0, span=None):
+        super().__init__(message, span)
+        self.input, self.row, self.item = input, row, item
+
+
+class TrainingError(GraphError):
+    """A model that cannot be trained: no param, or a loss that is not a scalar."""
+
+
+class RenderError(GraphError):
+    """Graphviz is missing, or failed to draw the picture."""
+
+
+class CommandError(Exception):
+    """A problem reported as ``graphrun: error: MESSAGE``; ``status`` 1, or 2 for usage."""
+
+    def __init__(self, message: str, status: int = 1):
+        message = shorten(message)
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class UsageError(CommandError):
+    """A bad command line: exit status 2."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 2)
+
+
+class NoCode(Exception):
+    """A gate has no template in this mode (the caller takes another path)."""
+
+
+class NotVectorised(Exception):
+    """A step a batched value reaches has no batch rule: use the per-row loop."""
+
+
+class BadRequest(Exception):
+    """A request the API cannot read: answered 400 with ``message``."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PictureUnavailable(Exception):
+    """No picture can be drawn (no Graphviz, a graph too large to draw): the page says why."""
+
+
 def closest(name, candidates) -> str:
     """"; did you mean 'x'?" for the closest of ``candidates`` to a mistyped ``name``, or ""."""
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)

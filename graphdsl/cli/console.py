@@ -18,29 +18,13 @@ import numpy as np
 
 from ..graph.build import DEFAULT_MAX_NODES
 from ..train.datafiles import DataFileError, json_int, read_data, text_number, unreadable
-from ..errors import GraphError, shorten
+from ..errors import CommandError, GraphError, UsageError, shorten
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 STDIN, STDIN_NAME = "-", "<stdin>"  # the model path that means standard input, and its name in errors
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NONFINITE_WORD = re.compile(r"(?<![\w.])(nan|inf|infinity)(?!\w)", re.IGNORECASE)
-
-
-class CommandError(Exception):
-    """A problem reported as ``graphrun: error: MESSAGE``; ``status`` 1, or 2 for usage."""
-
-    def __init__(self, message: str, status: int = EXIT_ERROR):
-        message = shorten(message)
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
-class UsageError(CommandError):
-    """A bad command line: exit status 2."""
-
-    def __init__(self, message: str):
-        super().__init__(message, EXIT_USAGE)
 
 
 def print_error(err: GraphError, file: str | None = None, prog: str = "graphrun") -> None:

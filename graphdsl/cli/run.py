@@ -21,6 +21,7 @@ from ..inspect.dot import to_dot
 from ..errors import NumericError
 from ..inspect.explain import explain
 from ..inspect.gradcheck import check_gradients
+from ..inspect.report import json_object
 from ..inspect.numbers import LARGE, format_number, format_value, shape_text, to_json
 from ..program import Result
 from ..inspect.render import FORMATS, RenderError, render
@@ -154,27 +155,6 @@ def _print_human(result, args, steps, report) -> None:
 
 def _print_json(result, args, steps, report) -> None:
     print(json.dumps(json_object(result, not args.no_grad, steps, report), allow_nan=False))
-
-
-def json_object(result, gradients: bool = True, steps=None, report=None) -> dict:
-    """What ``graphrun --json`` prints for one run (also the answer of ``graphrun serve``'s
-    /api/run): outputs, gradients, and the explain steps and check report when given."""
-    data = {"outputs": to_json(result.outputs), "gradients": to_json(result.grads) if gradients else {}}
-    if steps is not None:
-        data["explain"] = [step.as_dict() for step in steps]
-    if report is not None:
-        data["check"] = report_json(report)
-    return data
-
-
-def report_json(report) -> dict:
-    """A GradientReport as plain JSON data."""
-    worst = report.worst
-    return {"of": report.of, "ok": report.ok, "max_rel_error": to_json(report.max_rel_error),
-            "tolerance": report.tolerance, "skipped": list(report.skipped),
-            "worst": None if worst is None else {
-                "name": worst.name, "index": list(worst.index), "analytic": to_json(worst.analytic),
-                "numeric": to_json(worst.numeric), "rel_error": to_json(worst.rel_error)}}
 
 
 def aligned(pairs) -> list:

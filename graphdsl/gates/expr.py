@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 GATES: dict = {}  # name -> Gate, filled by gates/record.py's registration
+NAMESPACE: dict = {}  # upper-case names that the templates of generated code use
 
 
 class Expr:
@@ -67,9 +68,8 @@ class Expr:
         return self.op == "const" and (value is None or self.value == value)
 
     def __repr__(self) -> str:
-        from .lower import spell
-
-        return f"Expr({spell(self)})"
+        inner = self.value if self.op in ("var", "const") else ", ".join(map(repr, self.args))
+        return f"{self.op}({inner})"
 
 
 _INTERNED: dict = {}

@@ -17,12 +17,8 @@ from __future__ import annotations
 import math
 import re
 
-from .expr import Expr, as_expr, walk
-from .record import NAMESPACE
-
-
-class NoCode(Exception):
-    """A gate has no template in this mode (the caller takes another path)."""
+from .expr import NAMESPACE, Expr, as_expr, walk
+from ..errors import NoCode
 
 
 def literal(value: float) -> str:

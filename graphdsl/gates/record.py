@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
-from .expr import GATES, trace
-
-NAMESPACE: dict = {}  # upper-case names that the templates of generated code use
+from .expr import GATES, NAMESPACE, trace
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import shutil
 import subprocess
 
-from ..errors import GraphError
+from ..errors import RenderError
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: "
@@ -15,10 +15,6 @@ INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz;
 TIMEOUT = 300  # seconds; a picture of a very large graph can take Graphviz a long time
 PICTURE_LIMIT = 2000  # nodes: a notebook does not draw bigger graphs
 DEFAULT_DPI, MIN_DPI, MAX_DPI = 96, 10, 600  # a PNG's resolution: Graphviz's default, and bounds
-
-
-class RenderError(GraphError):
-    """Graphviz is missing, or failed to draw the picture."""
 
 
 def find_dot() -> str | None:

@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GraphError
+from ..errors import GraphError, NotVectorised
 from . import interpret
 from .bindings import bind
 from .quiet import QUIET, RESTORE
 
 INPLACE_MIN = 1 << 12  # float64 elements from which the records' in-place speed forms pay
-
-
-class NotVectorised(Exception):
-    """A step a batched value reaches has no batch rule: use the per-row loop."""
 
 
 def run_batch(schedule, of: str, batched_values: dict, shared: dict, rows: int):

@@ -30,14 +30,11 @@ from ..inspect.dot import (edge_grads_of, edge_id, entered_calls, gradient_sums,
                    port_id)
 from ..inspect.picture_text import value_lines
 from ..inspect.render import PICTURE_LIMIT, RenderError, find_dot, render
+from ..errors import PictureUnavailable
 
 SVG = "http://www.w3.org/2000/svg"
 _G, _TEXT, _TSPAN = (f"{{{SVG}}}{tag}" for tag in ("g", "text", "tspan"))
 _LEAVES = ("input", "param")
-
-
-class PictureUnavailable(Exception):
-    """No picture can be drawn (no Graphviz, a graph too large to draw): the page says why."""
 
 
 def draw(program, result, steps=None) -> tuple:

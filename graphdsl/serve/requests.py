@@ -9,17 +9,10 @@ import json
 from dataclasses import dataclass
 
 from ..train.datafiles import DataFileError, json_int, json_values, text_number
+from ..errors import BadRequest
 
 MAX_BODY = 1_000_000  # bytes (SPEC §6: bodies over 1 MB get 413)
 _KEYS = {"run": {"inputs", "of", "explain", "check", "labels"}, "picture": {"inputs", "of"}}
-
-
-class BadRequest(Exception):
-    """A request the API cannot read: answered 400 with ``message``."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from ..cli.run import json_object
+from ..inspect.report import json_object
 from ..errors import GraphError
 from ..inspect.explain import NodeNames, explain
 from ..inspect.numbers import shape_text, to_json

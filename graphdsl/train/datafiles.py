@@ -13,11 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GraphError, Span
-
-
-class DataFileError(GraphError):
-    """A data file that cannot be read, or does not hold the numbers it should."""
+from ..errors import DataFileError, Span
 
 
 def read_data(path) -> dict:

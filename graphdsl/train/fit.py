@@ -22,7 +22,7 @@ import numpy as np
 
 from ..run import interpret as execute
 from ..run.calls import output_name
-from ..errors import DivergenceWarning, GraphError, NumericError
+from ..errors import DivergenceWarning, NumericError, TrainingError
 from .samples import DataError, bind_samples, check_fixed, check_labels, check_samples
 
 __all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIMIZERS",
@@ -30,9 +30,6 @@ __all__ = ["fit", "History", "SGD", "Momentum", "Adam", "make_optimizer", "OPTIM
 
 # A loss this many times the lowest so far, and above the first epoch's, has blown up.
 GROWTH = 100.0
-
-class TrainingError(GraphError):
-    """A model that cannot be trained: no param, or a loss that is not a scalar."""
 
 
 # ---------------------------------------------------------------- optimizers

@@ -7,16 +7,7 @@ import difflib
 import numpy as np
 
 from ..run.bindings import bind, to_value
-from ..errors import BindingError
-
-class DataError(BindingError):
-    """Training data that does not fit the model. ``input`` names the data input to blame,
-    ``row`` the sample (0-based) and ``item`` the entry within that sample (flat), when known."""
-
-    def __init__(self, message: str, input: str | None = None, row: int | None = None,
-                 item: int = 0, span=None):
-        super().__init__(message, span)
-        self.input, self.row, self.item = input, row, item
+from ..errors import BindingError, DataError
 
 
 def check_samples(program, data, fixed=()) -> dict:

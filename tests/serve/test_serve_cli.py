@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from graphdsl.cli import main
+from graphdsl.cli.graphrun import main
 from graphdsl.serve.httpd import PageServer
 from graphrun_subprocess import EXAMPLES, ROOT, graphrun, graphrun_path
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphdsl
-from graphdsl.cli import main as graphrun
+from graphdsl.cli.graphrun import main as graphrun
 from graphdsl.inspect.picture_text import value_lines
 from graphdsl.serve.follow import FixedModel, FollowedFile
 from graphdsl.serve.picture import labels
@@ -200,7 +200,7 @@ def test_the_core_never_imports_the_page_nor_jupyter():
     import subprocess
     import sys
 
-    code = ("import sys, graphdsl\nfrom graphdsl.cli import main\n"
+    code = ("import sys, graphdsl\nfrom graphdsl.cli.graphrun import main\n"
             "graphdsl.load('examples/mul_add.graph').run()\nmain(['examples/mul_add.graph', '--explain'])\n"
             "print(sorted(m for m in sys.modules if m.startswith(('graphdsl.serve', 'graphdsl.serve.notebook', "
             "'IPython', 'anywidget', 'http.server', 'playwright'))))")
