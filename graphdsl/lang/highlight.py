@@ -18,8 +18,8 @@ from pygments.lexer import RegexLexer, bygroups, include, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
 from ..gates import GATES
+from .syntax import KEYWORDS
 
-KEYWORDS = ("input", "param", "output", "gate", "return")
 BUILTINS = tuple(sorted(GATES)) + (
     "repeat", "normal", "uniform", "zeros",  # repeat, and the initializers of '~'
     # the gates the language is growing (indexing, ...)

@@ -9,7 +9,8 @@ import difflib
 import re
 import unicodedata
 
-KEYWORDS = ("input", "param", "output", "gate", "return")
+from .syntax import KEYWORDS
+
 
 NOT_YET = {
     "indexing": "indexing ('{name}[...]') is not supported yet: declare the entries as inputs of "

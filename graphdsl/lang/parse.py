@@ -19,7 +19,6 @@ from . import quickparse
 from . import syntax as S
 from ..errors import GraphSyntaxError, Span
 
-KEYWORDS = {"input", "param", "output", "gate", "return"}
 _OPEN = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
 _CLOSE = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE"}
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS"}

@@ -18,7 +18,7 @@ from . import syntax as S
 from ..errors import Span
 from ..gates import OPERATORS
 
-KEYWORDS = {"input", "param", "output", "gate", "return"}
+KEYWORDS = frozenset(S.KEYWORDS)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"  # ASCII, as NUMBER
 _WS = r"[ \t\f\r]*"

@@ -8,6 +8,8 @@ from typing import Union
 
 from ..errors import Span
 
+KEYWORDS = ("input", "param", "output", "gate", "return")  # the words a name cannot be
+
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Number:
