@@ -33,9 +33,9 @@ def _setup():
     """The program, the data and its initial params, in the worker process."""
     import graphdsl
     from graphdsl.train.datafiles import read_data
-    from graphdsl.train.fit import _keep_freed_memory
+    from graphdsl.cli.train import keep_freed_memory
 
-    _keep_freed_memory()  # the same allocator settings for every contender
+    keep_freed_memory()  # the same allocator settings for every contender (graphrun train sets them)
     prog = graphdsl.load(ROOT / "examples" / "two_layer_net.graph")
     data = read_data(ROOT / "examples" / "spiral.npz")
     params = {name: value for name, value in prog.defaults().items() if name in prog.params}
