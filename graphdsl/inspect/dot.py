@@ -103,7 +103,7 @@ class _Picture:
     def __init__(self, program, result, gradients: bool):
         self.program, self.graph = program, program.graph
         self.names = NodeNames(self.graph, _TOOLTIP_BUDGET)
-        self.values = (dict(zip(program.forward_order, result._values)) if result is not None else {})
+        self.values = result.values if result is not None else {}
         self.of = result.of if result is not None and gradients else None
         self.edge_grads = edge_grads_of(result) if self.of is not None else {}
         self.totals, self.port_grads = gradient_sums(program, self.edge_grads)
@@ -154,53 +154,18 @@ class _Picture:
         value = self.values[output]
         return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
 
-    # ------------------------------------------------------------ nodes
     def _node(self, node: str) -> pydot.Node:
         data = self.graph.nodes[node]
         kind = data["kind"]
-        if kind in ("input", "param"):
-            attrs = self._leaf(node, data)
+        if kind in _LEAVES:
+            attrs = _leaf(self, node, data)
         elif kind == "const":
             attrs = {"shape": "box", "fontsize": "10", "color": CONST_COLOR, "width": "0.3",
                      "height": "0.25", "margin": "0.05,0.03", "tooltip": f"constant, line {_line(data)}",
                      "label": "<" + "<br/>".join(escape(line) for line in value_lines(data["value"])) + ">"}
         else:
-            attrs = self._gate(node, data)
+            attrs = _gate(self, node, data)
         return pydot.Node(_id(node), id=_quoted(node_id(node)), **{"class": kind}, **attrs)
-
-    def _gate(self, node: str, data: dict) -> dict:
-        scope = data["scope"]
-        name = None if node in self.program.outputs else shown_name(node, scope[-1][1] if scope else None)
-        label, round_ = gate_label(data["gate"], data.get("symbol"), name)
-        statement = self.names.statement(node)
-        if is_anonymous(node) and statement == pretty(node):  # too long to spell out
-            statement = f"a {data['gate']} gate"
-        attrs = {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
-                 "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
-        if roles(data["gate"]) or all(self.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
-            # Operands arrive in their order, top to bottom: a above b at the pins, and
-            # x above y in x + y, as written (and as the lecture draws them).
-            attrs["ordering"] = "in"
-        return attrs
-
-    def _leaf(self, node: str, data: dict) -> dict:
-        rows = [f"<b>{escape(node)}</b>" + self._leaf_value(node, data)]
-        if node in self.totals:
-            first, *rest = value_lines(self.totals[node])
-            rows.append(colored([f"d{self.of}/d{node} = {first}", *rest], GRADIENT_COLOR))
-        attrs = {"shape": "box", "label": "<" + "<br/>".join(rows) + ">",
-                 "tooltip": f"{data['kind']} {node}, line {_line(data)}"}
-        if data["kind"] == "param":
-            attrs.update(style="rounded,filled", fillcolor=PARAM_FILL)
-        return attrs
-
-    def _leaf_value(self, node: str, data: dict) -> str:
-        if node in self.values:
-            first, *rest = value_lines(self.values[node])
-            return escape(f" = {first}") + "".join(f"<br/>{escape(line)}" for line in rest)
-        if data.get("shape") is not None:
-            return ": " + escape(shape_text(data["shape"]))
-        return ""
 
     def _container(self, scope: tuple):
         """The (nested) cluster of a compound-gate call, created on first use."""
@@ -260,6 +225,42 @@ class _Picture:
     def _labelled(self, source: str) -> bool:
         """Edges carry numbers when there are values, except from a constant (its box shows it)."""
         return bool(self.values) and self.graph.nodes[source]["kind"] != "const"
+
+
+# ---------------------------------------------------------------- nodes
+def _gate(picture, node: str, data: dict) -> dict:
+    scope = data["scope"]
+    name = None if node in picture.program.outputs else shown_name(node, scope[-1][1] if scope else None)
+    label, round_ = gate_label(data["gate"], data.get("symbol"), name)
+    statement = picture.names.statement(node)
+    if is_anonymous(node) and statement == pretty(node):  # too long to spell out
+        statement = f"a {data['gate']} gate"
+    attrs = {"shape": "circle" if round_ else "ellipse", "margin": "0.04,0.02", "label": label,
+             "tooltip": _quoted(f"{statement}   (line {_line(data)})")}
+    if roles(data["gate"]) or all(picture.graph.nodes[a]["kind"] in _LEAVES for a in data["args"]):
+        # Operands arrive in their order, top to bottom: a above b at the pins, and
+        # x above y in x + y, as written (and as the lecture draws them).
+        attrs["ordering"] = "in"
+    return attrs
+
+def _leaf(picture, node: str, data: dict) -> dict:
+    rows = [f"<b>{escape(node)}</b>" + _leaf_value(picture, node, data)]
+    if node in picture.totals:
+        first, *rest = value_lines(picture.totals[node])
+        rows.append(colored([f"d{picture.of}/d{node} = {first}", *rest], GRADIENT_COLOR))
+    attrs = {"shape": "box", "label": "<" + "<br/>".join(rows) + ">",
+             "tooltip": f"{data['kind']} {node}, line {_line(data)}"}
+    if data["kind"] == "param":
+        attrs.update(style="rounded,filled", fillcolor=PARAM_FILL)
+    return attrs
+
+def _leaf_value(picture, node: str, data: dict) -> str:
+    if node in picture.values:
+        first, *rest = value_lines(picture.values[node])
+        return escape(f" = {first}") + "".join(f"<br/>{escape(line)}" for line in rest)
+    if data.get("shape") is not None:
+        return ": " + escape(shape_text(data["shape"]))
+    return ""
 
 
 def _common_prefix(inner: tuple, outer: tuple) -> int:
