@@ -3,7 +3,8 @@
 ``GATES`` maps each name to its record; ``OPERATORS`` maps each operator symbol of the
 language to its gate. Nothing outside this package names a gate.
 """
-from . import arithmetic, comparisons, functions, linalg, losses, reductions, shaping  # noqa: F401 -- registers
+from . import (arithmetic, comparisons, functions, indexing, joining, linalg, losses,  # noqa: F401 -- registers
+               reductions, shaping)
 from .expr import GATES, G, Expr, call, trace, var
 from .record import NAMESPACE, Gate, Infix, Option, broadcast, elementwise, register
 

@@ -16,7 +16,7 @@ tier reads these fields; no code outside the gate table names a gate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Callable
 
@@ -28,7 +28,11 @@ NAMESPACE: dict = {}  # upper-case names that the templates of generated code us
 @dataclass(frozen=True)
 class Option:
     default: object
-    kind: str  # "axis" (int, list of ints or None) or "number"
+    # "axis" (an int, a list of them, or None), "integer", "count" (a whole number >= 1),
+    # "number", "bound" (a number or None), "shape" (a list of whole numbers, one of them
+    # may be -1) or "index" (the subscript of x[...], or a list of whole numbers)
+    kind: str
+    required: bool = False  # no default: every call gives it
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Infix:
 @dataclass(frozen=True, eq=False)
 class Gate:
     name: str
-    arity: int
+    arity: int  # how many operands; for a variadic gate, the fewest it takes
     impl: Callable | None = None  # the numpy forward rule (None: lowered from ``forward``)
     forward_rule: Callable | None = None  # the forward as an expression over gates
     partials: tuple | None = None  # elementwise: per operand, rule(out, *args) or None
@@ -53,10 +57,15 @@ class Gate:
     jvp_rule: Callable | None = None  # rule(tangents, out, *args, **options); None = derived
     linear: bool = False  # the jvp is the gate applied to the tangent of its one operand
     by_rank: bool = False  # the rules branch on the operands' ranks: trace them per rank
+    by_shape: bool = False  # the rules read the operands' sizes (concat's offsets): per shape
+    # A variadic gate takes ``arity`` or more operands: ``variadic(n)`` gives the fields that
+    # depend on how many (vjp_rules, explain, roles) for n of them; see ``of_arity``.
+    variadic: Callable | None = None
     symbol: str = ""
     options: dict = field(default_factory=dict)
     infix: Infix | None = None
     prefix: str | None = None  # a unary operator's symbol ("-")
+    postfix: Callable | None = None  # (options) -> what is written after the operand: x[1:3]
     # How the gate reads to a person: on the picture (``picture``, and ``roles``: a pin
     # per operand where their order matters), and in --explain (``explain``: per operand,
     # its rule in words over {g}, {out}, {0}, {1}...; else the rule's expression).
@@ -80,19 +89,43 @@ class Gate:
     exact: bool = False  # IEEE-exact on floats: folded on constants at build time
     keeps_ones: bool = False  # moves a cotangent of ones to ones (broadcast, expand...)
     aliases: bool = False  # the value may be its operand's array or a view of it
-    rows: object = None  # batch evaluation: "elementwise", ("axis", min row rank) or "stacked"
+    # Batch evaluation: "elementwise", ("axis", min row rank), "stacked", or a function
+    # (options, row rank, rows) -> the options for operands that all carry the batch axis.
+    rows: object = None
     shape: Callable | None = None  # (shapes, **options) -> output shape (None: unknown)
     simplify: Callable | None = None  # (*args, **options) -> a simpler Expr, or None
     shape_error: Callable | None = None  # (shapes) -> a message in the model's terms
+    # (shapes, **options) -> what is certainly wrong, in the model's terms, or None. A shape
+    # may be None and a dimension None (unknown): run when the graph is built, on the shapes
+    # declared, and again when the gate fails at run time.
+    check: Callable | None = None
     speed: dict = field(default_factory=dict)  # compiled-code speed forms, see compiled/
     differentiable: bool = True
     doc: str = ""
 
     def __reduce__(self):
         # Pickled by name (its rules are functions of the gate table): a Program's steps hold gates.
-        if GATES.get(self.name) is not self:
+        base = GATES.get(self.name)
+        if base is None or (base is not self and _ARITIES.get((self.name, self.arity)) is not self):
             raise TypeError(f"gate '{self.name}' is not the registered one: it cannot be pickled by name")
-        return registered, (self.name,)
+        return registered, (self.name, self.arity)
+
+    def of_arity(self, n: int) -> "Gate":
+        """This gate taking ``n`` operands: itself, or a variadic gate's record for ``n``."""
+        if n == self.arity:
+            return self
+        base = GATES[self.name]
+        if base.variadic is None or n < base.arity:
+            raise TypeError(f"gate {self.name} takes {base.arity} operands, not {n}")
+        found = _ARITIES.get((self.name, n))
+        if found is None:
+            found = _ARITIES[(self.name, n)] = replace(base, arity=n, **base.variadic(n))
+        return found
+
+    def arity_text(self) -> str:
+        """``1 argument``, ``2 arguments``, ``2 or more arguments``."""
+        more = " or more" if self.variadic is not None else ""
+        return f"{self.arity}{more} argument{'' if self.arity == 1 and not more else 's'}"
 
     # ------------------------------------------------------------ options and shapes
     def option_items(self, given: dict) -> tuple:
@@ -243,11 +276,16 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def registered(name: str) -> Gate:
-    return GATES[name]
+_ARITIES: dict = {}  # (name, n) -> a variadic gate's record for n operands
+
+
+def registered(name: str, arity: int | None = None) -> Gate:
+    return GATES[name] if arity is None else GATES[name].of_arity(arity)
 
 
 def register(gate: Gate) -> Gate:
+    if gate.variadic is not None:
+        gate = replace(gate, **gate.variadic(gate.arity))
     if gate.name in GATES:
         raise ValueError(f"gate {gate.name} is registered twice")
     for key, value in gate.names.items():
