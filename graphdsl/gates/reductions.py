@@ -133,7 +133,7 @@ def _log_softmax_flow(g, out, x, axis):
 
 register(Gate("log_softmax", 1, impl=_log_softmax, by_rank=True, options=AXIS_LAST,
               vjp_rules=(lambda g, out, x, axis=-1: _log_softmax_flow(g, out, x, axis),),
-              jvp_rule=lambda ts, out, x, axis=-1: None if x.ndim == 0 else
+              jvp_rule=lambda ts, out, x, axis=-1: 0.0 if x.ndim == 0 else
               ts[0] - G.expand_dims(G.sum(G.exp(out) * ts[0], axis=axis), axis=axes_of(axis, x.ndim)),
               float="0.0", rows=("axis", 1), shape=lambda shapes, axis=-1: shapes[0],
               explain=("{g} − softmax({0}) × Σ {g}",),

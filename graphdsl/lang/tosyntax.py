@@ -1,7 +1,8 @@
 """Rule reductions -> syntax objects: the parser's inline transformer (parse.py runs it).
 
 Rule labels are gate names where they can be (``add``, ``less``, ``index``...), so the
-parse tree, this transformer and the gate table share one vocabulary.
+parse tree, this transformer and the gate table share one vocabulary: the methods of the
+operators' labels are given below, from the gate table, not written out one by one.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from lark import Token, Transformer
 
 from . import syntax as S
 from ..errors import GraphSyntaxError, Span
+from ..gates import OPERATORS, PREFIX, SUBSCRIPT
 
 
 def span_at(file: str, lines: list, line: int, column: int) -> Span:
@@ -40,50 +42,21 @@ class ToSyntax(Transformer):
         (token,) = children
         return S.Name(str(token), self._at(token))
 
-    def _binary(self, children, gate):
+    def binary(self, children):
+        """``a + b``, ``a < b``...: the gate is the operator's (the rule's label names it too)."""
         left, op, right = children
-        return S.Call(gate, (left, right), (), self._at(op), str(op))
+        return S.Call(OPERATORS[str(op)], (left, right), (), self._at(op), str(op))
 
-    def add(self, children):
-        return self._binary(children, "add")
+    def negative(self, children):
+        op, operand = children
+        if isinstance(operand, S.Number):  # "-2" is a constant, not a gate
+            return S.Number(-operand.value, self._at(op))
+        return S.Call(PREFIX[str(op)], (operand,), (), self._at(op), str(op))
 
-    def sub(self, children):
-        return self._binary(children, "sub")
-
-    def mul(self, children):
-        return self._binary(children, "mul")
-
-    def div(self, children):
-        return self._binary(children, "div")
-
-    def matmul(self, children):
-        return self._binary(children, "matmul")
-
-    def pow(self, children):
-        return self._binary(children, "pow")
-
-    def less(self, children):
-        return self._binary(children, "less")
-
-    def less_equal(self, children):
-        return self._binary(children, "less_equal")
-
-    def greater(self, children):
-        return self._binary(children, "greater")
-
-    def greater_equal(self, children):
-        return self._binary(children, "greater_equal")
-
-    def equal(self, children):
-        return self._binary(children, "equal")
-
-    def not_equal(self, children):
-        return self._binary(children, "not_equal")
-
-    def index(self, children):
+    def subscripted(self, children):
         value, bracket, subscript = children
         span = self._at(bracket)
-        return S.Call("index", (value,), (S.Option("at", subscript, span),), span, str(bracket))
+        return S.Call(SUBSCRIPT, (value,), (S.Option("at", subscript, span),), span, str(bracket))
 
     def subscript(self, children):
         items = tuple(child for child in children if child is not None)
@@ -92,12 +65,6 @@ class ToSyntax(Transformer):
     def slice(self, children):
         start, colon, stop, _, step = children
         return S.Slice(start, stop, step, start.span if start is not None else self._at(colon))
-
-    def neg(self, children):
-        op, operand = children
-        if isinstance(operand, S.Number):  # "-2" is a constant, not a gate
-            return S.Number(-operand.value, self._at(op))
-        return S.Call("neg", (operand,), (), self._at(op), "-")
 
     def array(self, children):
         bracket, *items = children
@@ -190,5 +157,8 @@ def _bad_dim(token, span):
     raise GraphSyntaxError(f"a dimension must be a whole number or a name, not {token}", span)
 
 
-def _bad_dim(token, span):
-    raise GraphSyntaxError(f"a dimension must be a whole number or a name, not {token}", span)
+for _gate in OPERATORS.values():
+    setattr(ToSyntax, _gate, ToSyntax.binary)
+for _gate in PREFIX.values():
+    setattr(ToSyntax, _gate, ToSyntax.negative)
+setattr(ToSyntax, SUBSCRIPT, ToSyntax.subscripted)
