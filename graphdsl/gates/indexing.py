@@ -76,7 +76,7 @@ def _batched_index(options, rank, rows):
     return dict(options, at=(FULL,) + tuple(options["at"]))
 
 
-AT = {"at": Option(None, "index", required=True)}
+AT = {"at": Option(None, "subscript", required=True)}
 register(Gate("index", 1, impl=_index, options=AT, vjp_rules=(lambda g, out, x, at=(): G.scatter_like(g, x, at=at),),
               linear=True, postfix=lambda options: subscript(options["at"]), numpy=_index_code, aliases=True,
               keeps_ones=True, rows=_batched_index, shape=_index_shape, check=_index_problem,

@@ -32,7 +32,7 @@ class Option:
     default: object
     # "axis" (an int, a list of them, or None), "integer", "count" (a whole number >= 1),
     # "number", "bound" (a number or None), "shape" (a list of whole numbers, one of them
-    # may be -1) or "index" (the subscript of x[...], or a list of whole numbers)
+    # may be -1) or "subscript" (the [...] of x[...], or a list of whole numbers)
     kind: str
     required: bool = False  # no default: every call gives it
 

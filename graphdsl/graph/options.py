@@ -12,7 +12,7 @@ _WANTED = {
     "count": "a whole number of at least 1",
     "axis": "a whole number, a list of them, or None",
     "shape": "a list of whole numbers such as [2, -1] (one -1 at most: the size that fits)",
-    "index": "a list of whole numbers",
+    "subscript": "a list of whole numbers",
 }
 
 
@@ -38,7 +38,7 @@ def _value(gate, option: S.Option):
         raise GraphDefinitionError(f"gate '{gate.name}' has no option '{option.name}' "
                                    f"(options: {known})", option.span)
     value = option.value
-    if spec.kind == "index" and isinstance(value, S.Subscript):
+    if spec.kind == "subscript" and isinstance(value, S.Subscript):
         return subscript(value)
     found = _READERS[spec.kind](value)
     if found is _WRONG:
@@ -90,7 +90,7 @@ _READERS = {
     "count": _count,
     "axis": _axis,
     "shape": _shape,
-    "index": _wholes,
+    "subscript": _wholes,
 }
 
 

@@ -171,7 +171,7 @@ class _Picture:
     def _gate(self, node: str, data: dict) -> dict:
         scope = data["scope"]
         name = None if node in self.program.outputs else shown_name(node, scope[-1][1] if scope else None)
-        label, round_ = gate_label(data["gate"], data.get("symbol"), name)
+        label, round_ = gate_label(data["gate"], data.get("symbol"), name, len(data["args"]))
         statement = self.names.statement(node)
         if is_anonymous(node) and statement == pretty(node):  # too long to spell out
             statement = f"a {data['gate']} gate"

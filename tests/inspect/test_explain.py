@@ -95,3 +95,22 @@ def test_steps_as_json_even_with_nan():
     assert data[-1]["target"] == "x" and data[-1]["gradient"] == "NaN" and data[-1]["line"] == 2
     assert set(data[-1]) == {"of", "node", "target", "operand", "gate", "expression", "line", "rule",
                              "shares", "text", "local", "upstream", "gradient", "total"}
+
+
+def test_indexing_and_joining_are_spelled_as_written_and_said_in_words():
+    lines = texts("input x = [1, 2, 3]\noutput f = sum(concat(x[1:] * 2, x, axis=0) ** 2) + (x[0] > 1)")
+    joined = "\n".join(lines)
+    assert "df/dx += df/d(x[1:]) put back in its place, in zeros shaped like x = [0, 16, 24]" in joined
+    assert "index rule of x[1:], line 2" in joined
+    assert "the part of df/d(concat(x[1:] * 2, x)) that (x[1:] * 2) fills = [8, 12]" in joined
+    assert "the part of df/d(concat(x[1:] * 2, x)) that x fills = [2, 4, 6]" in joined
+    assert not any("x[0] > 1" in line.split("(")[0] for line in lines)  # a comparison passes no gradient
+    assert texts("input x = [[1, 2], [3, 4]]\noutput f = sum(x[:, 0])")[-1].startswith(
+        "df/dx = df/d(x[:, 0]) put back in its place, in zeros shaped like x = [[1, 0], [1, 0]]")
+
+
+def test_options_that_are_not_the_default_are_spelled_out():
+    lines = texts("input x = [[1, 2], [3, 4]]\noutput f = sum(reshape(x, shape=[4])) + sum(clip(x, lo=-1, hi=None)[0])")
+    joined = "\n".join(lines)
+    assert "reshape rule of reshape(x, shape=[4])" in joined and "clip(x, lo=-1, hi=None)[0]" in joined
+    assert "where lo ≤ x ≤ hi, else 0 = [[1, 1], [0, 0]]" in joined
