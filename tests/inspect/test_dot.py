@@ -268,4 +268,4 @@ def test_an_index_shows_its_subscript_and_a_join_pins_its_operands_in_order():
     concat = next(n for n, data in prog.graph.nodes(data=True) if data.get("gate") == "concat")
     assert text(node(graph, concat).get("label")) == "a concat b c"  # a pin per operand
     assert text(node(graph, "f").get("label")).startswith("Σ")
-    assert ">" in [text(node(graph, n).get("label")) for n in prog.graph if n.startswith("f#")]
+    assert "&gt;" in [text(node(graph, n).get("label")) for n in prog.graph if n.startswith("f#")]  # ">"
