@@ -79,6 +79,12 @@ def for_token(token, previous, expected: set, lines: list):
     if token.type in _COMPARISONS and previous.type in ("NAME", "NUMBER", "RPAR", "RSQB") and \
             _compared_before(line, token.column):
         return CHAINED, token
+    after = line[token.column:token.column + 1]
+    if token.type == "EQUAL" and after in ("<", ">"):  # '=<': nothing can start with '<'
+        return f"'={after}' is not an operator: write '{after}='", token
+    if previous.type == "EQUAL" and str(token)[0] in "<>" and (previous.line, previous.column + 1) == \
+            (token.line, token.column):
+        return f"'={str(token)[0]}' is not an operator: write '{str(token)[0]}='", previous
     if token.type == "RSQB" and previous.type == "LSQB" and _OPERAND_BEFORE.search(line[:previous.column - 1]):
         return EMPTY_INDEX, token
     if token.type == "LSQB" and at_start:
