@@ -32,6 +32,15 @@ def _item_text(item) -> str:
     return f"{start}:{stop}" + (f":{step}" if step else "")
 
 
+def shape_text(shape) -> str:
+    """A shape for a message: ``[2, 3]``, a size not known yet as ``?``."""
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _axes(count: int) -> str:
+    return f"{count} ax{'i' if count == 1 else 'e'}s"
+
+
 def _index(x, at=()):
     return np.asarray(x)[key(at)]
 
@@ -55,11 +64,10 @@ def _index_problem(shapes, at=()):
     shape = shapes[0]
     if shape is None:
         return None
-    shown = list(shape)
+    shown = shape_text(shape)
     if len(at) > len(shape):
-        axes = f"{len(shape)} ax{'i' if len(shape) == 1 else 'e'}s"
-        what = "a scalar" if not shape else f"a value of shape {shown} ({axes})"
-        return f"the index {subscript(at)} takes {len(at)} axes, but it is applied to {what}"
+        what = "a scalar" if not shape else f"a value of shape {shown} ({_axes(len(shape))})"
+        return f"the index {subscript(at)} takes {_axes(len(at))}, but it is applied to {what}"
     for axis, (item, size) in enumerate(zip(at, shape)):
         if isinstance(item, int) and size is not None and not -size <= item < size:
             valid = f"{-size} to {size - 1}" if size else "none: the axis is empty"

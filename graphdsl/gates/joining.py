@@ -9,7 +9,7 @@ import string
 import numpy as np
 
 from .expr import G
-from .indexing import FULL
+from .indexing import FULL, shape_text
 from .record import Gate, Option, register
 
 
@@ -55,7 +55,7 @@ def _join_code(function):
 def _axis_problem(name: str, axis: int, rank: int, shape) -> str | None:
     if -rank <= axis < rank:
         return None
-    return f"{name}'s axis {axis} is out of range for operands of shape {list(shape)}"
+    return f"{name}'s axis {axis} is out of range for operands of shape {shape_text(shape)}"
 
 
 def _concat_problem(shapes, axis=0):
@@ -107,7 +107,7 @@ def _stack_shape(shapes, axis=0):
 
 
 def _listed(shapes) -> str:
-    return ", ".join("unknown" if s is None else str(list(s)) for s in shapes)
+    return ", ".join("unknown" if s is None else shape_text(s) for s in shapes)
 
 
 AXIS_FIRST = {"axis": Option(0, "integer")}
