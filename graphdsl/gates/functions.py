@@ -137,8 +137,12 @@ def _clip(x, lo=0.0, hi=1.0):
 
 
 def _inside(x, lo, hi):
-    tests = [test for test in (None if lo is None else x >= lo, None if hi is None else x <= hi) if test is not None]
-    return tests[0] * tests[1] if len(tests) == 2 else (tests[0] if tests else None)
+    """lo <= x <= hi as comparisons (a product is their 'and'); None where nothing bounds x."""
+    above = None if lo is None else x >= lo
+    below = None if hi is None else x <= hi
+    if above is None or below is None:
+        return below if above is None else above
+    return above * below
 
 
 def _clip_flow(g, x, lo, hi):

@@ -102,7 +102,7 @@ def _scatter(g, like, at=()):
 register(Gate("scatter_like", 2, impl=_scatter, options=AT, linear=True,
               vjp_rules=(lambda g, out, ct, like, at=(): G.index(g, at=at), None),
               rows=_batched_index, shape=lambda shapes, at=(): shapes[1],
-              explain=("{g}" + "[…]: the entries the index put back", None),
+              explain=("the entries of {g} that the index took", None),
               doc="scatter_like(g, x, at=[...]): zeros shaped like x, with g at x[...] (the "
                   "gradient of indexing)"))
 

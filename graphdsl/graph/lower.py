@@ -98,18 +98,17 @@ class Lowering:
             if call.options:
                 raise GraphDefinitionError(f"gate '{name}' takes no options", call.options[0].span)
             calls.append((name, call.span))
-        elif name in GATES:
-            gate = GATES[name]
-            if len(call.args) == gate.arity or gate.variadic is not None and len(call.args) > gate.arity:
-                return call.args
-            raise GraphDefinitionError(f"gate '{name}' takes {gate.arity_text()}, got {len(call.args)}",
-                                       call.span)
-        else:
+            if len(call.args) != expected:
+                plural = "argument" if expected == 1 else "arguments"
+                raise GraphDefinitionError(f"gate '{name}' takes {expected} {plural}, got {len(call.args)}",
+                                           call.span)
+            return call.args
+        gate = GATES.get(name)
+        if gate is None:
             known = list(self.gate_defs) + [g for g in GATES if g != ALIAS] + ["repeat"]
             raise GraphDefinitionError(f"unknown gate '{name}'{closest(name, known)}", call.span)
-        if len(call.args) != expected:
-            plural = "argument" if expected == 1 else "arguments"
-            raise GraphDefinitionError(f"gate '{name}' takes {expected} {plural}, got {len(call.args)}",
+        if len(call.args) != gate.arity and not (gate.variadic is not None and len(call.args) > gate.arity):
+            raise GraphDefinitionError(f"gate '{name}' takes {gate.arity_text()}, got {len(call.args)}",
                                        call.span)
         return call.args
 

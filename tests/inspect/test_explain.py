@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 import graphdsl
+from gate_cases import gate_call
+from graphdsl.gates import GATES
+from graphdsl.inspect.dot import to_dot
 from graphdsl.inspect.explain import edge_gradients, explain
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
@@ -114,3 +117,16 @@ def test_options_that_are_not_the_default_are_spelled_out():
     joined = "\n".join(lines)
     assert "reshape rule of reshape(x, shape=[4])" in joined and "clip(x, lo=-1, hi=None)[0]" in joined
     assert "where lo ≤ x ≤ hi, else 0 = [[1, 1], [0, 0]]" in joined
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_every_gate_that_runs_explains_and_draws(name):
+    arity = GATES[name].arity
+    prog = graphdsl.loads(f"input a, b, c\noutput f = sum({gate_call(name, ', '.join('abc'[:arity]))})")
+    try:
+        result = prog.run(a=np.array([1.0, 2.0, 0.0]), b=np.array([0.5, -1.0, 2.0]), c=np.array([0.25, 3.0, -2.0]))
+    except graphdsl.GraphError:
+        return  # (these operands do not suit it: losses want class ids, squeeze an axis of 1...)
+    steps = explain(result)
+    assert steps[0].target == "f" and all(step.text for step in steps)
+    assert 'id="node:f"' in to_dot(prog, result)
