@@ -200,7 +200,8 @@ def option_text(value) -> str:
     """An option's value as the language writes it: ``[2, -1]``, ``None``, ``0.5``."""
     if isinstance(value, tuple):
         return "[" + ", ".join(option_text(v) for v in value) + "]"
-    return f"{value:g}" if isinstance(value, float) else repr(value)
+    text = repr(value)
+    return text[:-2] if isinstance(value, float) and text.endswith(".0") else text
 
 
 # ---------------------------------------------------------------- the interpreter's callables

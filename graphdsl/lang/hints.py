@@ -15,6 +15,7 @@ CHAINED = ("comparisons do not chain: write 'a < b < c' as '(a < b) * (b < c)' (
            "or put parentheses around the comparison meant first")
 ASSIGNED_ENTRY = ("'{name}[...] = ...' cannot change entries: each name is defined once, as a whole; "
                   "give the new value a name of its own, built with where(c, a, b), concat or stack")
+OUTPUT_ENTRY = "an output is a name: give the entry one, e.g. 'output first = {name}[...]'"
 EMPTY_INDEX = "an index needs at least one item, e.g. x[0], x[-1], x[1:3] or x[:, 0]"
 NOT = "'!' is not an operator: write 'a != b' for 'not equal', and '1 - c' for the opposite of a comparison c"
 GATE_EXAMPLE = "gate {name}({params}) {{ return {body} }}"
@@ -87,9 +88,11 @@ def for_token(token, previous, expected: set, lines: list):
         return f"'={str(token)[0]}' is not an operator: write '{str(token)[0]}='", previous
     if token.type == "RSQB" and previous.type == "LSQB" and _OPERAND_BEFORE.search(line[:previous.column - 1]):
         return EMPTY_INDEX, token
+    name = str(previous) if len(previous) <= 20 else "x"  # in examples
     if token.type == "LSQB" and at_start:
-        name = str(previous) if len(previous) <= 20 else "x"  # in examples
         return ASSIGNED_ENTRY.format(name=name), token
+    if token.type == "LSQB" and previous.type == "NAME" and _an_output(line[:previous.column - 1]):
+        return OUTPUT_ENTRY.format(name=name), token
     if not at_start:
         return None
     word = str(previous)
@@ -150,6 +153,12 @@ def _compared_before(line: str, column: int) -> bool:
         elif depth == 0 and char in "=,;{":
             return False
     return False
+
+
+def _an_output(before: str) -> bool:
+    """Whether the text before a name makes it an output's name: ``output f, g``."""
+    before = before.rstrip()
+    return before.lstrip().startswith("output") and (before.endswith("output") or before.endswith(","))
 
 
 def _starts_statement(lines: list, token) -> bool:

@@ -18,6 +18,8 @@ def error(text: str) -> graphdsl.GraphSyntaxError:
     # indexing: an entry cannot be assigned; an index needs an item
     ("input x: [3]\nx[0] = 1\noutput x", (2, 2), ["'x[...] = ...' cannot change entries", "where(c, a, b)"]),
     ("input x: [3]\noutput y = x[]", (2, 14), ["an index needs at least one item", "x[1:3]"]),
+    ("input x: [3]\noutput x[0]", (2, 9), ["an output is a name", "'output first = x[...]'"]),
+    ("input x: [3]\noutput x, x[0]", (2, 12), ["an output is a name"]),
     # comparisons do not chain; Unicode ones have their ASCII spelling
     ("input x\noutput y = x < 1 < 2", (2, 18), ["comparisons do not chain", "(a < b) * (b < c)"]),
     ("input x\noutput y = 0 <= x <= 1", (2, 19), ["comparisons do not chain"]),
