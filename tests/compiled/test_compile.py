@@ -107,12 +107,13 @@ def test_indexing_joining_comparisons_and_the_rest_give_the_interpreters_bits(te
     check(text, **{name: value.tolist() for name, value in bindings.items()})
 
 
-@pytest.mark.parametrize("name", ["index", "reshape", "concat", "stack"])
+@pytest.mark.parametrize("name", ["index", "reshape", "concat", "stack", "clip"])
 def test_the_new_gates_values_are_views_never_handed_out_shared(name):
     text = {"index": "input x: [2, 2]\noutput a = x[0], b = x[0, :]",
             "reshape": "input x: [2, 2]\noutput a = reshape(x, shape=[4]), b = reshape(x, shape=[-1])",
             "concat": "input x: [2]\noutput a = concat(x, x), b = x[::1]",
-            "stack": "input x: [2]\noutput a = stack(x, x)[0], b = x[:]"}[name]
+            "stack": "input x: [2]\noutput a = stack(x, x)[0], b = x[:]",
+            "clip": "input x: [2]\noutput a = clip(x, lo=None, hi=None), b = x[:]"}[name]
     x = np.array([[1.0, 2.0], [3.0, 4.0]]) if "[2, 2]" in text else np.array([1.0, 2.0])
     result = graphdsl.loads(text).run(x=x)
     result.outputs["a"][...] = 0.0
