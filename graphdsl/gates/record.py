@@ -125,8 +125,8 @@ class Gate(Rules):
         if base.variadic is None or n < base.arity:
             raise TypeError(f"gate {self.name} takes {base.arity} operands, not {n}")
         found = _ARITIES.get((self.name, n))
-        if found is None:
-            found = _ARITIES[(self.name, n)] = replace(base, arity=n, **base.variadic(n))
+        if found is None:  # (setdefault: threads asking at once all get the one record kept)
+            found = _ARITIES.setdefault((self.name, n), replace(base, arity=n, **base.variadic(n)))
         return found
 
     def arity_text(self) -> str:
