@@ -7,7 +7,7 @@ import numpy as np
 from graphdsl.gates import GATES
 
 # A literal of each kind of option a gate may require (every other option has a default).
-_SAMPLE = {"subscript": "[0]", "shape": "[-1]", "count": "3"}
+_SAMPLE = {"subscript": "[0]", "shape": "[-1]", "positive": "3"}
 
 
 def gate_call(name: str, operands: str) -> str:

@@ -125,6 +125,6 @@ def _onehot(labels, n=1):
     return (class_ids(labels, n)[..., None] == np.arange(n)) * 1.0
 
 
-register(Gate("onehot", 1, impl=_onehot, options={"n": Option(None, "count", required=True)}, vjp_rules=(None,),
+register(Gate("onehot", 1, impl=_onehot, options={"n": Option(None, "positive", required=True)}, vjp_rules=(None,),
               differentiable=False, rows="elementwise", shape=lambda shapes, n=1: tuple(shapes[0]) + (n,),
               doc="onehot(labels, n=3): integer class ids as rows of 0 and 1, one column per class"))

@@ -30,7 +30,7 @@ NAMESPACE: dict = {}  # upper-case names that the templates of generated code us
 @dataclass(frozen=True)
 class Option:
     default: object
-    # "axis" (an int, a list of them, or None), "integer", "count" (a whole number >= 1),
+    # "axis" (an int, a list of them, or None), "integer", "positive" (a whole number >= 1),
     # "number", "bound" (a number or None), "shape" (a list of whole numbers, one of them
     # may be -1) or "subscript" (the [...] of x[...], or a list of whole numbers)
     kind: str

@@ -9,7 +9,7 @@ _WANTED = {
     "number": "a number",
     "bound": "a number or None",
     "integer": "a whole number",
-    "count": "a whole number of at least 1",
+    "positive": "a whole number of at least 1",
     "axis": "a whole number, a list of them, or None",
     "shape": "a list of whole numbers such as [2, -1] (one -1 at most: the size that fits)",
     "subscript": "a list of whole numbers",
@@ -78,7 +78,7 @@ def _shape(value):
     return found
 
 
-def _count(value):
+def _positive(value):
     found = _whole(value)
     return found if found is _WRONG or found >= 1 else _WRONG
 
@@ -87,7 +87,7 @@ _READERS = {
     "number": lambda value: value.value if isinstance(value, S.Number) else _WRONG,
     "bound": lambda value: None if _none(value) else value.value if isinstance(value, S.Number) else _WRONG,
     "integer": _whole,
-    "count": _count,
+    "positive": _positive,
     "axis": _axis,
     "shape": _shape,
     "subscript": _wholes,
