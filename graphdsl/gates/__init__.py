@@ -13,5 +13,6 @@ PREFIX = {gate.prefix: gate.name for gate in GATES.values() if gate.prefix is no
 SUBSCRIPT = next(name for name, gate in GATES.items() if gate.postfix is not None)  # x[1:3]
 ALIAS = next(name for name, gate in GATES.items() if gate.transparent)  # names a value: output y = x
 
-__all__ = ["GATES", "OPERATORS", "PREFIX", "SUBSCRIPT", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G", "Expr", "call", "trace", "var",
+__all__ = ["GATES", "OPERATORS", "PREFIX", "SUBSCRIPT", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G",
+           "Expr", "call", "trace", "var",
            "register", "elementwise", "broadcast"]

@@ -167,7 +167,8 @@ def _clip_problem(shapes, lo=0.0, hi=1.0):
 
 
 BOUNDS = {"lo": Option(0.0, "bound"), "hi": Option(1.0, "bound")}
-register(Gate("clip", 1, impl=_clip, options=BOUNDS, vjp_rules=(lambda g, out, x, lo=0.0, hi=1.0: _clip_flow(g, x, lo, hi),),
+register(Gate("clip", 1, impl=_clip, options=BOUNDS,
+              vjp_rules=(lambda g, out, x, lo=0.0, hi=1.0: _clip_flow(g, x, lo, hi),),
               jvp_rule=lambda ts, out, x, lo=0.0, hi=1.0: _clip_flow(ts[0], x, lo, hi),
               numpy=_clip_code("numpy"), float=_clip_code("float"), names={"NP_CLIP": np.clip}, exact=True,
               aliases=True,  # (without bounds, x itself)
