@@ -21,6 +21,8 @@ import re
 NUMBERS = ("3", "0.5", ".5", "1e-1", "2.5E+0", "4.", "10", "0.25e1", "7.000", "1E1")
 UNARY = ("sin", "tanh", "exp", "square", "sigmoid", "cos", "abs")
 BINARY = ("+", "-", "*", "/", "**")  # (no '@': the values are scalars and 2-vectors)
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")  # parenthesised: they do not chain
+SUBSCRIPTS = ("0", "-1", "::2", "1:", ":-1", "::-1", "0:1", " 1 ", "-2:", "1,")
 SPACES = ("", " ", "  ", "\t", " \t", "\f ")
 
 
@@ -61,9 +63,11 @@ class Writer:
             return rng.choice(names) if rng.random() < 0.7 else self.number()
         kind = rng.random()
         sub = lambda: self.expr(names, depth - 1, owner, gates)
-        if kind < 0.4:
+        if kind < 0.35:
             op = rng.choice(BINARY)
             text = f"{sub()}{self.ws()}{op}{self.ws()}{sub()}"
+        elif kind < 0.4:
+            text = f"({sub()}{self.ws()}{rng.choice(COMPARISONS)}{self.ws()}{sub()})"
         elif kind < 0.55:
             text = "-" + self.ws() + sub()
         elif kind < 0.75:
@@ -77,12 +81,34 @@ class Writer:
             text = (f"max({sub()}, {sub()})" if pick == 0 else f"sum({sub()})" if pick == 1 else
                     f"mean({sub()},{self.inside_break(owner)}axis=None)" if pick == 2 else
                     f"repeat(sin,{self.ws()}2, {sub()})")
+        elif kind < 0.96:
+            text = self.newer(names, sub, owner)
         else:
             text = f"[{self.number()},{self.inside_break(owner)}-{self.number()}]"
         if rng.random() < 0.35:  # needless (or needed) parentheses, sometimes doubled
             depth = rng.randint(1, 2)
             text = "(" * depth + self.inside_break(owner) + text + ")" * depth
         return text
+
+    def newer(self, names: list, sub, owner: str) -> str:
+        """Indexing, literal-list options and the gates of SPEC §1 "More gates and syntax",
+        on values of any of the programs' shapes (a name n stacked twice has two rows);
+        every result's dimensions are 1 or 2, so it broadcasts with every other value."""
+        rng = self.rng
+        n = rng.choice(names)
+        twice = f"stack({n},{self.ws()}{n})"
+        pick = rng.randrange(6)
+        if pick == 0:
+            return f"{twice}{self.ws()}[{self.ws()}{rng.choice(SUBSCRIPTS)}]"
+        if pick == 1:
+            return f"reshape({twice},{self.inside_break(owner)}shape={self.ws()}[2,{self.ws()}-1])[::-1]"
+        if pick == 2:
+            return f"concat({twice}, {twice}, axis={self.ws()}0)[::2]"
+        if pick == 3:
+            return f"clip({sub()}, lo=-1,{self.inside_break(owner)}hi={rng.choice(('0.5', 'None', '2'))})"
+        if pick == 4:
+            return f"where(({sub()} > 0), {sub()}, log_softmax({sub()}))"
+        return f"sum(onehot(0 * ({n} == {n}), n=2))"
 
     # ------------------------------------------------------------ statements
     def leaf(self, name: str, kind: str, owner: str) -> str:

@@ -3,12 +3,16 @@
 ``GATES`` maps each name to its record; ``OPERATORS`` maps each operator symbol of the
 language to its gate. Nothing outside this package names a gate.
 """
-from . import arithmetic, comparisons, functions, linalg, losses, reductions, shaping  # noqa: F401 -- registers
+from . import (arithmetic, comparisons, functions, indexing, joining, linalg, losses,  # noqa: F401 -- registers
+               reductions, shaping)
 from .expr import GATES, G, Expr, call, trace, var
 from .record import NAMESPACE, Gate, Infix, Option, broadcast, elementwise, register
 
 OPERATORS = {gate.infix.symbol: gate.name for gate in GATES.values() if gate.infix is not None}
+PREFIX = {gate.prefix: gate.name for gate in GATES.values() if gate.prefix is not None}  # -x
+SUBSCRIPT = next(name for name, gate in GATES.items() if gate.postfix is not None)  # x[1:3]
 ALIAS = next(name for name, gate in GATES.items() if gate.transparent)  # names a value: output y = x
 
-__all__ = ["GATES", "OPERATORS", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G", "Expr", "call", "trace", "var",
+__all__ = ["GATES", "OPERATORS", "PREFIX", "SUBSCRIPT", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G",
+           "Expr", "call", "trace", "var",
            "register", "elementwise", "broadcast"]

@@ -109,6 +109,8 @@ def call(gate, *args, **options) -> Expr:
     """The expression ``gate(*args, **options)``, simplified where no number changes;
     ``gate`` is a record or the name of one."""
     gate = GATES[gate] if isinstance(gate, str) else gate
+    if gate.variadic is not None:
+        gate = gate.of_arity(len(args))
     name = gate.name
     args = tuple(as_expr(a) for a in args)
     options = gate.option_items(options)

@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, the trigonometric functions, sigmoid, relu, max, min...
+"""Elementwise functions: exp, log, the trigonometric functions, sigmoid, relu, max, min, clip...
 
 Each states its forward (numpy's function, or an expression over other gates) and its
 local derivative as an expression. Float templates use ``math`` and may differ from
@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from .expr import G
-from .record import elementwise
+from .lower import literal
+from .record import Gate, Option, elementwise, register
 
 
 def _unary(name, partial, fn, float_fn, **fields):
@@ -127,3 +128,51 @@ elementwise("min", lambda out, a, b: a <= b, lambda out, a, b: a > b, impl=np.mi
             picture="min(a, b)", roles=("a", "b"),
             numpy="NP_MINIMUM({0}, {1})", float="({0} if {0} < {1} or {0} != {0} else {1})", exact=True,
             names={"NP_MINIMUM": np.minimum}, doc="the smaller of a and b, elementwise")
+
+
+# clip: np.clip's bits (NaN stays NaN; x itself where it is a bound); the gradient passes
+# where lo <= x <= hi. A bound of None is no bound.
+def _clip(x, lo=0.0, hi=1.0):
+    return x if lo is None and hi is None else np.clip(x, lo, hi)
+
+
+def _inside(x, lo, hi):
+    """lo <= x <= hi as comparisons (a product is their 'and'); None where nothing bounds x."""
+    above = None if lo is None else x >= lo
+    below = None if hi is None else x <= hi
+    if above is None or below is None:
+        return below if above is None else above
+    return above * below
+
+
+def _clip_flow(g, x, lo, hi):
+    inside = _inside(x, lo, hi)
+    return g if inside is None else G.where(inside, g, 0.0)
+
+
+def _clip_code(mode):
+    def code(options, shapes):
+        lo, hi = (None if options[b] is None else literal(options[b]) for b in ("lo", "hi"))
+        if mode == "numpy":
+            return "{0}" if lo is None and hi is None else f"NP_CLIP({{0}}, {lo}, {hi})"
+        text = "{0}" if hi is None else f"({hi} if {{0}} > {hi} else {{0}})"
+        return text if lo is None else f"({lo} if {{0}} < {lo} else {text})"
+    return code
+
+
+def _clip_problem(shapes, lo=0.0, hi=1.0):
+    if lo is not None and hi is not None and lo > hi:
+        return f"clip needs lo <= hi, got lo={lo:g} and hi={hi:g}"
+    return None
+
+
+BOUNDS = {"lo": Option(0.0, "bound"), "hi": Option(1.0, "bound")}
+register(Gate("clip", 1, impl=_clip, options=BOUNDS,
+              vjp_rules=(lambda g, out, x, lo=0.0, hi=1.0: _clip_flow(g, x, lo, hi),),
+              jvp_rule=lambda ts, out, x, lo=0.0, hi=1.0: _clip_flow(ts[0], x, lo, hi),
+              numpy=_clip_code("numpy"), float=_clip_code("float"), names={"NP_CLIP": np.clip}, exact=True,
+              aliases=True,  # (without bounds, x itself)
+              rows="elementwise", shape=lambda shapes, lo=0.0, hi=1.0: shapes[0], check=_clip_problem,
+              explain=("{g} where lo ≤ {0} ≤ hi, else 0",),
+              doc="clip(x, lo=0, hi=1): x held between lo and hi (None: no bound); the gradient "
+                  "passes where lo <= x <= hi"))

@@ -184,9 +184,20 @@ def prose_call(gate, parts: list, options: dict | None = None) -> tuple:
     if gate.prefix is not None and len(parts) == 1:
         (arg, prec), = parts
         return (f"{gate.prefix}({arg})" if prec < 4 else f"{gate.prefix}{arg}"), 3
+    if gate.postfix is not None and len(parts) == 1 and options:
+        (arg, prec), = parts
+        return f"{arg if prec >= 9 else f'({arg})'}{gate.postfix(options)}", 9
     shown = [p for p, _ in parts]
-    shown += [f"{k}={v!r}" for k, v in (options or {}).items() if v != gate.options[k].default]
+    shown += [f"{k}={option_text(v)}" for k, v in (options or {}).items() if v != gate.options[k].default]
     return f"{gate.name}({', '.join(shown)})", 9
+
+
+def option_text(value) -> str:
+    """An option's value as the language writes it: ``[2, -1]``, ``None``, ``0.5``."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(option_text(v) for v in value) + "]"
+    text = repr(value)
+    return text[:-2] if isinstance(value, float) and text.endswith(".0") else text
 
 
 # ---------------------------------------------------------------- the interpreter's callables
@@ -211,8 +222,15 @@ def _function(key, params: tuple, roots: list):
 
 
 def _key(gate, args, options: dict) -> tuple:
-    ranks = tuple(_ndim(a) for a in args) if gate.by_rank else None
-    return tuple(options.items()), ranks
+    """(options, shapes): the operands' shapes where the rules depend on them (their ranks
+    only, as shapes of unknown sizes, for ``by_rank``), else None."""
+    if gate.by_shape:
+        shapes = tuple(tuple(getattr(a, "shape", ())) for a in args)
+    elif gate.by_rank:
+        shapes = tuple((None,) * _ndim(a) for a in args)
+    else:
+        shapes = None
+    return tuple(options.items()), shapes
 
 
 def _ndim(value) -> int:
@@ -220,31 +238,32 @@ def _ndim(value) -> int:
     return len(shape) if shape is not None else 0
 
 
-def _shapes(ranks):
-    return None if ranks is None else tuple((None,) * r for r in ranks)
+def _generic(gate) -> bool:
+    """The rules are the same for every call: traced once, over variables alone."""
+    return not (gate.by_rank or gate.by_shape or gate.options)
 
 
 def compile_forward(gate):
-    if not gate.by_rank and not gate.options:
+    if _generic(gate):
         return _function((gate, "forward", (), None), gate.operand_names, [gate.forward_expr()])
 
     def forward(*args, **options):
-        opts, ranks = _key(gate, args, options)
-        fn = _function((gate, "forward", opts, ranks), gate.operand_names,
-                       [gate.forward_expr(_shapes(ranks), dict(opts))])
+        opts, shapes = _key(gate, args, options)
+        fn = _function((gate, "forward", opts, shapes), gate.operand_names,
+                       [gate.forward_expr(shapes, dict(opts))])
         return fn(*args)
     return forward
 
 
 def compile_vjp(gate, i: int):
     params = ("g", "out") + gate.operand_names
-    if not gate.by_rank and not gate.options:
+    if _generic(gate):
         return _function((gate, "vjp", i, (), None), params, [gate.vjp_expr(i)])
 
     def vjp(g, out, *args, **options):
-        opts, ranks = _key(gate, args, options)
-        key = (gate, "vjp", i, opts, ranks)
-        fn = _FUNCTIONS.get(key) or _function(key, params, [gate.vjp_expr(i, _shapes(ranks), None, dict(opts))])
+        opts, shapes = _key(gate, args, options)
+        key = (gate, "vjp", i, opts, shapes)
+        fn = _FUNCTIONS.get(key) or _function(key, params, [gate.vjp_expr(i, shapes, None, dict(opts))])
         return fn(g, out, *args)
     return vjp
 
@@ -254,12 +273,12 @@ def compile_jvp(gate):
     params = names + ("out",) + gate.operand_names
 
     def jvp(tangents, out, *args, **options):
-        opts, ranks = _key(gate, args, options)
+        opts, shapes = _key(gate, args, options)
         present = tuple(t is not None for t in tangents)
-        key = (gate, "jvp", present, opts, ranks)
+        key = (gate, "jvp", present, opts, shapes)
         fn = _FUNCTIONS.get(key)
         if fn is None:
-            expr = gate.jvp_expr(present, _shapes(ranks), None, dict(opts))
+            expr = gate.jvp_expr(present, shapes, None, dict(opts))
             fn = _function(key, params, [expr])
         return fn(*[0.0 if t is None else t for t in tangents], out, *args)
     return jvp

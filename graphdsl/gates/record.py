@@ -12,21 +12,27 @@ tier reads these fields; no code outside the gate table names a gate.
   operands' tangents), or is ``linear`` (its jvp is itself applied to the tangent).
 * Rules receive the forward output (``out``) so that exp, sigmoid, tanh and softmax
   reuse it. Broadcasting is undone by the executor: a cotangent may come back with
-  the broadcast shape.
+  the broadcast shape. What the rules become (expressions, callables) is rules.py's.
+* A variadic gate (concat, stack) takes ``arity`` or more operands; ``of_arity(n)`` is
+  its record for n of them, made once, so that every consumer sees a fixed arity.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .expr import GATES, NAMESPACE, trace
+from .expr import GATES, NAMESPACE
+from .rules import Rules
 
 
 @dataclass(frozen=True)
 class Option:
     default: object
-    kind: str  # "axis" (int, list of ints or None) or "number"
+    # "axis" (an int, a list of them, or None), "integer", "positive" (a whole number >= 1),
+    # "number", "bound" (a number or None), "shape" (a list of whole numbers, one of them
+    # may be -1) or "subscript" (the [...] of x[...], or a list of whole numbers)
+    kind: str
+    required: bool = False  # no default: every call gives it
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,10 @@ class Infix:
     right: bool = False
 
 
-@dataclass(frozen=True, eq=False)
-class Gate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Gate(Rules):
     name: str
-    arity: int
+    arity: int  # how many operands; for a variadic gate, the fewest it takes
     impl: Callable | None = None  # the numpy forward rule (None: lowered from ``forward``)
     forward_rule: Callable | None = None  # the forward as an expression over gates
     partials: tuple | None = None  # elementwise: per operand, rule(out, *args) or None
@@ -51,10 +57,15 @@ class Gate:
     jvp_rule: Callable | None = None  # rule(tangents, out, *args, **options); None = derived
     linear: bool = False  # the jvp is the gate applied to the tangent of its one operand
     by_rank: bool = False  # the rules branch on the operands' ranks: trace them per rank
+    by_shape: bool = False  # the rules read the operands' sizes (concat's offsets): per shape
+    # A variadic gate takes ``arity`` or more operands: ``variadic(n)`` gives the fields that
+    # depend on how many (vjp_rules, explain, roles) for n of them; see ``of_arity``.
+    variadic: Callable | None = None
     symbol: str = ""
     options: dict = field(default_factory=dict)
     infix: Infix | None = None
     prefix: str | None = None  # a unary operator's symbol ("-")
+    postfix: Callable | None = None  # (options) -> what is written after the operand: x[1:3]
     # How the gate reads to a person: on the picture (``picture``, and ``roles``: a pin
     # per operand where their order matters), and in --explain (``explain``: per operand,
     # its rule in words over {g}, {out}, {0}, {1}...; else the rule's expression).
@@ -78,19 +89,48 @@ class Gate:
     exact: bool = False  # IEEE-exact on floats: folded on constants at build time
     keeps_ones: bool = False  # moves a cotangent of ones to ones (broadcast, expand...)
     aliases: bool = False  # the value may be its operand's array or a view of it
-    rows: object = None  # batch evaluation: "elementwise", ("axis", min row rank) or "stacked"
+    # Batch evaluation: "elementwise", ("axis", min row rank), "stacked", or a function
+    # (options, row rank, rows) -> the options for operands that all carry the batch axis.
+    rows: object = None
     shape: Callable | None = None  # (shapes, **options) -> output shape (None: unknown)
     simplify: Callable | None = None  # (*args, **options) -> a simpler Expr, or None
     shape_error: Callable | None = None  # (shapes) -> a message in the model's terms
+    # (shapes, **options) -> what is certainly wrong, in the model's terms, or None. A shape
+    # may be None and a dimension None (unknown): run when the graph is built, on the shapes
+    # declared, and again when the gate fails at run time.
+    check: Callable | None = None
     speed: dict = field(default_factory=dict)  # compiled-code speed forms, see compiled/
     differentiable: bool = True
     doc: str = ""
 
+    def __repr__(self) -> str:
+        return f"Gate({self.name!r}, arity={self.arity})"
+
     def __reduce__(self):
         # Pickled by name (its rules are functions of the gate table): a Program's steps hold gates.
-        if GATES.get(self.name) is not self:
+        base = GATES.get(self.name)
+        if base is None or (base is not self and _ARITIES.get((self.name, self.arity)) is not self):
             raise TypeError(f"gate '{self.name}' is not the registered one: it cannot be pickled by name")
-        return registered, (self.name,)
+        return registered, (self.name, self.arity)
+
+    def of_arity(self, n: int) -> "Gate":
+        """This gate taking ``n`` operands: itself, or a variadic gate's record for ``n``."""
+        if n == self.arity:
+            return self
+        base = GATES[self.name]
+        if n == base.arity:
+            return base
+        if base.variadic is None or n < base.arity:
+            raise TypeError(f"gate {self.name} takes {base.arity} operands, not {n}")
+        found = _ARITIES.get((self.name, n))
+        if found is None:  # (setdefault: threads asking at once all get the one record kept)
+            found = _ARITIES.setdefault((self.name, n), replace(base, arity=n, **base.variadic(n)))
+        return found
+
+    def arity_text(self) -> str:
+        """``1 argument``, ``2 arguments``, ``2 or more arguments``."""
+        more = " or more" if self.variadic is not None else ""
+        return f"{self.arity}{more} argument{'' if self.arity == 1 and not more else 's'}"
 
     # ------------------------------------------------------------ options and shapes
     def option_items(self, given: dict) -> tuple:
@@ -116,136 +156,21 @@ class Gate:
     def elementwise(self) -> bool:
         return self.partials is not None
 
-    # ------------------------------------------------------------ the rules as expressions
-    # ``*_of`` take expressions (operands, ``out``, ``g``, tangents) and give the rule's
-    # expression; ``*_expr`` trace them over variables named x0, x1..., out, g, t0, t1...
-    def forward_of(self, args: list, options: dict):
-        """The forward rule over ``args`` (None for a primitive, which has ``impl``)."""
-        return None if self.forward_rule is None else self.forward_rule(*args, **options)
-
-    def partial_of(self, i: int, out, args: list):
-        rule = self.partials[i]
-        return None if rule is None else rule(out, *args)
-
-    def vjp_of(self, i: int, g, out, args: list, options: dict):
-        """The cotangent of operand ``i`` (None: no gradient flows to it)."""
-        if self.partials is not None and self.vjp_rules is None:
-            partial = self.partial_of(i, out, args)
-            return None if partial is None else g * partial
-        rule = self.vjp_rules[i] if self.vjp_rules else None
-        return None if rule is None else rule(g, out, *args, **options)
-
-    def jvp_of(self, ts: list, out, args: list, options: dict):
-        """The output's tangent from the operands' tangents (None where zero)."""
-        if self.jvp_rule is not None:
-            return self.jvp_rule(ts, out, *args, **options)
-        if self.partials is not None:
-            total = None
-            for t, p in zip(ts, self.partials):
-                if t is None or p is None:
-                    continue
-                term = t * p(out, *args)
-                total = term if total is None else total + term
-            return total
-        if self.linear:
-            return None if ts[0] is None else self.build(ts[0], *args[1:], **options)
-        return None
-
-    def out_shape(self, shapes, options):
-        return None if shapes is None else self.infer_shape(list(shapes), options or {})
-
-    def forward_expr(self, shapes=None, options=None):
-        if self.forward_rule is None:
-            return None
-        return trace(lambda *args: self.forward_of(args, options or {}), self.operand_names, shapes)
-
-    def partial_expr(self, i: int, shapes=None, out_shape=None):
-        shapes = tuple(shapes or (None,) * self.arity)
-        return trace(lambda out, *args: self.partial_of(i, out, args), ("out",) + self.operand_names,
-                     (out_shape,) + shapes)
-
-    def vjp_expr(self, i: int, shapes=None, out_shape=None, options=None):
-        shapes = tuple(shapes or (None,) * self.arity)
-        out_shape = out_shape or self.out_shape(shapes if shapes[0] is not None else None, options)
-        return trace(lambda g, out, *args: self.vjp_of(i, g, out, args, options or {}),
-                     ("g", "out") + self.operand_names, (out_shape, out_shape) + shapes)
-
-    def jvp_expr(self, present: tuple, shapes=None, out_shape=None, options=None):
-        shapes = tuple(shapes or (None,) * self.arity)
-        names = tuple(f"t{i}" for i in range(self.arity)) + ("out",) + self.operand_names
-
-        def rule(*variables):
-            ts = [t if here else None for t, here in zip(variables[:self.arity], present)]
-            return self.jvp_of(ts, variables[self.arity], variables[self.arity + 1:], options or {})
-
-        return trace(rule, names, shapes + (out_shape,) + shapes)
-
-    def build(self, *args, **options):
-        """This gate applied to expressions (simplified as ``expr.call`` does)."""
-        from .expr import call
-
-        return call(self, *args, **options)
-
-    @cached_property
-    def operand_names(self) -> tuple:
-        return tuple(f"x{i}" for i in range(self.arity))
-
-    # ------------------------------------------------------------ the interpreter's callables
-    @cached_property
-    def forward(self) -> Callable:
-        """``forward(*values, **options)``: numpy (or Python float) values in, value out."""
-        if self.impl is not None:
-            return self.impl
-        from .lower import compile_forward
-
-        return compile_forward(self)
-
-    @cached_property
-    def vjps(self) -> tuple:
-        """Per operand ``vjp(g, out, *values, **options)``, or None where no gradient flows."""
-        from .lower import compile_vjp
-
-        return tuple(None if not self.has_vjp(i) else compile_vjp(self, i) for i in range(self.arity))
-
-    @cached_property
-    def jvp(self) -> Callable:
-        """``jvp(tangents, out, *values, **options)``, a tangent None standing for zero."""
-        from .lower import compile_jvp
-
-        return compile_jvp(self)
-
-    def has_vjp(self, i: int) -> bool:
-        return self.flows[i]
-
-    @cached_property
-    def flows(self) -> tuple:
-        """Per operand: does a gradient flow to it?"""
-        rules = self.vjp_rules if self.vjp_rules is not None else self.partials
-        return tuple(bool(rules) and rules[i] is not None for i in range(self.arity))
-
-    @cached_property
-    def locals(self) -> tuple:
-        """Elementwise gates: per operand ``local(out, *values)``, the local derivative."""
-        from .lower import compile_partial
-
-        return tuple(None if p is None else compile_partial(self, i) for i, p in enumerate(self.partials))
-
-    def local(self, i, out, *args):
-        """The local derivative of operand i for elementwise gates (None otherwise)."""
-        if self.partials is None or self.partials[i] is None:
-            return None
-        return self.locals[i](out, *args)
-
 
 def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def registered(name: str) -> Gate:
-    return GATES[name]
+_ARITIES: dict = {}  # (name, n) -> a variadic gate's record for n operands
+
+
+def registered(name: str, arity: int | None = None) -> Gate:
+    return GATES[name] if arity is None else GATES[name].of_arity(arity)
 
 
 def register(gate: Gate) -> Gate:
+    if gate.variadic is not None:
+        gate = replace(gate, **gate.variadic(gate.arity))
     if gate.name in GATES:
         raise ValueError(f"gate {gate.name} is registered twice")
     for key, value in gate.names.items():

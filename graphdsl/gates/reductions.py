@@ -1,4 +1,4 @@
-"""Reductions and the softmax family: sum, mean, softmax, logsumexp (and count, what a
+"""Reductions and the softmax family: sum, mean, softmax, log_softmax, logsumexp (and count, what a
 mean divides by). Their rules move a cotangent back across the reduced axes."""
 from __future__ import annotations
 
@@ -115,3 +115,26 @@ register(Gate("logsumexp", 1, impl=_logsumexp, by_rank=True, options=AXIS_LAST,
               G.sum(ts[0] * _weights(out, x, axis), axis=axis),
               float="{0}", rows=("axis", 1), shape=_reduced, explain=("{g} × softmax({0})",),
               doc="logsumexp(x, axis=-1): log(sum(exp(x))) along the axis, without overflow"))
+
+
+def _log_softmax(x, axis=-1):
+    if np.ndim(x) == 0:
+        return 0.0
+    shifted = _shift(x, axis)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_flow(g, out, x, axis):
+    """g − softmax(x) · Σ g along the axis (softmax(x) is exp(out): never overflows)."""
+    if x.ndim == 0:
+        return 0.0
+    return g - G.exp(out) * G.expand_dims(G.sum(g, axis=axis), axis=axes_of(axis, x.ndim))
+
+
+register(Gate("log_softmax", 1, impl=_log_softmax, by_rank=True, options=AXIS_LAST,
+              vjp_rules=(lambda g, out, x, axis=-1: _log_softmax_flow(g, out, x, axis),),
+              jvp_rule=lambda ts, out, x, axis=-1: 0.0 if x.ndim == 0 else
+              ts[0] - G.expand_dims(G.sum(G.exp(out) * ts[0], axis=axis), axis=axes_of(axis, x.ndim)),
+              float="0.0", rows=("axis", 1), shape=lambda shapes, axis=-1: shapes[0],
+              explain=("{g} − softmax({0}) × Σ {g}",),
+              doc="log_softmax(x, axis=-1): x − logsumexp(x) along the axis, without overflow"))

@@ -1,7 +1,9 @@
 """Gates that move values between shapes: what the rules of reductions, matmul and
-broadcasting are written with (transpose, expand_dims, squeeze, broadcast_like, sum_like).
-They are linear: each one's tangent is itself applied to the tangent."""
+broadcasting are written with (transpose, expand_dims, squeeze, broadcast_like, sum_like),
+and reshape. They are linear: each one's tangent is itself applied to the tangent."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -108,3 +110,56 @@ register(Gate("sum_like", 2, impl=lambda x, like: unbroadcast(x, np.shape(like))
               "UB({0}, NP_SHAPE({1}))", float="{0}", names={"UB": unbroadcast},
               shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
               doc="sum_like(x, y): x summed back to y's shape (undoes broadcasting)"))
+
+
+def _reshaped(x, shape):
+    value = np.reshape(x, shape)
+    return value if value.ndim else value[()]  # a scalar, as numpy's own scalars
+
+
+def _reshape_shape(shapes, shape=()):
+    shape = tuple(shape)
+    if -1 not in shape:
+        return shape
+    source = shapes[0]
+    known = math.prod(d for d in shape if d != -1)
+    if None in source:
+        return tuple(None if d == -1 else d for d in shape)
+    total = math.prod(source)
+    if known == 0 or total % known:
+        raise ValueError("the shape does not fit")
+    return tuple(total // known if d == -1 else d for d in shape)
+
+
+def _reshape_problem(shapes, shape=()):
+    source = shapes[0]
+    if source is None or None in source:
+        return None
+    try:
+        _reshape_shape(shapes, shape)
+    except ValueError:
+        pass
+    else:
+        if -1 in shape or math.prod(source) == math.prod(shape):
+            return None
+    entries = math.prod(source)
+    return (f"reshape cannot make shape {list(shape)} from shape {list(source)} "
+            f"({entries} entr{'y' if entries == 1 else 'ies'})")
+
+
+def _reshape_code(options, shapes):
+    return "NP_RESHAPE({0}, %r)" % (tuple(options["shape"]),) if options["shape"] else None
+
+
+register(Gate("reshape", 1, impl=lambda x, shape=(): _reshaped(x, shape),
+              options={"shape": Option(None, "shape", required=True)},
+              vjp_rules=(lambda g, out, x, shape=(): G.reshape_like(g, x),), linear=True, aliases=True,
+              keeps_ones=True, numpy=_reshape_code, names={"NP_RESHAPE": np.reshape},
+              rows=lambda options, rank, rows: dict(options, shape=(rows,) + tuple(options["shape"])),
+              shape=_reshape_shape, check=_reshape_problem, explain=("{g} reshaped back to the shape of {0}",),
+              doc="reshape(x, shape=[2, -1]): the entries of x in a new shape (-1: the size that fits)"))
+register(Gate("reshape_like", 2, impl=lambda x, like: _reshaped(x, np.shape(like)),
+              vjp_rules=(lambda g, out, x, like: G.reshape_like(g, x), None), linear=True, aliases=True,
+              keeps_ones=True, rows=lambda options, rank, rows: options, shape=lambda shapes: shapes[1],
+              simplify=lambda x, like: x if _same_shape(x, like) else None,
+              doc="reshape_like(x, y): the entries of x in the shape of y (the gradient of reshape)"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..lang import syntax as S
 from .model import Model
 from .resolve import Resolver
+from .shapes import check_shapes
 
 DEFAULT_MAX_NODES = 5_000_000
 
@@ -28,4 +29,6 @@ def build_model(module: S.Module, max_nodes: int = DEFAULT_MAX_NODES) -> Model:
     # The syntax tree is no longer needed: when this was its last reference (loads), its
     # memory is freed before the schedule is made, and reused for it.
     del module
-    return Model(file, leaves, ops, outputs)
+    model = Model(file, leaves, ops, outputs)
+    check_shapes(model.schedule)
+    return model

@@ -14,6 +14,7 @@ from ..gates import ALIAS, GATES
 from ..lang import syntax as S
 from .expand import Op
 from .leaves import constant
+from .options import options as checked_options
 
 
 class Lowering:
@@ -77,12 +78,10 @@ class Lowering:
         if self._calls_user_gate(call):
             return self._emit(ops, Op(suffix, "call", call.gate, args, call.span, named=named))
         gate = GATES[call.gate]
-        options = None
-        if gate.options or call.options:
-            options = {name: opt.default for name, opt in gate.options.items()}
-            options.update((o.name, self._option(gate, o)) for o in call.options)
+        options = checked_options(gate, call)
+        symbol = gate.postfix(options) if gate.postfix is not None else call.symbol or gate.symbol
         return self._emit(ops, Op(suffix, "gate", call.gate, args, call.span, options or None, None,
-                                  call.symbol or gate.symbol, (), named))
+                                  symbol, (), named))
 
     def _calls_user_gate(self, call: S.Call) -> bool:
         # A compound gate may shadow a built-in's name when called by name, but an
@@ -99,14 +98,17 @@ class Lowering:
             if call.options:
                 raise GraphDefinitionError(f"gate '{name}' takes no options", call.options[0].span)
             calls.append((name, call.span))
-        elif name in GATES:
-            expected = GATES[name].arity
-        else:
+            if len(call.args) != expected:
+                plural = "argument" if expected == 1 else "arguments"
+                raise GraphDefinitionError(f"gate '{name}' takes {expected} {plural}, got {len(call.args)}",
+                                           call.span)
+            return call.args
+        gate = GATES.get(name)
+        if gate is None:
             known = list(self.gate_defs) + [g for g in GATES if g != ALIAS] + ["repeat"]
             raise GraphDefinitionError(f"unknown gate '{name}'{closest(name, known)}", call.span)
-        if len(call.args) != expected:
-            plural = "argument" if expected == 1 else "arguments"
-            raise GraphDefinitionError(f"gate '{name}' takes {expected} {plural}, got {len(call.args)}",
+        if len(call.args) != gate.arity and not (gate.variadic is not None and len(call.args) > gate.arity):
+            raise GraphDefinitionError(f"gate '{name}' takes {gate.arity_text()}, got {len(call.args)}",
                                        call.span)
         return call.args
 
@@ -121,6 +123,10 @@ class Lowering:
             calls.append((gate.id, call.span))
         elif gate.id in GATES:
             arity = GATES[gate.id].arity
+            required = [name for name, spec in GATES[gate.id].options.items() if spec.required]
+            if required:
+                raise GraphDefinitionError(f"repeat cannot give '{gate.id}' its option '{required[0]}': "
+                                           f"wrap it in a gate of one argument", gate.span)
         else:
             known = list(self.gate_defs) + list(GATES)
             raise GraphDefinitionError(f"unknown gate '{gate.id}'{closest(gate.id, known)}", gate.span)
@@ -130,24 +136,3 @@ class Lowering:
         if not (isinstance(count, S.Number) and count.value >= 0 and count.value.is_integer()):
             raise GraphDefinitionError("repeat's count must be a whole number >= 0", count.span)
         return call.args[2:]
-
-    def _option(self, gate, option: S.Option):
-        spec = gate.options.get(option.name)
-        if spec is None:
-            known = ", ".join(gate.options) or "none"
-            raise GraphDefinitionError(f"gate '{gate.name}' has no option '{option.name}' "
-                                       f"(options: {known})", option.span)
-        value = option.value
-        if spec.kind == "number" and isinstance(value, S.Number):
-            return value.value
-        if spec.kind == "axis":
-            if isinstance(value, S.Name) and value.id == "None":
-                return None
-            if isinstance(value, S.Number) and value.value.is_integer():
-                return int(value.value)
-            if isinstance(value, S.Array) and all(isinstance(i, S.Number) and i.value.is_integer()
-                                                  for i in value.items):
-                return tuple(int(i.value) for i in value.items)
-        wanted = "a number" if spec.kind == "number" else "a whole number, a list of them, or None"
-        raise GraphDefinitionError(f"option '{option.name}' of '{gate.name}' must be {wanted}",
-                                   value.span)

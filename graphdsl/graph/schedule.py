@@ -85,7 +85,7 @@ def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
         if op.kind == "const":
             constants.append((slot, op.value))
         else:
-            steps.append(Step(op.suffix, slot, GATES[op.gate],
+            steps.append(Step(op.suffix, slot, GATES[op.gate].of_arity(len(op.args)),
                               tuple([count + a if a >= 0 else -1 - a for a in op.args]),
                               op.options or {}, op.span, op.symbol, op.scope))
     leaves.sort(key=lambda leaf: leaf.kind != "input")

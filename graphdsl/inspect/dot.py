@@ -231,7 +231,7 @@ class _Picture:
 def _gate(picture, node: str, data: dict) -> dict:
     scope = data["scope"]
     name = None if node in picture.program.outputs else shown_name(node, scope[-1][1] if scope else None)
-    label, round_ = gate_label(data["gate"], data.get("symbol"), name)
+    label, round_ = gate_label(data["gate"], data.get("symbol"), name, len(data["args"]))
     statement = picture.names.statement(node)
     if is_anonymous(node) and statement == pretty(node):  # too long to spell out
         statement = f"a {data['gate']} gate"
@@ -243,6 +243,7 @@ def _gate(picture, node: str, data: dict) -> dict:
         attrs["ordering"] = "in"
     return attrs
 
+
 def _leaf(picture, node: str, data: dict) -> dict:
     rows = [f"<b>{escape(node)}</b>" + _leaf_value(picture, node, data)]
     if node in picture.totals:
@@ -253,6 +254,7 @@ def _leaf(picture, node: str, data: dict) -> dict:
     if data["kind"] == "param":
         attrs.update(style="rounded,filled", fillcolor=PARAM_FILL)
     return attrs
+
 
 def _leaf_value(picture, node: str, data: dict) -> str:
     if node in picture.values:

@@ -187,7 +187,7 @@ class NodeNames:
             if part is None:
                 return None
             parts.append((part, _precedence(self.graph, arg)))
-        text = _combine(data["gate"], data.get("symbol"), parts)
+        text = _combine(data["gate"], data.get("options"), parts)
         return text if len(text) <= budget else None
 
 
@@ -209,8 +209,8 @@ def _precedence(graph, node) -> int:
     data = graph.nodes[node]
     if data["kind"] != "gate" or not is_anonymous(node):
         return 9
-    return prose_call(GATES[data["gate"]], [("x", 9)] * len(data["args"]))[1]
+    return prose_call(GATES[data["gate"]], [("x", 9)] * len(data["args"]), data.get("options"))[1]
 
 
-def _combine(gate: str, symbol: str | None, parts: list) -> str:
-    return prose_call(GATES[gate], parts)[0]
+def _combine(gate: str, options: dict | None, parts: list) -> str:
+    return prose_call(GATES[gate], parts, options)[0]

@@ -18,10 +18,13 @@ VALUE_COLOR, GRADIENT_COLOR, NOTE_COLOR = "darkgreen", "red3", "gray35"
 WHOLE = 4  # arrays with at most this many entries are written out in full
 _ARRAY_DIGITS, _SUMMARY_DIGITS, _FIRST = 4, 3, 3
 
-def roles(gate: str):
-    """The names of a gate's operands where their order matters (its record's ``roles``):
-    the gate gets a pin per operand, named in the legend."""
+def roles(gate: str, operands: int | None = None):
+    """The names of a gate's operands where their order matters (its record's ``roles``,
+    for ``operands`` of them where the gate takes any number): the gate gets a pin per
+    operand, named in the legend."""
     record = GATES.get(gate)
+    if record is not None and operands is not None:
+        record = record.of_arity(operands)
     return record.roles if record is not None else None
 
 
@@ -66,7 +69,7 @@ def edge_label(value, gradient) -> str:
 
 
 # ---------------------------------------------------------------- gates and calls
-def gate_label(gate: str, symbol: str | None, name: str | None):
+def gate_label(gate: str, symbol: str | None, name: str | None, operands: int | None = None):
     """``(label, round)``: what a gate's node shows (its symbol, its name underneath if
     it has one, a pin ``p0``, ``p1``... per operand whose order matters) and whether
     it is small enough for a circle."""
@@ -75,7 +78,7 @@ def gate_label(gate: str, symbol: str | None, name: str | None):
     label = escape(text)
     if name is not None:
         label += f'<br/><font point-size="10" color="{NOTE_COLOR}">{escape(name)}</font>'
-    names = roles(gate)
+    names = roles(gate, operands)
     if names is None:
         return f"<{label}>", len(text) <= 3 and name is None
     pins = [f'<tr><td port="p{i}" align="left"><font color="{NOTE_COLOR}" point-size="9"><i>'

@@ -22,16 +22,17 @@ from .layout import Source, Statement, statements
 from .parse import parse
 
 INDENT = "    "
+INDEX = "["  # the symbol of an index call: x[1:3] (see syntax.Subscript)
 
-# The grammar's precedence levels (graph.lark), lowest first; a literal, a name, a call
-# or a parenthesised expression is an ATOM.
-SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
+# The grammar's precedence levels (graph.lark), lowest first; a literal, a name, a call,
+# an indexed value or a parenthesised expression is an ATOM.
+COMPARISON, SUM, PRODUCT, UNARY, POWER, ATOM = 0, 1, 2, 3, 4, 5
 
 # Binary operators: their level and the least level each operand may have without
-# parentheses. '**' takes an atom on its left and a unary expression on its right.
-# Comparisons, a level 0 below SUM that does not chain, would be rows such as
-# "<": (0, SUM, SUM); indexing binds like a call, so an indexed operand needs ATOM.
+# parentheses. '**' takes an atom on its left and a unary expression on its right;
+# comparisons do not chain, so a comparison inside one is parenthesised.
 BINARY = {
+    **dict.fromkeys(("<", "<=", ">", ">=", "==", "!="), (COMPARISON, SUM, SUM)),
     "+": (SUM, SUM, PRODUCT),
     "-": (SUM, SUM, PRODUCT),
     "*": (PRODUCT, PRODUCT, UNARY),
@@ -234,10 +235,17 @@ class _Printer:
                 stack.append("]")
                 self._push_list(stack, item.items)
                 stack.append("[")
+            elif item.__class__ is S.Slice:
+                self._push_slice(stack, item)
             elif item.symbol is None:  # a gate called by name
                 stack.append(")")
                 self._push_list(stack, item.args + item.options)
                 stack.append(item.gate + "(")
+            elif item.symbol == INDEX:  # x[1:3, 0]
+                stack.append("]")
+                self._push_list(stack, item.options[0].value.items)
+                stack.append("[")
+                self._push_operand(stack, item.args[0], ATOM)
             elif len(item.args) == 1:  # unary minus
                 self._push_operand(stack, item.args[0], UNARY)
                 stack.append(item.symbol)
@@ -259,6 +267,17 @@ class _Printer:
             if i:
                 stack.append(", ")
 
+    @staticmethod
+    def _push_slice(stack: list, item: S.Slice) -> None:
+        """``start:stop:step``, the parts left out left out (``::2``, ``1:``)."""
+        if item.step is not None:
+            stack.extend((item.step, ":"))
+        if item.stop is not None:
+            stack.append(item.stop)
+        stack.append(":")
+        if item.start is not None:
+            stack.append(item.start)
+
     def _push_operand(self, stack: list, operand, least: int) -> None:
         if self._level(operand) >= least:
             stack.append(operand)
@@ -266,7 +285,7 @@ class _Printer:
             stack.extend((")", operand, "("))
 
     def _level(self, expr) -> int:
-        if expr.__class__ is S.Call and expr.symbol is not None:
+        if expr.__class__ is S.Call and expr.symbol is not None and expr.symbol != INDEX:
             return UNARY if len(expr.args) == 1 else BINARY[expr.symbol][0]
         if expr.__class__ is S.Number and self.number(expr).startswith("-"):
             return UNARY  # '-2' is unary minus applied to a literal

@@ -7,8 +7,7 @@ It also colours code blocks marked ``graph`` in Sphinx and in notebooks exported
 nbconvert. Pygments is an optional extra: nothing else in graphdsl imports this module.
 
 The lexer's built-in words are the gate table's names (importing graphdsl imports it
-anyway), repeat and the initializers. The words of the syntax the language is growing
-(comparisons, indexing and slicing, literal-list options) are coloured too.
+anyway), repeat and the initializers.
 """
 from __future__ import annotations
 
@@ -20,11 +19,8 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 from ..gates import GATES
 from .syntax import KEYWORDS
 
-BUILTINS = tuple(sorted(GATES)) + (
-    "repeat", "normal", "uniform", "zeros",  # repeat, and the initializers of '~'
-    # the gates the language is growing (indexing, ...)
-    "index", "reshape", "concat", "stack", "clip", "log_softmax", "onehot",
-)
+BUILTINS = tuple(sorted(GATES)) + ("repeat", "normal", "uniform", "zeros")  # and the initializers of '~'
+
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # ASCII only, as the grammar's NAME
 FLOAT = r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+"
 

@@ -1,7 +1,7 @@
-"""What students type that the language does not have (yet), and what to write instead.
+"""What students type that the language does not have, and what to write instead.
 
 The parser asks here when a character or a token stops it (parse.py); each hint is
-written once. When the language gains indexing or comparisons, change NOT_YET.
+written once.
 """
 from __future__ import annotations
 
@@ -12,26 +12,24 @@ import unicodedata
 from .syntax import KEYWORDS
 
 
-NOT_YET = {
-    "indexing": "indexing ('{name}[...]') is not supported yet: declare the entries as inputs of "
-                "their own (input {name}0, {name}1), or pick one out with a mask, e.g. "
-                "sum({name} * [1, 0, 0]) is {name}[0] of a 3-vector",
-    "comparison": "comparisons ('{op}') are not supported yet: max(a, b), min(a, b) and relu(x) "
-                  "(that is max(x, 0)) cover most of their uses",
-    "equality": "comparisons ('{op}') are not supported yet: write {instead}",
-}
-_EQUALITY = {"==": "equal(a, b) (1 where a == b, else 0)", "!=": "1 - equal(a, b) (1 where a != b, else 0)"}
+CHAINED = ("comparisons do not chain: write 'a < b < c' as '(a < b) * (b < c)' (1 where both hold), "
+           "or put parentheses around the comparison meant first")
+ASSIGNED_ENTRY = ("'{name}[...] = ...' cannot change entries: each name is defined once, as a whole; "
+                  "give the new value a name of its own, built with where(c, a, b), concat or stack")
+OUTPUT_ENTRY = "an output is a name: give the entry one, e.g. 'output first = {name}[...]'"
+EMPTY_INDEX = "an index needs at least one item, e.g. x[0], x[-1], x[1:3] or x[:, 0]"
+NOT = "'!' is not an operator: write 'a != b' for 'not equal', and '1 - c' for the opposite of a comparison c"
 GATE_EXAMPLE = "gate {name}({params}) {{ return {body} }}"
 
-# Unicode operators -> (the ASCII to write, what it does); None: a comparison.
+# Unicode operators -> (the ASCII to write, what it does).
 _OPERATORS = {
     **dict.fromkeys("×·⋅∙∗⨯✕✖⊙＊", ("*", "multiplication")),
     **dict.fromkeys("÷∕⁄／", ("/", "division")),
     **dict.fromkeys("−–—‐‑‒﹣－", ("-", "subtraction and negation")),
     **dict.fromkeys("＋﹢", ("+", "addition")),
     **dict.fromkeys("≔＝", ("=", "assignment")),
-    **{c: (plain, None) for c, plain in (("≤", "<="), ("⩽", "<="), ("≥", ">="), ("⩾", ">="),
-                                        ("≠", "!="), ("＜", "<"), ("＞", ">"))},
+    **{c: (plain, "comparison") for c, plain in (("≤", "<="), ("⩽", "<="), ("≥", ">="), ("⩾", ">="),
+                                                ("≠", "!="), ("＜", "<"), ("＞", ">"))},
 }
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _WORDS = {"√": "write square roots as sqrt(x)", "∑": "write sums as sum(x)", "Σ": "write sums as sum(x)",
@@ -41,26 +39,21 @@ _METHODS = {"T": "transpose"}  # numpy attribute -> the gate
 _OPERAND_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9.]+|\))\s*$")
 _DEFINITION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)\s*(=(?!=)\s*(.*))?$")
 _PYTHON_DEF = ("def", "function", "func", "fn", "fun", "lambda")
-_BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW"}
+_COMPARISONS = {"LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL_EQUAL", "NOT_EQUAL"}
+_BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW"} | _COMPARISONS
 
 
 def for_character(char: str, line: str, column: int) -> str | None:
     """The message for a character the lexer does not know, at ``column`` (1-based) of ``line``."""
     following = line[column:column + 1]
-    if char in "<>!":
-        op = char + "=" if following == "=" else char
-        if op == "!=":
-            return NOT_YET["equality"].format(op=op, instead=_EQUALITY[op])
-        return None if op == "!" else NOT_YET["comparison"].format(op=op)
+    if char == "!":
+        return NOT
     if char == "." and following.isalpha():  # numpy's x.sum(), x.T
         method = re.match(r"[A-Za-z_][A-Za-z0-9_]*", line[column:]).group()
         return (f"'.{method}' is not part of the language: gates are called as functions, "
                 f"e.g. {_METHODS.get(method, method)}(x) for x.{method}")
     if char in _OPERATORS:
         plain, what = _OPERATORS[char]
-        if what is None:
-            fix = NOT_YET["equality"] if plain in _EQUALITY else NOT_YET["comparison"]
-            return f"'{char}' is '{plain}' in ASCII, but " + fix.format(op=plain, instead=_EQUALITY.get(plain))
         return f"'{char}' is not an operator here: write '{plain}' for {what}"
     if char in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻":
         power = re.match(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", line[column - 1:]).group().translate(_SUPERSCRIPTS)
@@ -85,14 +78,22 @@ def for_token(token, previous, expected: set, lines: list):
         return None
     line = lines[token.line - 1] if 0 < token.line <= len(lines) else ""
     at_start = previous.type == "NAME" and _starts_statement(lines, previous)
-    if token.type == "LSQB" and previous.type in ("NAME", "NUMBER", "RPAR", "RSQB") and \
-            ("STAR" in expected or at_start):
-        name = str(previous) if previous.type == "NAME" and len(previous) <= 20 else "x"  # in examples
-        return NOT_YET["indexing"].format(name=name), token
-    second = previous.type == "EQUAL" and (previous.line, previous.column + 1) == (token.line, token.column)
-    if token.type == "EQUAL" and (line[token.column:token.column + 1] == "=" or second):
-        first = previous if second else token
-        return NOT_YET["equality"].format(op="==", instead=_EQUALITY["=="]), first
+    if token.type in _COMPARISONS and previous.type in ("NAME", "NUMBER", "RPAR", "RSQB") and \
+            _compared_before(line, token.column):
+        return CHAINED, token
+    after = line[token.column:token.column + 1]
+    if token.type == "EQUAL" and after in ("<", ">"):  # '=<': nothing can start with '<'
+        return f"'={after}' is not an operator: write '{after}='", token
+    if previous.type == "EQUAL" and str(token)[0] in "<>" and (previous.line, previous.column + 1) == \
+            (token.line, token.column):
+        return f"'={str(token)[0]}' is not an operator: write '{str(token)[0]}='", previous
+    if token.type == "RSQB" and previous.type == "LSQB" and _OPERAND_BEFORE.search(line[:previous.column - 1]):
+        return EMPTY_INDEX, token
+    name = str(previous) if len(previous) <= 20 else "x"  # in examples
+    if token.type == "LSQB" and at_start:
+        return ASSIGNED_ENTRY.format(name=name), token
+    if token.type == "LSQB" and previous.type == "NAME" and _an_output(line[:previous.column - 1]):
+        return OUTPUT_ENTRY.format(name=name), token
     if not at_start:
         return None
     word = str(previous)
@@ -134,6 +135,31 @@ def _call_statement(text: str) -> str:
     body = body if len(body) <= 40 else body[:37] + "..."
     return (f"a gate is not defined with '=': write "
             f"'{GATE_EXAMPLE.format(name=name, params=params.strip(), body=body)}'")
+
+
+def _compared_before(line: str, column: int) -> bool:
+    """Whether a comparison stands before ``column`` (1-based) of ``line`` in the same
+    expression: read backwards, at the token's bracket depth, up to its start."""
+    depth = 0
+    for i in range(column - 2, -1, -1):
+        char = line[i]
+        if char in ")]":
+            depth += 1
+        elif char in "([":
+            if depth == 0:
+                return False
+            depth -= 1
+        elif depth == 0 and (char in "<>" or char == "=" and line[i - 1:i] in ("<", ">", "=", "!")):
+            return True
+        elif depth == 0 and char in "=,;{":
+            return False
+    return False
+
+
+def _an_output(before: str) -> bool:
+    """Whether the text before a name makes it an output's name: ``output f, g``."""
+    before = before.rstrip()
+    return before.lstrip().startswith("output") and (before.endswith("output") or before.endswith(","))
 
 
 def _starts_statement(lines: list, token) -> bool:

@@ -3,21 +3,17 @@ newlines inside ( ) and [ ] do not end a statement, and parse errors are phrased
 for people."""
 from __future__ import annotations
 
-import math
+import threading
 from functools import lru_cache
 from pathlib import Path
 
-import threading
-
-from lark import Lark, Token, Transformer
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 
-from . import hints
-
-from . import quickparse
-
+from . import hints, quickparse
 from . import syntax as S
-from ..errors import GraphSyntaxError, Span
+from .tosyntax import ToSyntax, span_at
+from ..errors import GraphSyntaxError
 
 _OPEN = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
 _CLOSE = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE"}
@@ -27,8 +23,12 @@ _WORDS = {
     "SEMICOLON": "';'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "TILDE": "'~'",
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
     "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "AT": "'@'", "POW": "'**'",
+    "LESS": "'<'", "LESS_EQUAL": "'<='", "GREATER": "'>'", "GREATER_EQUAL": "'>='", "EQUAL_EQUAL": "'=='",
+    "NOT_EQUAL": "'!='",
 }
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW", "EQUAL", "COMMA", "TILDE", "COLON"}
+_COMPARISONS = {"LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL_EQUAL", "NOT_EQUAL"}
+_ARITHMETIC = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW"}
+_OPERATORS = _ARITHMETIC | _COMPARISONS | {"EQUAL", "COMMA", "TILDE", "COLON"}
 
 
 def _grammar_path() -> Path:
@@ -66,9 +66,7 @@ def parse(text: str, file: str = "<string>") -> S.Module:
     return S.Module(file, tuple(quickparse.merge(statements, fast)))
 
 
-def _span(file: str, lines: list, line: int, column: int) -> Span:
-    source = lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
-    return Span(file, line, column, source)
+_span = span_at
 
 
 def _describe(token: Token) -> str:
@@ -195,152 +193,10 @@ def _expected(expected: set) -> str:
         expected = expected - {"_NL", "SEMICOLON", "$END"}
     if {"PLUS", "STAR"} <= expected:
         words.append("an operator")
-        expected = expected - {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW"}
+        expected = expected - _ARITHMETIC - _COMPARISONS
     words += sorted(_WORDS.get(name, name.lower()) for name in expected)
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else (words[0] if words else "nothing")
 
 
-class _ToSyntax(Transformer):
-    """Rule reductions -> syntax dataclasses (rule labels are gate names where they can be)."""
-
-    def __init__(self):
-        super().__init__(visit_tokens=False)
-        self.file, self.lines = "<string>", []
-
-    def _at(self, token: Token) -> Span:
-        return _span(self.file, self.lines, token.line, token.column)
-
-    # --- expressions
-    def number(self, children):
-        (token,) = children
-        value = float(token)
-        if math.isinf(value):
-            raise GraphSyntaxError(f"the number {token} is too large for float64", self._at(token))
-        return S.Number(value, self._at(token))
-
-    def name(self, children):
-        (token,) = children
-        return S.Name(str(token), self._at(token))
-
-    def _binary(self, children, gate):
-        left, op, right = children
-        return S.Call(gate, (left, right), (), self._at(op), str(op))
-
-    def add(self, children):
-        return self._binary(children, "add")
-
-    def sub(self, children):
-        return self._binary(children, "sub")
-
-    def mul(self, children):
-        return self._binary(children, "mul")
-
-    def div(self, children):
-        return self._binary(children, "div")
-
-    def matmul(self, children):
-        return self._binary(children, "matmul")
-
-    def pow(self, children):
-        return self._binary(children, "pow")
-
-    def neg(self, children):
-        op, operand = children
-        if isinstance(operand, S.Number):  # "-2" is a constant, not a gate
-            return S.Number(-operand.value, self._at(op))
-        return S.Call("neg", (operand,), (), self._at(op), "-")
-
-    def array(self, children):
-        bracket, *items = children
-        return S.Array(tuple(item for item in items if item is not None), self._at(bracket))
-
-    def call(self, children):
-        token, arguments = children
-        args, options = [], []
-        for item in arguments or ():
-            if isinstance(item, S.Option):
-                if any(o.name == item.name for o in options):
-                    raise GraphSyntaxError(f"option '{item.name}' is given twice", item.span)
-                options.append(item)
-            elif options:
-                raise GraphSyntaxError("a positional argument cannot follow a keyword option",
-                                       item.span)
-            else:
-                args.append(item)
-        return S.Call(str(token), tuple(args), tuple(options), self._at(token))
-
-    def call_args(self, children):
-        return [child for child in children if child is not None]
-
-    def keyword(self, children):
-        token, value = children
-        return S.Option(str(token), value, self._at(token))
-
-    # --- statements
-    def leaf(self, children):
-        token, shape, extra = children
-        default = extra if not isinstance(extra, tuple) else None
-        init = extra[1] if isinstance(extra, tuple) else None
-        return (str(token), shape, default, init, self._at(token))
-
-    def default(self, children):
-        return children[0]
-
-    def init(self, children):
-        token, arguments = children
-        call = self.call([token, arguments])
-        return ("init", call)
-
-    def shape(self, children):
-        return tuple(S.Dim(int(float(t)) if t.type == "NUMBER" else str(t), self._at(t))
-                     if t.type == "NAME" or float(t).is_integer() else _bad_dim(t, self._at(t))
-                     for t in children if t is not None)
-
-    def _decl(self, kind, children):
-        return [S.Leaf(kind, name, shape, default, init, span)
-                for name, shape, default, init, span in children]
-
-    def input_decl(self, children):
-        return self._decl("input", children)
-
-    def param_decl(self, children):
-        return self._decl("param", children)
-
-    def assign(self, children):
-        token, expr = children
-        return S.Assign(str(token), expr, self._at(token))
-
-    def output_item(self, children):
-        token, expr = children
-        span = self._at(token)
-        return [S.Output(str(token), span)] if expr is None else [
-            S.Assign(str(token), expr, span), S.Output(str(token), span)]
-
-    def output_stmt(self, children):
-        return [item for items in children for item in items]
-
-    def return_stmt(self, children):
-        keyword, expr = children
-        return S.Return(expr, self._at(keyword))
-
-    def params(self, children):
-        return tuple(S.Name(str(t), self._at(t)) for t in children if t is not None)
-
-    def gate_def(self, children):
-        token, params, *body = children
-        return [S.GateDef(str(token), params or (), tuple(body), self._at(token))]
-
-    def start(self, children):
-        statements = []
-        for child in children:
-            statements.extend(child if isinstance(child, list) else [child])
-        return statements
-
-
-def _bad_dim(token, span):
-    raise GraphSyntaxError(f"a dimension must be a whole number or a name, not {token}", span)
-
-
-
-_TO_SYNTAX = _ToSyntax()
+_TO_SYNTAX = ToSyntax()
 _LOCK = threading.Lock()

@@ -1,7 +1,7 @@
 """A fast lane in front of the parser for the lines that dominate generated files.
 
-A line that is exactly one assignment ``a = b OP c`` (``+ - * / @ **``, names or
-plain numbers) or ``a = f(b)``, at the top level (not inside a gate body or an open
+A line that is exactly one assignment ``a = b OP c`` (``+ - * / @ **`` or a comparison,
+names or plain numbers) or ``a = f(b)``, at the top level (not inside a gate body or an open
 bracket), is read with one regular expression instead of Lark's LALR machinery,
 which costs ~50 µs a line. The syntax objects and spans are the ones the Lark
 transformer builds for the same text, so node ids, messages and positions do not
@@ -22,7 +22,7 @@ KEYWORDS = frozenset(S.KEYWORDS)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"  # ASCII, as NUMBER
 _WS = r"[ \t\f\r]*"
-_BINARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}{_OPERAND}{_WS}(\*\*|[-+*/@]){_WS}{_OPERAND}{_WS}")
+_BINARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}{_OPERAND}{_WS}(\*\*|[-+*/@]|[<>=!]=|[<>]){_WS}{_OPERAND}{_WS}")
 _UNARY = re.compile(rf"{_WS}({_NAME}){_WS}={_WS}({_NAME}){_WS}\({_WS}{_OPERAND}{_WS}\){_WS}")
 _HEADER = re.compile(r"gate\b")
 _GATES = OPERATORS  # "+" -> "add"...

@@ -48,6 +48,26 @@ class Call:
     symbol: str | None = None
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class Slice:
+    """``start:stop:step`` inside ``x[...]``; each part an expression, or None where it is
+    left out (``::2``)."""
+
+    start: "Expr | None"
+    stop: "Expr | None"
+    step: "Expr | None"
+    span: Span
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Subscript:
+    """The ``[...]`` of ``x[1:3, 0]``: one item per axis, an expression or a Slice. It is
+    the option ``at`` of the index gate's Call (whose ``symbol`` is ``[``)."""
+
+    items: tuple
+    span: Span
+
+
 Expr = Union[Number, Name, Array, Call]
 
 

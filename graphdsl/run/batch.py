@@ -11,7 +11,9 @@ How a gate vectorises is its record's ``rows``:
   so numpy broadcasting pairs each row with its own operands;
 * ``("axis", r)``: a reduction over ``axis``, moved past the batch axis (``None`` becomes
   every row axis), for rows of rank ≥ r;
-* ``"stacked"``: a product of stacked matrices (both operands of rank ≥ 2 per row).
+* ``"stacked"``: a product of stacked matrices (both operands of rank ≥ 2 per row);
+* a function: every operand gets the batch axis (a shared one is broadcast to it) and the
+  function gives the options that reach past it (``x[0]`` becomes ``x[:, 0]``).
 
 Anything else (``dot``, ``transpose``, a matrix-vector ``matmul``...) and any failure
 inside the vectorised pass fall back to calling ``run`` once per row, which is exactly
@@ -75,6 +77,9 @@ class Rows(interpret.Lanes):
         (in the backward pass of a reduction they are repeated per row, as views)."""
         gate, shapes = step.gate, self.shapes
         ranks = [len(shapes[a]) for a in step.args]
+        if callable(gate.rows):
+            return [values[a] if self.batched[a] else np.broadcast_to(values[a], (self.rows,) + shapes[a])
+                    for a in step.args]
         if gate.rows == "stacked" and min(ranks) >= 2 or gate.rows == "elementwise":
             target = max(ranks)
         elif isinstance(gate.rows, tuple) and gate.rows[0] == "axis" and ranks[0] >= gate.rows[1]:
@@ -92,9 +97,11 @@ class Rows(interpret.Lanes):
         return out
 
     def options(self, step) -> dict:
+        rank = len(self.shapes[step.args[0]])
+        if callable(step.gate.rows):
+            return step.gate.rows(step.options, rank, self.rows)
         if "axis" not in step.options:
             return step.options
-        rank = len(self.shapes[step.args[0]])
         axis = step.options["axis"]
         if axis is None:
             axis = tuple(range(rank))

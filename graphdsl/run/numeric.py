@@ -17,7 +17,7 @@ def describe(value) -> str:
 
 
 def gate_failure(step, values, err, what="it") -> NumericError:
-    clash = shape_clash(step.gate, [values[a] for a in step.args], err)
+    clash = shape_clash(step.gate, [values[a] for a in step.args], err, step.options)
     if clash:
         return ShapeError(clash, step.span)
     operands = ", ".join(describe(values[a]) for a in step.args)
@@ -25,11 +25,17 @@ def gate_failure(step, values, err, what="it") -> NumericError:
     return NumericError(f"gate '{step.gate.name}' failed{doing} on ({operands}): {err}", step.span)
 
 
-def shape_clash(gate, args: list, err) -> str | None:
+def shape_clash(gate, args: list, err, options: dict | None = None) -> str | None:
     """numpy's complaint about incompatible shapes, said in the model's terms (or None)."""
-    if not isinstance(err, ValueError):
+    if not isinstance(err, (ValueError, IndexError)):
         return None
     shapes = [tuple(np.shape(a)) for a in args]
+    if gate.check is not None:
+        message = gate.check(shapes, **(options or {}))
+        if message:
+            return message
+    if not isinstance(err, ValueError):
+        return None
     if gate.shape_error is not None:
         message = gate.shape_error(shapes)
         if message:

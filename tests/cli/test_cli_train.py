@@ -352,4 +352,4 @@ def test_the_model_can_come_from_standard_input():
     assert done.returncode == 0
     assert json.loads(done.stdout)["losses"] == graphdsl.load(SOFTMAX).fit(read_data(SPIRAL), epochs=2).losses
     done = graphrun("train", "-", "--data", SPIRAL, stdin="param w\noutput loss = w ≥ 0\n")
-    assert done.returncode == 1 and done.stderr.startswith("<stdin>:2:17: error: '≥' is '>=' in ASCII")
+    assert done.returncode == 1 and done.stderr.startswith("<stdin>:2:17: error: '≥' is not an operator here: write '>='")

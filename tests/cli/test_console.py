@@ -86,10 +86,10 @@ def test_load_model_reads_standard_input_for_a_dash(monkeypatch):
     model = "input x = 3\noutput y = x * x\n"
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(model.encode())))
     assert console.load_model("-").run().grads["x"] == 6.0
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"output y = x[0]\n")))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"output y = x ^ 2\n")))
     with pytest.raises(GraphSyntaxError) as caught:
         console.load_model("-")
-    assert caught.value.file == "<stdin>" and caught.value.column == 13
+    assert caught.value.file == "<stdin>" and caught.value.column == 14
     monkeypatch.setattr("sys.stdin", None)
     with pytest.raises(CommandError, match="no standard input"):
         console.load_model("-")

@@ -20,6 +20,7 @@ from graphdsl.run import interpret as execute
 from graphdsl.run.bindings import bind
 from graphdsl.run.export import pack
 from graphdsl.gates import GATES
+from gate_cases import PROGRAMS, gate_call
 from tracing import peak_bytes
 
 EXACT = {"add", "sub", "mul", "div", "neg", "identity", "square", "reciprocal", "abs", "relu",
@@ -70,7 +71,7 @@ def check(text, rtol=0.0, of=None, atol=1e-300, **bindings):
 # ---------------------------------------------------------------- every gate
 def _call(name, arity):
     args = ", ".join("abc"[:arity])
-    return f"input a, b, c\noutput f = {name}({args}) + 0 * (a + b + c)"
+    return f"input a, b, c\noutput f = {gate_call(name, args)} + 0 * (a + b + c)"
 
 
 SCALARS = [(0.7, -1.3, 2.0), (-0.0, 0.0, 1.0), (0.0, 0.0, -2.0), (3.0, 3.0, 0.5), (1000.0, -1000.0, 3.0),
@@ -94,9 +95,29 @@ def test_every_gate_on_arrays(name):
     for sa, sb in SHAPE_SETS:
         a, b, c = rng.uniform(0.2, 2.0, sa), rng.uniform(-2.0, 2.0, sb), rng.uniform(-1.0, 1.0, sb)
         bind_a = float(a) if sa == () else a
-        text = f"input a, b, c\noutput f = sum({name}({', '.join('abc'[:gate.arity])})) + 0 * sum(c)"
+        text = f"input a, b, c\noutput f = sum({gate_call(name, ', '.join('abc'[:gate.arity]))}) + 0 * sum(c)"
         rtol = 1e-12 if name in ("matmul", "dot") else 0.0
         check(text, rtol, a=bind_a, b=b, c=c)
+
+
+@pytest.mark.parametrize("text,bindings", PROGRAMS, ids=range(len(PROGRAMS)))
+def test_indexing_joining_comparisons_and_the_rest_give_the_interpreters_bits(text, bindings):
+    check(text, **bindings)
+    check(text, **{name: value.astype(np.float32) for name, value in bindings.items()})
+    check(text, **{name: value.tolist() for name, value in bindings.items()})
+
+
+@pytest.mark.parametrize("name", ["index", "reshape", "concat", "stack", "clip"])
+def test_the_new_gates_values_are_views_never_handed_out_shared(name):
+    text = {"index": "input x: [2, 2]\noutput a = x[0], b = x[0, :]",
+            "reshape": "input x: [2, 2]\noutput a = reshape(x, shape=[4]), b = reshape(x, shape=[-1])",
+            "concat": "input x: [2]\noutput a = concat(x, x), b = x[::1]",
+            "stack": "input x: [2]\noutput a = stack(x, x)[0], b = x[:]",
+            "clip": "input x: [2]\noutput a = clip(x, lo=None, hi=None), b = x[:]"}[name]
+    x = np.array([[1.0, 2.0], [3.0, 4.0]]) if "[2, 2]" in text else np.array([1.0, 2.0])
+    result = graphdsl.loads(text).run(x=x)
+    result.outputs["a"][...] = 0.0
+    assert np.all(result.outputs["b"] != 0.0) and np.all(x != 0.0)
 
 
 # ---------------------------------------------------------------- random graphs

@@ -21,6 +21,7 @@ from graphdsl.run.bindings import bind, to_value
 from graphdsl.run.export import export
 from graphdsl.gates import GATES
 
+from gate_cases import PROGRAMS, gate_call
 from test_compile import SCALARS, SHAPE_SETS, _call, graphs, values
 
 
@@ -104,9 +105,14 @@ def test_every_gate_on_arrays(name):
     rng = np.random.default_rng(1)
     for sa, sb in SHAPE_SETS:
         a, b = rng.uniform(0.2, 2.0, sa), rng.uniform(-2.0, 2.0, sb)
-        operands = ", ".join("abc"[:gate.arity])
-        text = f"input a, b, c\noutput f = sum({name}({operands})) + sum(b) + sum(c), g = {name}({operands})"
+        call = gate_call(name, ", ".join("abc"[:gate.arity]))
+        text = f"input a, b, c\noutput f = sum({call}) + sum(b) + sum(c), g = {call}"
         check(text, a=float(a) if sa == () else a, b=b, c=rng.uniform(-1.0, 1.0, sb))
+
+
+@pytest.mark.parametrize("text,bindings", PROGRAMS, ids=range(len(PROGRAMS)))
+def test_indexing_joining_comparisons_and_the_rest(text, bindings):
+    check(text, **bindings)
 
 
 def test_losses_with_tangents_of_labels_too():

@@ -39,7 +39,7 @@ def _as_array(x):
 
 def _check(name, args, options=None, rtol=1e-6, seed=0):
     """Both AD modes of one gate at one point, operand by operand."""
-    gate = GATES[name]
+    gate = GATES[name].of_arity(len(args))
     options = options or {}
     rng = np.random.default_rng(seed)
     out = gate.forward(*args, **options)
@@ -255,9 +255,61 @@ def test_where_routes_the_gradient_to_the_branch_taken(shapes):
     assert not np.any(np.isnan(GATES["where"].vjps[1](inf, None, c, a, b)))
 
 
+ALL, LAST = (None, None, None), (-1, None, None)  # the slices ':' and '-1:'
+INDEXING = [("index", [(3,)], {"at": (1,)}), ("index", [(3,)], {"at": (-1,)}), ("index", [(3,)], {"at": ((1, 3, None),)}),
+            ("index", [(3, 4)], {"at": (ALL, 0)}), ("index", [(3, 4)], {"at": ((None, None, 2),)}),
+            ("index", [(3, 4)], {"at": (2, -1)}), ("index", [(3, 1)], {"at": ((None, None, -1), 0)}),
+            ("index", [(1, 4)], {"at": (0, (1, None, 2))}), ("index", [(3, 4)], {"at": (LAST, (None, -1, None))}),
+            ("scatter_like", [(), (3,)], {"at": (1,)}), ("scatter_like", [(2,), (3, 4)], {"at": ((None, None, 2), 0)}),
+            ("reshape", [(3, 4)], {"shape": (2, -1)}), ("reshape", [(3, 4)], {"shape": (-1,)}),
+            ("reshape", [(3, 1)], {"shape": (1, 3)}), ("reshape", [(1, 4)], {"shape": (2, 2, 1)}),
+            ("reshape", [()], {"shape": (1, 1)}), ("reshape", [(3,)], {"shape": (3,)}),
+            ("reshape_like", [(3, 4), (4, 3)], {}), ("reshape_like", [(1, 4), (4,)], {}),
+            ("concat", [(3,), (3,)], {"axis": 0}), ("concat", [(3, 4), (3, 4)], {"axis": -1}),
+            ("concat", [(3, 1), (3, 4)], {"axis": 1}), ("concat", [(1, 4), (3, 4), (1, 4)], {"axis": 0}),
+            ("stack", [(), ()], {"axis": 0}), ("stack", [(3,), (3,), (3,)], {"axis": -1}),
+            ("stack", [(3, 4), (3, 4)], {"axis": 1}), ("stack", [(1, 4), (1, 4)], {"axis": 0}),
+            ("clip", [()], {"lo": -0.5, "hi": 0.5}), ("clip", [(3,)], {"lo": -1.0, "hi": None}),
+            ("clip", [(3, 4)], {"lo": None, "hi": 0.0}), ("clip", [(3, 1)], {"lo": 0.0, "hi": 1.0}),
+            ("clip", [(1, 4)], {"lo": None, "hi": None}),
+            ("log_softmax", [()], {"axis": -1}), ("log_softmax", [(5,)], {"axis": -1}),
+            ("log_softmax", [(3, 4)], {"axis": 0}), ("log_softmax", [(3, 1)], {"axis": -1}),
+            ("log_softmax", [(1, 4)], {"axis": (0, 1)}), ("log_softmax", [(3, 4)], {"axis": None})]
+
+
+def _log_softmax(x, axis):
+    return 0.0 if np.ndim(x) == 0 else x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+
+
+REFERENCE = {
+    "index": lambda x, at: x[tuple(i if isinstance(i, int) else slice(*i) for i in at)],
+    "scatter_like": lambda g, like, at: _scatter(g, like, at),
+    "reshape": lambda x, shape: np.reshape(x, shape), "reshape_like": lambda x, like: np.reshape(x, np.shape(like)),
+    "concat": lambda *args, axis: np.concatenate(args, axis=axis), "stack": lambda *args, axis: np.stack(args, axis=axis),
+    "clip": lambda x, lo, hi: x if lo is None and hi is None else np.clip(x, lo, hi), "log_softmax": _log_softmax,
+}
+
+
+def _scatter(g, like, at):
+    out = np.zeros(np.shape(like))
+    out[tuple(i if isinstance(i, int) else slice(*i) for i in at)] = g
+    return out
+
+
+@pytest.mark.parametrize("name,shapes,options", INDEXING, ids=str)
+def test_indexing_joining_and_the_softmax_log(name, shapes, options):
+    """The gates of SPEC §1 "More gates and syntax": forward against numpy, both modes
+    against central differences."""
+    rng = np.random.default_rng(9)
+    args = [_sample(rng, s, (-2, 2)) for s in shapes]
+    np.testing.assert_allclose(GATES[name].of_arity(len(args)).forward(*args, **options),
+                               REFERENCE[name](*args, **options), rtol=1e-14, atol=1e-14)
+    _check(name, args, options)
+
+
 def test_every_gate_is_covered_by_these_tests():
     covered = set(UNARY) | set(BINARY) | {n for n, _, _ in REDUCTIONS} | {"matmul", "dot"}
-    covered |= {n for n, _, _ in SHAPING} | {"where"}
+    covered |= {n for n, _, _ in SHAPING} | {"where"} | {n for n, _, _ in INDEXING}
     covered |= {"softmax_cross_entropy", "hinge_loss", "cross_entropy_grad"}  # test_gates_losses.py: class ids
     differentiable = {name for name, gate in GATES.items() if gate.differentiable}
     assert differentiable - covered == set(), "add the new gates to the table of cases"
@@ -274,3 +326,24 @@ def test_elementwise_local_derivative_matches_its_vjp(name):
     for i in range(gate.arity):
         if gate.flows[i]:
             assert gate.local(i, out, *args) == pytest.approx(gate.vjps[i](1.0, out, *args))
+
+
+def test_log_softmax_is_stable_at_1000():
+    gate = GATES["log_softmax"]
+    x = np.array([1000.0, 0.0, -1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = gate.forward(x)
+        np.testing.assert_allclose(out, [0.0, -1000.0, -2000.0])
+        np.testing.assert_allclose(gate.vjps[0](np.ones(3), out, x), [-2.0, 1.0, 1.0])
+        np.testing.assert_allclose(gate.forward(np.array([-1000.0, -1000.0])), [-np.log(2)] * 2)
+
+
+def test_clip_passes_the_gradient_where_lo_le_x_le_hi():
+    gate = GATES["clip"]
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, np.nan])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(gate.forward(x, lo=0.0, hi=1.0), [0.0, 0.0, 0.5, 1.0, 1.0, np.nan])
+        np.testing.assert_array_equal(gate.vjps[0](np.full(6, np.inf), None, x, lo=0.0, hi=1.0),
+                                      [0.0, np.inf, np.inf, np.inf, 0.0, 0.0])  # inf, never inf * 0
+    assert gate.forward(-0.0, lo=0.0, hi=1.0) == 0.0 and np.signbit(gate.forward(-0.0, lo=0.0, hi=1.0))
+    assert gate.check([None], lo=2.0, hi=1.0) == "clip needs lo <= hi, got lo=2 and hi=1"

@@ -258,3 +258,14 @@ def test_every_node_and_edge_has_a_stable_id_and_a_class():
     assert [p.get("id") for p in ports] == ['"port:f#2:f#1"']  # w * x (f#1) entering sq's call (f#2)
     assert {e.get("class") for e in edges_} == {"operand", "port", "output"}
     assert to_dot(prog, prog.run()) == to_dot(prog, prog.run())  # stable from run to run
+
+
+def test_an_index_shows_its_subscript_and_a_join_pins_its_operands_in_order():
+    prog = graphdsl.loads("input x = [1, 2, 3]\noutput f = sum(concat(x[1:], x, x[::-1] * 2, axis=0) > 1)")
+    graph = parsed(prog, prog.run())
+    assert text(node(graph, "f#1").get("label")) == "[1:]"
+    assert text(node(graph, "f#2").get("label")) == "[::-1]"
+    concat = next(n for n, data in prog.graph.nodes(data=True) if data.get("gate") == "concat")
+    assert text(node(graph, concat).get("label")) == "a concat b c"  # a pin per operand
+    assert text(node(graph, "f").get("label")).startswith("Σ")
+    assert "&gt;" in [text(node(graph, n).get("label")) for n in prog.graph if n.startswith("f#")]  # ">"

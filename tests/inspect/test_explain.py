@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 import graphdsl
+from gate_cases import gate_call
+from graphdsl.gates import GATES
+from graphdsl.inspect.dot import to_dot
 from graphdsl.inspect.explain import edge_gradients, explain
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
@@ -95,3 +98,39 @@ def test_steps_as_json_even_with_nan():
     assert data[-1]["target"] == "x" and data[-1]["gradient"] == "NaN" and data[-1]["line"] == 2
     assert set(data[-1]) == {"of", "node", "target", "operand", "gate", "expression", "line", "rule",
                              "shares", "text", "local", "upstream", "gradient", "total"}
+
+
+def test_indexing_and_joining_are_spelled_as_written_and_said_in_words():
+    lines = texts("input x = [1, 2, 3]\noutput f = sum(concat(x[1:] * 2, x, axis=0) ** 2) + (x[0] > 1)")
+    joined = "\n".join(lines)
+    assert "df/dx += df/d(x[1:]) put back in its place, in zeros shaped like x = [0, 16, 24]" in joined
+    assert "index rule of x[1:], line 2" in joined
+    assert "the part of df/d(concat(x[1:] * 2, x)) that (x[1:] * 2) fills = [8, 12]" in joined
+    assert "the part of df/d(concat(x[1:] * 2, x)) that x fills = [2, 4, 6]" in joined
+    assert not any("x[0] > 1" in line.split("(")[0] for line in lines)  # a comparison passes no gradient
+    assert texts("input x = [[1, 2], [3, 4]]\noutput f = sum(x[:, 0])")[-1].startswith(
+        "df/dx = df/d(x[:, 0]) put back in its place, in zeros shaped like x = [[1, 0], [1, 0]]")
+
+
+def test_options_that_are_not_the_default_are_spelled_out():
+    lines = texts("input x = [[1, 2], [3, 4]]\noutput f = sum(reshape(x, shape=[4])) + sum(clip(x, lo=-1, hi=None)[0])")
+    joined = "\n".join(lines)
+    assert "reshape rule of reshape(x, shape=[4])" in joined and "clip(x, lo=-1, hi=None)[0]" in joined
+    assert "where lo ≤ x ≤ hi, else 0 = [[1, 1], [0, 0]]" in joined
+
+
+VECTORS = {"a": np.array([1.0, 2.0, 0.0]), "b": np.array([0.5, -1.0, 2.0]), "c": np.array([0.25, 3.0, -2.0])}
+CLASSES = {"a": np.array([[0.2, 1.0, -0.5], [1.5, 0.1, 0.3]]), "b": np.array([2.0, 0.0]), "c": 0.5}
+OPERANDS = {"cross_entropy_grad": CLASSES, "softmax_cross_entropy": CLASSES, "hinge_loss": CLASSES,
+            "hinge_grad": CLASSES, "matrix_transpose": {"a": CLASSES["a"]}, "squeeze": {"a": np.ones((1, 3))},
+            "scatter_like": {"a": 2.0, "b": VECTORS["b"]}}
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_every_gate_explains_and_draws(name):
+    arity = GATES[name].arity
+    prog = graphdsl.loads(f"input a, b, c\noutput f = sum({gate_call(name, ', '.join('abc'[:arity]))})")
+    result = prog.run(**{**VECTORS, **OPERANDS.get(name, {})})
+    steps = explain(result)
+    assert steps[0].target == "f" and all(step.text for step in steps)
+    assert 'id="node:f"' in to_dot(prog, result)

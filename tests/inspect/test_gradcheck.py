@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import graphdsl
 from fuzzing import budget
+from gate_cases import PROGRAMS
 from graphdsl.run import interpret as execute
 from graphdsl.gates import GATES
 from graphdsl.inspect.gradcheck import check_rules
@@ -117,6 +118,7 @@ def test_singularities_and_ties_blame_no_rule(text):
     ("input x, c\noutput y = sum(sqrt(x) + reciprocal(x) + abs(x) - x ** c)", {"x": [0.5, 2.0], "c": 1.5}),
     ("input s, l\noutput y = softmax_cross_entropy(s, l) + hinge_loss(s, l)",
      {"s": [[0.2, 1.0, -0.5], [1.5, 0.1, 0.3]], "l": [2, 0]}),
+    *PROGRAMS,  # indexing, comparisons, where, reshape, concat, stack, clip, log_softmax, onehot
 ])
 def test_no_rule_of_the_gate_table_is_blamed_at_smooth_points(text, bindings):
     report = graphdsl.loads(text).check_gradients(**bindings)

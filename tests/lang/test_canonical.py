@@ -63,6 +63,33 @@ def expr(text: str) -> str:
     ("mean(x,axis = None)", "mean(x, axis=None)"),
     ("add( a ,b , )", "add(a, b)"),
     ("[ (1), -(2), ]", "[1, -2]"),
+    # comparisons: the lowest level, and they do not chain
+    ("(a + b) < (c * d)", "a + b < c * d"),
+    ("a + (b < c)", "a + (b < c)"),
+    ("(a < b) == (c>=d)", "(a < b) == (c >= d)"),
+    ("((a != b)) * 2", "(a != b) * 2"),
+    ("-(a <= b)", "-(a <= b)"),
+    ("where((x>0),x,0)", "where(x > 0, x, 0)"),
+    ("(a ** b) > -c", "a ** b > -c"),
+    # indexing binds as tightly as a call
+    ("x[ 1 : 3 , : ,::2 ]", "x[1:3, :, ::2]"),
+    ("x[1,]", "x[1]"),
+    ("x[1:3:]", "x[1:3]"),
+    ("(x)[0]", "x[0]"),
+    ("(x[0])", "x[0]"),
+    ("-(x[0])", "-x[0]"),
+    ("(-x)[0]", "(-x)[0]"),
+    ("(x ** 2)[0]", "(x ** 2)[0]"),
+    ("(x[0]) ** 2", "x[0] ** 2"),
+    ("x ** (y[0])", "x ** y[0]"),
+    ("(a + b)[-1]", "(a + b)[-1]"),
+    ("(a < b)[0]", "(a < b)[0]"),
+    ("(f(x))[0][ -1 ]", "f(x)[0][-1]"),
+    ("([1, 2])[0]", "[1, 2][0]"),
+    ("(-2)[0]", "(-2)[0]"),
+    ("-2[0]", "-2[0]"),
+    ("reshape(x,shape = [ 2,-1 ])", "reshape(x, shape=[2, -1])"),
+    ("concat( a,b ,c, axis = 1 , )", "concat(a, b, c, axis=1)"),
 ])
 def test_the_fewest_parentheses_that_keep_the_tree(written, printed):
     assert expr(written) == printed
@@ -78,6 +105,7 @@ def test_the_fewest_parentheses_that_keep_the_tree(written, printed):
     ("(-2) ** 2", "(-2) ** 2"),
     ("-(2) ** 2", "-2 ** 2"),
     ("x * -(# a comment inside\n 2)", "x * -2"),
+    ("x[ 01 : 2.0e0 : - 1 ]", "x[01:2.0e0:-1]"),
 ])
 def test_numbers_stay_as_written(written, printed):
     assert expr(written).split("  #")[0] == printed
@@ -241,3 +269,11 @@ def test_same_tree_ignores_places_and_tells_negative_zero_apart():
     assert S.same_tree(parse("y = x + 1").statements, parse("\n\ny  =  x+1").statements)
     assert not S.same_tree(parse("y = -0.0").statements, parse("y = 0.0").statements)
     assert not S.same_tree(parse("y = a - (b - c)").statements, parse("y = a - b - c").statements)
+
+
+def test_a_comment_inside_a_subscript_leads_its_statement():
+    text = "input x: [3]\ny = x[1:  # from one\n  ]  # end\noutput f = x[0] <\t(y[0])"
+    assert format_text(text) == "input x: [3]\n# from one\ny = x[1:]  # end\noutput f = x[0] < y[0]\n"
+    prog = graphdsl.loads(text)
+    assert prog.to_text() == format_text(text) and graphdsl.loads(prog.to_text()).run(x=[3, 1, 2]).outputs == \
+        prog.run(x=[3, 1, 2]).outputs == {"f": 0.0}

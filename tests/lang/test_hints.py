@@ -15,23 +15,21 @@ def error(text: str) -> graphdsl.GraphSyntaxError:
 
 
 @pytest.mark.parametrize("text,where,words", [
-    # indexing, anywhere it can be written
-    ("input x: [3]\noutput y = x[0]", (2, 13), ["indexing ('x[...]') is not supported yet",
-                                                "input x0, x1", "sum(x * [1, 0, 0]) is x[0]"]),
-    ("input x: [3]\ny = x[0] + x[1]\noutput y", (2, 6), ["indexing ('x[...]')"]),
-    ("input x: [3]\nx[0] = 1\noutput x", (2, 2), ["indexing ('x[...]')"]),
-    ("input x: [3]\noutput y = sum(x)[0]", (2, 18), ["indexing"]),
-    # comparisons, ASCII and Unicode
-    ("input x\noutput y = x > 0", (2, 14), ["comparisons ('>') are not supported yet", "relu(x)"]),
-    ("input x\noutput y = x >= 0", (2, 14), ["comparisons ('>=')", "max(a, b)"]),
-    ("input x, z\noutput y = x < z", (2, 14), ["comparisons ('<')"]),
-    ("input x\noutput y = x <= 1", (2, 14), ["comparisons ('<=')"]),
-    ("input x\noutput y = x == 0", (2, 14), ["comparisons ('==')", "write equal(a, b)"]),
-    ("x == 3\noutput x", (1, 3), ["comparisons ('==')"]),
-    ("input x\noutput y = x != 0", (2, 14), ["comparisons ('!=')", "write 1 - equal(a, b)"]),
-    ("input x\noutput y = x ≤ 1", (2, 14), ["'≤' is '<=' in ASCII", "comparisons ('<=')"]),
-    ("input x\noutput y = x ≥ 1", (2, 14), ["'≥' is '>=' in ASCII"]),
-    ("input x\noutput y = x ≠ 1", (2, 14), ["'≠' is '!=' in ASCII", "1 - equal(a, b)"]),
+    # indexing: an entry cannot be assigned; an index needs an item
+    ("input x: [3]\nx[0] = 1\noutput x", (2, 2), ["'x[...] = ...' cannot change entries", "where(c, a, b)"]),
+    ("input x: [3]\noutput y = x[]", (2, 14), ["an index needs at least one item", "x[1:3]"]),
+    ("input x: [3]\noutput x[0]", (2, 9), ["an output is a name", "'output first = x[...]'"]),
+    ("input x: [3]\noutput x, x[0]", (2, 12), ["an output is a name"]),
+    # comparisons do not chain; Unicode ones have their ASCII spelling
+    ("input x\noutput y = x < 1 < 2", (2, 18), ["comparisons do not chain", "(a < b) * (b < c)"]),
+    ("input x\noutput y = 0 <= x <= 1", (2, 19), ["comparisons do not chain"]),
+    ("input x\noutput y = x == 1 != 0", (2, 19), ["comparisons do not chain"]),
+    ("input x\noutput y = sum([x > 0, x >= 1 > 0])", (2, 31), ["comparisons do not chain"]),
+    ("input x\nx == 3\noutput x", (2, 3), ["an expression on its own is not a statement"]),
+    ("input x\noutput y = x ≤ 1", (2, 14), ["'≤' is not an operator here: write '<='"]),
+    ("input x\noutput y = x ≥ 1", (2, 14), ["write '>='"]),
+    ("input x\noutput y = x ≠ 1", (2, 14), ["write '!='"]),
+    ("input x\noutput y = x ! 1", (2, 14), ["'!' is not an operator", "'a != b'", "1 - c"]),
     # a function written as in mathematics
     ("input x\nf(x) = x * 2\noutput y = f(x)", (2, 1),
      ["a gate is not defined with '='", "write 'gate f(x) { return x * 2 }'"]),
@@ -77,17 +75,16 @@ def test_what_students_type_gets_a_hint_at_the_right_place(text, where, words):
 def test_plain_mistakes_keep_their_plain_messages():
     assert error("input x\nfoo bar\noutput x").message == "expected '=', found 'bar'"
     assert error("input x [3]\noutput x").message.startswith("expected")  # a shape needs ':'
-    assert error("input x\noutput y = x ! 1").message == "unexpected character '!'"
     assert error("y = x $ 2").message == "unexpected character '$'"
     assert error("y = = 3\noutput y").message.startswith("missing operand")  # not a comparison
+    assert error("input x: [3 < 4]\noutput x").message.startswith("expected")  # not a chained comparison
+    assert error("input x\noutput y = f(x, < 1)").message.startswith("missing operand")
 
 
-def test_the_hints_of_what_is_not_supported_yet_live_in_one_place(monkeypatch):
-    monkeypatch.setitem(hints.NOT_YET, "indexing", "indexing arrives soon ({name})")
-    monkeypatch.setitem(hints.NOT_YET, "comparison", "compare later ({op})")
-    assert error("input x: [3]\noutput y = x[0]").message == "indexing arrives soon (x)"
-    assert error("input x\noutput y = x > 0").message == "compare later (>)"
-    assert error("input x\noutput y = x ≥ 0").message == "'≥' is '>=' in ASCII, but compare later (>=)"
+def test_comparisons_and_indexing_are_the_language_now():
+    prog = graphdsl.loads("input x: [3] = [1, 2, 3]\noutput y = x[0] + (x[-1] > 2) + sum(x[1:] == 2)")
+    assert prog.run().outputs["y"] == 3.0
+    assert not hasattr(hints, "NOT_YET")
 
 
 def test_graphrun_shows_the_hint_with_the_line_and_a_caret(tmp_path):

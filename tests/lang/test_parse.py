@@ -18,6 +18,10 @@ def shape(node):
         return node.id
     if isinstance(node, S.Array):
         return [shape(i) for i in node.items]
+    if isinstance(node, S.Slice):
+        return slice(*[None if part is None else shape(part) for part in (node.start, node.stop, node.step)])
+    if node.symbol == "[":
+        return ("index", shape(node.args[0]), *[shape(item) for item in node.options[0].value.items])
     return (node.gate, *[shape(a) for a in node.args])
 
 
@@ -35,6 +39,27 @@ def shape(node):
     ("--a", ("neg", ("neg", "a"))),
     ("max(a, b + 1)", ("max", "a", ("add", "b", 1.0))),
     ("add(a, b)", ("add", "a", "b")),
+    # comparisons: below + -, not chained
+    ("a + b < c * d", ("less", ("add", "a", "b"), ("mul", "c", "d"))),
+    ("a <= -b", ("less_equal", "a", ("neg", "b"))),
+    ("(a > b) == (c >= d)", ("equal", ("greater", "a", "b"), ("greater_equal", "c", "d"))),
+    ("a != b ** 2", ("not_equal", "a", ("pow", "b", 2.0))),
+    ("where(x > 0, x, 0)", ("where", ("greater", "x", 0.0), "x", 0.0)),
+    ("f(a < b, c)", ("f", ("less", "a", "b"), "c")),
+    # indexing: as tightly as a call
+    ("x[1]", ("index", "x", 1.0)),
+    ("x[-1]", ("index", "x", -1.0)),
+    ("x[1:3]", ("index", "x", slice(1.0, 3.0, None))),
+    ("x[:, 0]", ("index", "x", slice(None, None, None), 0.0)),
+    ("x[::2]", ("index", "x", slice(None, None, 2.0))),
+    ("x[1:]", ("index", "x", slice(1.0, None, None))),
+    ("x[:-1:-1,]", ("index", "x", slice(None, -1.0, -1.0))),
+    ("-x[0] ** 2", ("neg", ("pow", ("index", "x", 0.0), 2.0))),
+    ("x ** y[0]", ("pow", "x", ("index", "y", 0.0))),
+    ("x[0][1]", ("index", ("index", "x", 0.0), 1.0)),
+    ("f(x)[0] * (a + b)[1]", ("mul", ("index", ("f", "x"), 0.0), ("index", ("add", "a", "b"), 1.0))),
+    ("[1, 2, 3][1:]", ("index", [1.0, 2.0, 3.0], slice(1.0, None, None))),
+    ("x[\n 1,\n 2 ]", ("index", "x", 1.0, 2.0)),
 ])
 def test_precedence_and_associativity(text, tree):
     assert shape(expr_of(text)) == tree
@@ -115,6 +140,34 @@ def test_syntax_errors_have_positions_and_plain_words(text, line, column, words)
     rendered = err.render()
     assert rendered.startswith(f"m.graph:{line}:{column}: error: ")
     assert rendered.splitlines()[-1].index("^") - 4 == column - 1
+
+
+def test_an_index_is_an_index_call_whose_option_is_the_subscript():
+    call = expr_of("x[1:3, 0]")
+    assert (call.gate, call.symbol) == ("index", "[")
+    (option,) = call.options
+    assert option.name == "at" and isinstance(option.value, S.Subscript)
+    first, second = option.value.items
+    assert isinstance(first, S.Slice) and first.start.value == 1.0 and first.step is None
+    assert (call.span.column, first.span.column, second.span.column) == (6, 7, 12)
+    assert expr_of("x[:3]").options[0].value.items[0].span.column == 7  # the ':' of a slice with no start
+
+
+@pytest.mark.parametrize("text,line,column,words", [
+    ("input x\noutput y = x < 1 < 2", 2, 18, "comparisons do not chain"),
+    ("input x\noutput y = x[]", 2, 14, "an index needs at least one item"),
+    ("input x\noutput y = x[1:2:3:4]", 2, 19, "expected ',' or ']', found ':'"),
+    ("input x\noutput y = x[1", 2, 13, "'[' is never closed"),
+    ("input x\noutput y = x[1)", 2, 15, "')' does not match '['"),
+    ("input x\noutput y = x <", 2, 15, "missing operand"),
+    ("input x\noutput y = x =< 1", 2, 14, "'=<' is not an operator: write '<='"),
+    ("input x\ny =>1\noutput y", 2, 3, "'=>' is not an operator: write '>='"),
+    ("input x\noutput y = f(x, axis=>1)", 2, 21, "'=>' is not an operator"),
+])
+def test_syntax_errors_of_comparisons_and_indexing(text, line, column, words):
+    err = error(text)
+    assert (err.line, err.column) == (line, column), err.message
+    assert words in err.message
 
 
 def test_return_outside_a_gate():

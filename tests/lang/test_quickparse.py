@@ -24,7 +24,8 @@ def both(text):
 
 names = st.sampled_from(["a", "b", "x1", "_y", "input", "gate", "exp", "tanh"])
 operands = names | st.sampled_from(["2", "0.5", ".5", "1e3", "2.5E+4", "1e999", "3x"])
-ops = st.sampled_from(["+", "-", "*", "/", "@", "**", "* *", "^", ""])
+ops = st.sampled_from(["+", "-", "*", "/", "@", "**", "* *", "^", "", "<", "<=", ">", ">=", "==", "!=", "=", "< =",
+                       "=<", "!", "<>"])
 spaces = st.sampled_from(["", " ", "  ", "\t"])
 
 

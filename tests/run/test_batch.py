@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 import graphdsl
 from graphdsl.run import batch, rows as rows_module
 
+from gate_cases import PROGRAMS
 from test_compile import graphs
 
 
@@ -39,6 +40,15 @@ def check(text, bindings, rtol=0.0, of=None, vectorised=True):
                 np.testing.assert_allclose(mine[name], theirs[name], rtol=rtol, atol=1e-14, err_msg=name)
             else:
                 np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+
+
+@pytest.mark.parametrize("text,bindings", PROGRAMS, ids=range(len(PROGRAMS)))
+def test_indexing_joining_comparisons_and_the_rest_take_the_batch_axis(text, bindings):
+    """Indexing, reshape, concat and stack reach past the batch axis (their records' rows
+    give the options for it); a matrix-vector product falls back to the loop."""
+    rows = {name: np.stack([value, value if name == "labels" else value * 1.5 - 0.25, value[::-1]])
+            for name, value in bindings.items()}
+    check(text, rows, rtol=1e-12, vectorised="@" not in text)
 
 
 NEURON = "input x0, x1, w0 = 2, w1 = -3, b = -3\noutput n = sigmoid(w0*x0 + w1*x1 + b)"

@@ -134,6 +134,16 @@ def test_only_the_registered_gates_pickle_by_name():
         pickle.dumps(stranger)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_variadic_gates_record_for_its_count_pickles_by_name(protocol):
+    prog = graphdsl.loads("input x: [2] = [1, 2]\noutput f = sum(concat(x, x * 2, x[::-1], axis=0) ** 2)")
+    (step,) = [s for s in prog.schedule.steps if s.gate.name == "concat"]
+    assert step.gate.arity == 3 and pickle.loads(pickle.dumps(step.gate, protocol)) is step.gate
+    again = pickle.loads(pickle.dumps(prog, protocol))
+    for got, expected in zip(numbers(again), numbers(prog)):
+        same(got, expected)
+
+
 def _work(prog, x):
     return prog.run(x=x).grads, prog.forward(x=x)
 
