@@ -78,3 +78,19 @@ def test_the_package_shows_its_pipeline():
     assert len(entries) <= 12, entries
     for stage in STAGES:
         assert stage in entries or f"{stage}.py" in entries, stage
+
+
+MAX_MODULE_LINES, MAX_CLASS_LINES = 350, 150
+
+
+def test_modules_and_classes_stay_short():
+    """A module or class past these sizes is doing several jobs: split it by job."""
+    long = []
+    for module, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            long.append(f"{module}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert long == [], "\n".join(long)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from ..gates import call, var
+from ..gates import UNBROADCAST, call, var
 from ..gates.expr import Expr, as_expr, const
 from ..gates.lower import Writer
 
@@ -76,7 +76,7 @@ def cotangent(gate, i: int, options: tuple, shapes: tuple, out_shape, consts: tu
         return None
     target = operands[i]
     if expr.shape is None or expr.shape != target.shape or None in expr.shape:
-        expr = call("sum_like", expr, var(f"x{i}", shapes[i]))
+        expr = call(UNBROADCAST, expr, var(f"x{i}", shapes[i]))
     return _code(expr, mode, gate.arity)
 
 

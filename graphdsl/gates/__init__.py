@@ -12,7 +12,8 @@ OPERATORS = {gate.infix.symbol: gate.name for gate in GATES.values() if gate.inf
 PREFIX = {gate.prefix: gate.name for gate in GATES.values() if gate.prefix is not None}  # -x
 SUBSCRIPT = next(name for name, gate in GATES.items() if gate.postfix is not None)  # x[1:3]
 ALIAS = next(name for name, gate in GATES.items() if gate.transparent)  # names a value: output y = x
+UNBROADCAST = shaping.SUM_LIKE  # sums a cotangent back to the shape of an operand that broadcasting widened
 
-__all__ = ["GATES", "OPERATORS", "PREFIX", "SUBSCRIPT", "ALIAS", "NAMESPACE", "Gate", "Option", "Infix", "G",
+__all__ = ["GATES", "OPERATORS", "PREFIX", "SUBSCRIPT", "ALIAS", "UNBROADCAST", "NAMESPACE", "Gate", "Option", "Infix", "G",
            "Expr", "call", "trace", "var",
            "register", "elementwise", "broadcast"]

@@ -104,7 +104,8 @@ register(Gate("broadcast_like", 2, impl=lambda x, like: np.broadcast_to(x, np.sh
               names={"FULL": np.full, "NP_BROADCAST_TO": np.broadcast_to, "NP_SHAPE": np.shape},
               shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
               doc="broadcast_like(x, y): x broadcast to y's shape"))
-register(Gate("sum_like", 2, impl=lambda x, like: unbroadcast(x, np.shape(like)),
+SUM_LIKE = "sum_like"
+register(Gate(SUM_LIKE, 2, impl=lambda x, like: unbroadcast(x, np.shape(like)),
               vjp_rules=(lambda g, out, x, like: G.broadcast_like(g, x), None), linear=True,
               numpy=lambda options, shapes: ("UB({0}, %r)" % (shapes[1],)) if _known(shapes[1]) else
               "UB({0}, NP_SHAPE({1}))", float="{0}", names={"UB": unbroadcast},
