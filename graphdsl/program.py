@@ -181,6 +181,13 @@ class Program:
             raise ValueError("this Program was not read from .graph text")
         return program_text(self._source, self.file, defaults.to_write(self._model, self._schedule))
 
+    def grad(self, of=None, wrt=None) -> "Program":
+        """A new Program: the output ``of`` and its gradients with respect to ``wrt`` (default:
+        every input and param) as outputs ``d<of>_d<name>``, its backward pass written as gates."""
+        from .graph.derivative import derivative_program
+
+        return derivative_program(self, self._runner.output(of), wrt, loads)
+
     def __reduce__(self):
         """Pickled as its model, schedule and text, apart (unpickling pauses the cyclic GC, as
         loading does); compiled code is made again on first use."""

@@ -65,6 +65,14 @@ def program_text(text: str, file: str, values: dict, module: S.Module | None = N
     return render(found, end, source.number, source.dimension)
 
 
+def declarations(text: str, file: str = "<string>") -> str:
+    """The canonical text of a file's ``input`` and ``param`` statements alone (with the
+    comments that head the file and their own): a derived program's first lines."""
+    found, _ = statements(text, parse(text, file))
+    source = Source(text)
+    return render([s for s in found if isinstance(s.syntax[0], S.Leaf)], (), source.number, source.dimension)
+
+
 def literal(value, name: str):
     """A param's value as syntax: a Number, or nested Arrays of them."""
     array = np.asarray(value)
