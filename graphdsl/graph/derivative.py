@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from ..errors import GraphDefinitionError
+from ..errors import BindingError, GraphDefinitionError
 from ..gates.expr import Expr, as_expr, call, const, var
 from ..gates.lower import prose_call
 from ..lang.canonical import declarations
@@ -48,7 +48,7 @@ def derivative_text(schedule, inputs_params: tuple, leaf_text: str, of: str, wrt
     wrt = list(inputs_params if wrt is None else wrt)
     for name in wrt:
         if name not in inputs_params:
-            raise ValueError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
+            raise BindingError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
     tracer = _Tracer(schedule)
     tracer.forward()
     seed = tracer.backward(of)
@@ -143,7 +143,8 @@ class _Tracer:
                 ct = self._share(step, i, g, seed, args)
                 if ct is None:
                     continue
-                ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast
+                if not (ct.op == "sum_like" and ct.args[1] is args[i]):  # (already summed to its shape)
+                    ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast
                 total = self.cotangents[a]
                 total = ct if total is None else total + ct
                 self.cotangents[a] = total
@@ -260,7 +261,7 @@ class _Writer:
         step = self.tracer.origin.get(id(node))
         if step is None:
             return f"{name} = {source}"
-        line = step.span.source_line.strip() if step.span.source_line else ""
+        line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
         return f"{name} = {source}  # from line {step.span.line}: {line}"
 
     def _walk(self, roots: list) -> tuple:
