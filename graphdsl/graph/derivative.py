@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import BindingError, GraphDefinitionError
 from ..gates.expr import Expr, as_expr, call, const, var
-from ..gates.lower import prose_call
+from ..gates.indexing import subscript
+from ..gates.lower import option_text, prose_call
 from ..lang.canonical import declarations
 from .build import DEFAULT_MAX_NODES
 
@@ -164,7 +165,9 @@ class _Tracer:
     def _share(self, step, i: int, g: Expr, seed: Expr, args: list):
         """Operand i's cotangent by the gate's rule (before it is summed to its shape)."""
         gate, out = step.gate, self.values[step.slot]
-        if gate.by_rank and any(a.ndim is None for a in args):
+        # (a rule may branch on a rank only where an option or the operands' kind asks it to)
+        ranked = gate.by_rank and (not gate.options or any(v is not None for v in step.options.values()))
+        if ranked and any(a.ndim is None for a in args):
             raise GraphDefinitionError(
                 f"grad needs the rank of every operand of {gate.name} here: declare the shapes of the "
                 f"inputs and params it is computed from (input W: [n, 3])", step.span)
@@ -176,7 +179,8 @@ class _Tracer:
                     return None
                 partial = as_expr(partial)
                 return g if partial.is_const(1.0) else call("broadcast_like", partial, out)
-            return gate.vjp_of(i, g, out, args, dict(step.options))
+            found = gate.vjp_of(i, g, out, args, dict(step.options))
+            return None if found is None else as_expr(found)
         except (TypeError, ValueError, IndexError) as err:
             raise GraphDefinitionError(f"grad cannot write the derivative of {gate.name} here ({err})",
                                        step.span) from None
@@ -224,7 +228,12 @@ class _Writer:
                 text[id(node)] = _const_text(node.value)
                 continue
             parts = [text[id(a)][:2] for a in node.args]
-            source, level = prose_call(node.gate, parts, node.opts)
+            try:
+                source, level = _call_text(node.gate, parts, node.opts)
+            except ValueError as err:
+                step = self.tracer.origin.get(id(node))
+                raise GraphDefinitionError(f"grad cannot write this derivative as text: {err}",
+                                           None if step is None else step.span) from None
             depth = 1 + max((text[id(a)][2] for a in node.args), default=0)
             key = id(node)
             if key in root_name or key in names or uses.get(key, 0) > 1 or depth > _INLINE_DEPTH:
@@ -283,6 +292,18 @@ class _Writer:
                     if id(arg) not in seen:
                         stack.append((arg, False))
         return order, uses  # (the first root is the output: written before the seed that reads it)
+
+
+def _call_text(gate, parts: list, options: dict) -> tuple:
+    """(text, precedence) of a call; an index option is written as a list of whole numbers."""
+    if not any(gate.options[k].kind == "subscript" for k in options) or gate.postfix is not None:
+        return prose_call(gate, parts, options)
+    if any(not isinstance(item, int) for k, v in options.items() if gate.options[k].kind == "subscript"
+           for item in v):
+        raise ValueError(f"the language cannot write {gate.name} of a slice as an option")
+    shown = [p for p, _ in parts] + [f"{k}={subscript(v) if gate.options[k].kind == 'subscript' else option_text(v)}"
+                                     for k, v in options.items() if v != gate.options[k].default]
+    return f"{gate.name}({', '.join(shown)})", 9
 
 
 def _const_text(value: float) -> tuple:
