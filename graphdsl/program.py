@@ -184,9 +184,11 @@ class Program:
     def grad(self, of=None, wrt=None) -> "Program":
         """A new Program: the output ``of`` and its gradients with respect to ``wrt`` (default:
         every input and param) as outputs ``d<of>_d<name>``, its backward pass written as gates."""
-        from .graph.derivative import derivative_program
+        from .graph.derivative import derivative
 
-        return derivative_program(self, self._runner.output(of), wrt, loads)
+        module, text, limit = derivative(self, self._runner.output(of), wrt)
+        with paused_gc():
+            return Program(build_model(module, max_nodes=limit), source=text)
 
     def __reduce__(self):
         """Pickled as its model, schedule and text, apart (unpickling pauses the cyclic GC, as

@@ -18,34 +18,37 @@ an array default has that default's rank (dimensions unknown). Rules that branch
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from ..errors import BindingError, GraphDefinitionError
 from ..gates.expr import Expr, as_expr, call, const, var
-from ..gates.indexing import subscript
-from ..gates.lower import option_text, prose_call
+from ..lang import syntax as S
 from ..lang.canonical import declarations
+from ..lang.parse import parse
 from .build import DEFAULT_MAX_NODES
+from .writer import Writer, fresh, identifier, syntax
 
-_INLINE_DEPTH = 6  # an expression nested deeper than this is given a name of its own
 
-
-def derivative_program(program, of: str, wrt, loads):
-    """``Program.grad``: the derivative program, loaded with ``loads``."""
+def derivative(program, of: str, wrt=None) -> tuple:
+    """``Program.grad``'s work: (the syntax of the derivative program, its text, the node
+    limit to build it with). The syntax is made here with the text (what parsing the text
+    gives, tests/graph/test_derivative.py checks): Lark would take most of the time."""
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
-    text = derivative_text(program.schedule, program.inputs + program.params,
-                           declarations(program.to_text(), program.file), of, wrt)
-    size = max(DEFAULT_MAX_NODES, 8 * len(program.schedule.ids))
-    return loads(text, name=f"{program.file} (grad of {of})", max_nodes=size)
+    file = f"{program.file} (grad of {of})"
+    leaf_text = declarations(program.to_text(), program.file)
+    lines = write(program.schedule, program.inputs + program.params, of, wrt)
+    text = leaf_text + "".join(line.text + "\n" for line in lines)
+    first = leaf_text.count("\n") + 1
+    statements = parse(leaf_text, file).statements + syntax(lines, file, first)
+    limit = max(DEFAULT_MAX_NODES, 8 * len(program.schedule.ids))
+    return S.Module(file, statements), text, limit
 
 
-def derivative_text(schedule, inputs_params: tuple, leaf_text: str, of: str, wrt=None) -> str:
-    """The ``.graph`` text of the program with the output ``of`` and its gradient with
-    respect to each name of ``wrt`` (default: every input and param); ``leaf_text`` is the
-    canonical text of the model's declarations (its inputs and params)."""
+def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
+    """The statements (writer.Line) of the program with the output ``of`` and its
+    gradient with respect to each name of ``wrt`` (default: every input and param)."""
     wrt = list(inputs_params if wrt is None else wrt)
     for name in wrt:
         if name not in inputs_params:
@@ -60,27 +63,8 @@ def derivative_text(schedule, inputs_params: tuple, leaf_text: str, of: str, wrt
         found = tracer.cotangents[slot]
         if found is None:  # no gradient reaches it: zeros of its shape
             found = call("broadcast_like", 0.0, tracer.values[slot])
-        roots.append((_fresh(f"d{of}_d{name}", taken), found))
-    writer = _Writer(tracer, taken)
-    body = writer.write(roots)
-    outputs = "output " + ", ".join(name for name, _ in roots)
-    return leaf_text + "".join(line + "\n" for line in writer.constants + body) + outputs + "\n"
-
-
-def _fresh(name: str, taken: set) -> str:
-    """``name``, or ``name_2``, ``name_3``... where it is taken; then taken."""
-    found, k = name, 1
-    while found in taken:
-        k += 1
-        found = f"{name}_{k}"
-    taken.add(found)
-    return found
-
-
-def _identifier(node: str) -> str:
-    """A node id as a name of the language: ``f@1/#2`` (call 1 in f, its node 2) -> ``f1_2``."""
-    text = re.sub(r"\W+", "_", node.replace("@", "")).strip("_") or "t"
-    return text if not text[0].isdigit() else "n" + text
+        roots.append((fresh(f"d{of}_d{name}", taken), found))
+    return Writer(tracer, taken).write(roots)
 
 
 def _leaf_shape(leaf):
@@ -112,9 +96,9 @@ class _Tracer:
             if np.ndim(value) == 0:
                 values[slot] = const(float(value))
             else:
-                name = _identifier(sched.ids[slot])
+                name = identifier(sched.ids[slot])
                 values[slot] = var(name, np.shape(value))
-                self.defined[name] = f"{name} = {_array_text(np.asarray(value, dtype=np.float64))}"
+                self.defined[name] = np.asarray(value, dtype=np.float64)
         for step in sched.steps:
             expr = call(step.gate, *[values[a] for a in step.args], **step.options)
             values[step.slot] = expr
@@ -136,7 +120,7 @@ class _Tracer:
             g = self.cotangents[step.slot]
             if g is None:
                 continue
-            self._claim(g, "d" + _identifier(step.node))
+            self._claim(g, "d" + identifier(step.node))
             args = [self.values[a] for a in step.args]
             for i, (a, need) in enumerate(zip(step.args, back.needs)):
                 if not need:
@@ -156,7 +140,7 @@ class _Tracer:
         """The gradient of the output with respect to itself: ones of its shape."""
         if out.shape == ():
             return const(1.0)
-        name = "d" + _identifier(of)
+        name = "d" + identifier(of)
         seed = var(name, out.shape, ones=True)
         self.defined[name] = None  # written once its name is known not to clash (see _Writer)
         self.seed_of = (name, out)
@@ -201,119 +185,3 @@ class _Tracer:
             stack.extend(node.args)
 
 
-class _Writer:
-    """The expression DAG as statements: a name for every named node, every node used
-    twice and every output; the rest written inline."""
-
-    def __init__(self, tracer: _Tracer, taken: set):
-        self.tracer, self.taken = tracer, taken
-        self.constants: list = []
-
-    def write(self, roots: list) -> list:
-        order, uses = self._walk([expr for _, expr in roots])
-        root_name = {}
-        for name, expr in roots:
-            if expr.op not in ("var", "const") and id(expr) not in root_name and \
-                    self.tracer.names.get(id(expr)) in (None, name):
-                root_name[id(expr)] = name
-        names = self.tracer.names
-        text: dict = {}  # id -> (source, precedence, depth)
-        lines: list = []
-        seed = getattr(self.tracer, "seed_of", None)
-        for node in order:
-            if node.op == "var":
-                text[id(node)] = (self._variable(node.value, seed, lines, text), 9, 0)
-                continue
-            if node.op == "const":
-                text[id(node)] = _const_text(node.value)
-                continue
-            parts = [text[id(a)][:2] for a in node.args]
-            try:
-                source, level = _call_text(node.gate, parts, node.opts)
-            except ValueError as err:
-                step = self.tracer.origin.get(id(node))
-                raise GraphDefinitionError(f"grad cannot write this derivative as text: {err}",
-                                           None if step is None else step.span) from None
-            depth = 1 + max((text[id(a)][2] for a in node.args), default=0)
-            key = id(node)
-            if key in root_name or key in names or uses.get(key, 0) > 1 or depth > _INLINE_DEPTH:
-                name = root_name.get(key)
-                if name is None and key in self.tracer.own:
-                    name = names[key]  # a node the model names keeps its name
-                elif name is None:
-                    name = _fresh(names.get(key) or self._generated(node), self.taken)
-                lines.append(self._statement(name, source, node))
-                text[key] = (name, 9, 0)
-            else:
-                text[key] = (source, level, depth)
-        for name, expr in roots:  # an output that is a leaf, a constant or another's node
-            if root_name.get(id(expr)) != name:
-                lines.append(f"{name} = {text[id(expr)][0]}")
-        return lines
-
-    def _variable(self, name: str, seed, lines: list, text: dict) -> str:
-        defined = self.tracer.defined
-        if name in defined:
-            statement = defined.pop(name)
-            if statement is None:  # the seed: ones of the output's shape
-                _, out = seed
-                lines.append(f"{name} = broadcast_like(1.0, {text[id(out)][0]})")
-            else:
-                self.constants.append(statement)
-        return name
-
-    def _generated(self, node: Expr) -> str:
-        forward = self.tracer.forward_node.get(id(node))
-        return _identifier(forward) if forward is not None else "t"
-
-    def _statement(self, name: str, source: str, node: Expr) -> str:
-        step = self.tracer.origin.get(id(node))
-        if step is None:
-            return f"{name} = {source}"
-        line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
-        return f"{name} = {source}  # from line {step.span.line}: {line}"
-
-    def _walk(self, roots: list) -> tuple:
-        """Every expression under ``roots``, operands first, and how often each is used."""
-        order, uses, seen = [], {}, set()
-        for root in roots:
-            stack = [(root, False)]
-            while stack:
-                node, done = stack.pop()
-                if done:
-                    order.append(node)
-                    continue
-                if id(node) in seen:
-                    continue
-                seen.add(id(node))
-                stack.append((node, True))
-                for arg in reversed(node.args):
-                    uses[id(arg)] = uses.get(id(arg), 0) + 1
-                    if id(arg) not in seen:
-                        stack.append((arg, False))
-        return order, uses  # (the first root is the output: written before the seed that reads it)
-
-
-def _call_text(gate, parts: list, options: dict) -> tuple:
-    """(text, precedence) of a call; an index option is written as a list of whole numbers."""
-    if not any(gate.options[k].kind == "subscript" for k in options) or gate.postfix is not None:
-        return prose_call(gate, parts, options)
-    if any(not isinstance(item, int) for k, v in options.items() if gate.options[k].kind == "subscript"
-           for item in v):
-        raise ValueError(f"the language cannot write {gate.name} of a slice as an option")
-    shown = [p for p, _ in parts] + [f"{k}={subscript(v) if gate.options[k].kind == 'subscript' else option_text(v)}"
-                                     for k, v in options.items() if v != gate.options[k].default]
-    return f"{gate.name}({', '.join(shown)})", 9
-
-
-def _const_text(value: float) -> tuple:
-    if np.isnan(value):
-        raise ValueError("grad: a rule holds NaN, which .graph text cannot write")
-    text = "1e999" if value == np.inf else "-1e999" if value == -np.inf else repr(float(value))
-    return text, (3 if text.startswith("-") else 9), 0
-
-
-def _array_text(array: np.ndarray) -> str:
-    if array.ndim == 0:
-        return _const_text(float(array))[0]
-    return "[" + ", ".join(_array_text(item) for item in array) + "]"

@@ -12,6 +12,9 @@ from hypothesis import given, settings
 
 import graphdsl
 from graphdsl import BindingError, GraphDefinitionError
+from graphdsl.graph.derivative import derivative
+from graphdsl.lang.parse import parse
+from graphdsl.lang.syntax import same_tree
 from tests.gate_cases import PROGRAMS
 from tests.test_random_graphs import graphs
 
@@ -219,3 +222,14 @@ def test_a_long_chain_builds_in_linear_time():
     took = time.perf_counter() - start
     assert derived.run().outputs["df_dx"] == prog.run().grads["x"]
     assert took < 15, took
+
+
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if not slices(p.read_text())], ids=lambda p: p.stem)
+def test_the_syntax_made_with_the_text_is_what_parsing_the_text_gives(path):
+    prog = graphdsl.load(path)
+    for wrt in (None, prog.inputs[:1]):
+        module, text, _ = derivative(prog, prog.outputs[0], wrt)
+        assert same_tree(module.statements, parse(text, module.file).statements)
+        again = graphdsl.loads(text)  # and the derivative of a derivative program
+        module, text, _ = derivative(again, again.outputs[-1], None)
+        assert same_tree(module.statements, parse(text, module.file).statements)
