@@ -186,8 +186,8 @@ class Program:
         every input and param) as outputs ``d<of>_d<name>``, its backward pass written as gates."""
         from .graph.derivative import derivative
 
-        module, text, limit = derivative(self, self._runner.output(of), wrt)
-        with paused_gc():
+        with paused_gc():  # (as when loading: many objects, no garbage cycles)
+            module, text, limit = derivative(self, self._runner.output(of), wrt)
             return Program(build_model(module, max_nodes=limit), source=text)
 
     def __reduce__(self):
