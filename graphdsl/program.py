@@ -190,6 +190,13 @@ class Program:
             module, text, limit = derivative(self, self._runner.output(of), wrt)
             return Program(build_model(module, max_nodes=limit), source=text)
 
+    def to_python(self, of=None) -> str:
+        """A standalone module (numpy only): ``forward(**inputs)``, ``value_and_grad(**inputs)``."""
+        from .compiled.python import python_module
+
+        of = self._runner.output(of)
+        return python_module(self, self.grad(of=of), of)
+
     def __reduce__(self):
         """Pickled as its model, schedule and text, apart (unpickling pauses the cyclic GC, as
         loading does); compiled code is made again on first use."""
