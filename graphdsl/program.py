@@ -187,7 +187,8 @@ class Program:
         from .graph.derivative import derivative
 
         with paused_gc():  # (as when loading: many objects, no garbage cycles)
-            module, text, limit = derivative(self, self._runner.output(of), wrt)
+            module, text, limit = derivative(self, self._runner.output(of), wrt, self._source,
+                                             defaults.to_write(self._model, self._schedule))
             return Program(build_model(module, max_nodes=limit), source=text)
 
     def to_python(self, of=None) -> str:

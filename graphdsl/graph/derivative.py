@@ -30,14 +30,17 @@ from .build import DEFAULT_MAX_NODES
 from .writer import Writer, fresh, identifier, syntax
 
 
-def derivative(program, of: str, wrt=None) -> tuple:
+def derivative(program, of: str, wrt=None, source: str = "", values: dict | None = None) -> tuple:
     """``Program.grad``'s work: (the syntax of the derivative program, its text, the node
-    limit to build it with). The syntax is made here with the text (what parsing the text
-    gives, tests/graph/test_derivative.py checks): Lark would take most of the time."""
+    limit to build it with); ``source`` is the model's text and ``values`` the params it
+    does not give (see Program.to_text). The syntax is made here with the text (what
+    parsing the text gives, tests/graph/test_derivative.py checks): Lark would take most
+    of the time."""
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
     file = f"{program.file} (grad of {of})"
-    leaf_text = declarations(program.to_text(), program.file)
+    leaf_text = declarations(_leaf_lines(source, [leaf.span.line for leaf in program.schedule.leaves]),
+                             program.file, values)
     lines = write(program.schedule, program.inputs + program.params, of, wrt)
     text = leaf_text + "".join(line.text + "\n" for line in lines)
     first = leaf_text.count("\n") + 1
@@ -65,6 +68,30 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
             found = call("broadcast_like", 0.0, tracer.values[slot])
         roots.append((fresh(f"d{of}_d{name}", taken), found))
     return Writer(tracer, taken).write(roots)
+
+
+def _leaf_lines(source: str, starts: list) -> str:
+    """The model's text with every line blanked but the comments heading the file and the
+    lines of its declarations (with the comments right above them): reading the whole
+    text again would take as long as the rest of the work."""
+    lines = source.split("\n")
+    keep = [False] * len(lines)
+    k = 0
+    while k < len(lines) and (not lines[k].strip() or lines[k].lstrip().startswith("#")):
+        keep[k], k = True, k + 1
+    for start in starts:
+        above = start - 2
+        while above >= 0 and lines[above].lstrip().startswith("#"):
+            keep[above], above = True, above - 1
+        depth, k = 0, start - 1
+        while k < len(lines):  # to the end of the statement: its brackets closed
+            keep[k] = True
+            code = lines[k].split("#", 1)[0]
+            depth += code.count("[") + code.count("(") - code.count("]") - code.count(")")
+            if depth <= 0:
+                break
+            k += 1
+    return "\n".join(line if kept else "" for line, kept in zip(lines, keep))
 
 
 def _leaf_shape(leaf):

@@ -228,8 +228,19 @@ def test_a_long_chain_builds_in_linear_time():
 def test_the_syntax_made_with_the_text_is_what_parsing_the_text_gives(path):
     prog = graphdsl.load(path)
     for wrt in (None, prog.inputs[:1]):
-        module, text, _ = derivative(prog, prog.outputs[0], wrt)
+        module, text, _ = derivative(prog, prog.outputs[0], wrt, prog._source)
         assert same_tree(module.statements, parse(text, module.file).statements)
         again = graphdsl.loads(text)  # and the derivative of a derivative program
-        module, text, _ = derivative(again, again.outputs[-1], None)
+        module, text, _ = derivative(again, again.outputs[-1], None, text)
         assert same_tree(module.statements, parse(text, module.file).statements)
+
+
+def test_declarations_keep_their_comments_and_the_values_of_with_params():
+    text = ("# heading\n\nout = w * x  # not a declaration\n# about x\ninput x: [2] = [1,\n  2]  # two\n"
+            "y = x * 3; param w = 0\noutput f = sum(out * y)\n")
+    prog = graphdsl.loads(text).with_params({"w": 0.1 + 0.2})
+    derived = prog.grad()
+    assert derived.defaults()["w"] == 0.1 + 0.2
+    head = derived.to_text().split("out = ")[0]
+    assert head == "# heading\n\n# about x\ninput x: [2] = [1, 2]  # two\nparam w = 0.30000000000000004\n"
+    agree(prog)
