@@ -4,7 +4,9 @@
 
 For each workload, ``Program.grad`` writes the output and its gradients as one program;
 its ``forward`` (compiled like any program's) gives the numbers ``run`` gives (checked
-first), and the table shows both medians per call and their ratio. W4's text declares
+first), and the table shows the medians per call and their ratio to ``run``'s; also its
+``run`` (which differentiates its first output again, but whose float code calls
+``math``'s functions where ``forward``'s calls numpy's, for the interpreter's bits). W4's text declares
 the ranks of W and x (``input W: [n, n], x: [n]``): matmul's rules branch on them, so a
 derivative program is written for one rank. Also timed: building the derivative program
 of a chain of n sin gates (load + write + load of the text). See BENCHMARKS.md.
@@ -39,8 +41,9 @@ def row(work) -> tuple:
     assert np.allclose(got[work.output], want.outputs[work.output], rtol=1e-13, atol=0)
     for name in prog.inputs + prog.params:
         assert np.allclose(got[f"d{work.output}_d{name}"], want.grads[name], rtol=1e-13, atol=0), name
-    times = measure({"run": lambda: prog.run(inputs, of=work.output), "grad": lambda: derived.forward(inputs)})
-    return work.name, times["run"], times["grad"]
+    times = measure({"run": lambda: prog.run(inputs, of=work.output), "forward": lambda: derived.forward(inputs),
+                     "grad run": lambda: derived.run(inputs)})
+    return work.name, times["run"], times["forward"], times["grad run"]
 
 
 def chain(n: int) -> float:
@@ -52,11 +55,12 @@ def chain(n: int) -> float:
 
 
 def main() -> None:
-    print("| workload | run | grad program | ratio |")
-    print("|---|---|---|---|")
+    print("| workload | run | grad program: forward | ratio | grad program: run | ratio |")
+    print("|---|---|---|---|---|---|")
     for work in cases():
-        name, run, grad = row(work)
-        print(f"| {name} | {fmt_time(run)} | {fmt_time(grad)} | {grad / run:.2f}× |", flush=True)
+        name, run, forward, again = row(work)
+        print(f"| {name} | {fmt_time(run)} | {fmt_time(forward)} | {forward / run:.2f}× | {fmt_time(again)} | "
+              f"{again / run:.2f}× |", flush=True)
     print()
     print("| chain of sin gates | Program.grad builds in |")
     print("|---|---|")
