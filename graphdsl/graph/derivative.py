@@ -197,7 +197,8 @@ class _Tracer:
                                        step.span) from None
 
     def _claim(self, expr: Expr, name: str) -> None:
-        if expr.op not in ("var", "const"):
+        # (a cotangent that is a value of the forward pass, x[-1] of x[1] * x[-1], keeps that name)
+        if expr.op not in ("var", "const") and id(expr) not in self.forward_node:
             self.names.setdefault(id(expr), name)
 
     def _mark(self, expr: Expr, step) -> None:

@@ -18,7 +18,6 @@ import numpy as np
 
 from ..errors import GraphDefinitionError, Span
 from ..gates.expr import Expr
-from ..gates.indexing import subscript
 from ..gates.lower import option_text, prose_call
 from ..lang import syntax as S
 
@@ -161,19 +160,12 @@ def _walk(roots: list) -> tuple:
 
 # ---------------------------------------------------------------- text
 def _call_text(gate, parts: list, options: dict) -> tuple:
-    """(text, precedence) of a call; an index option is written as a list of whole numbers."""
+    """(text, precedence) of a call; an index option is written as a list (``at=[[1, 3, None]]``)."""
     if not any(gate.options[k].kind == "subscript" for k in options) or gate.postfix is not None:
         return prose_call(gate, parts, options)
-    _no_slices(gate, options)
-    shown = [p for p, _ in parts] + [f"{k}={subscript(v) if gate.options[k].kind == 'subscript' else option_text(v)}"
-                                     for k, v in options.items() if v != gate.options[k].default]
+    shown = [p for p, _ in parts] + [f"{k}={option_text(v)}" for k, v in options.items()
+                                     if v != gate.options[k].default]
     return f"{gate.name}({', '.join(shown)})", _ATOM
-
-
-def _no_slices(gate, options: dict) -> None:
-    if any(not isinstance(item, int) for k, v in options.items() if gate.options[k].kind == "subscript"
-           for item in v):
-        raise ValueError(f"the language cannot write {gate.name} of a slice as an option")
 
 
 def _number_text(value: float) -> str:

@@ -3,7 +3,6 @@ run()'s numbers, also in a fresh environment without graphdsl."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +17,7 @@ from tests.gate_cases import PROGRAMS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def slices(text: str) -> bool:
-    """Indexing with a slice: its gradient has no .graph text yet (see tests/graph/test_derivative.py)."""
-    return re.search(r"\w\[[^\]\n]*:", "".join(line.split("#")[0] for line in text.splitlines(True))) is not None
-
-
-EXAMPLES = [p for p in sorted((ROOT / "examples").glob("*.graph")) if not slices(p.read_text())]
+EXAMPLES = sorted((ROOT / "examples").glob("*.graph"))
 
 
 def module(prog, of=None) -> dict:
@@ -54,7 +48,7 @@ def test_every_example_gives_the_numbers_of_run(path):
         same(grads[name], result.grads[name])
 
 
-@pytest.mark.parametrize("case", [k for k, (text, _) in enumerate(PROGRAMS) if not slices(text)])
+@pytest.mark.parametrize("case", range(len(PROGRAMS)))
 def test_bindings_and_every_output(case):
     text, bindings = PROGRAMS[case]
     prog = graphdsl.loads(text)
