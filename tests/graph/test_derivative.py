@@ -14,7 +14,8 @@ from graphdsl import BindingError, GraphDefinitionError
 from graphdsl.graph.derivative import derivative
 from graphdsl.lang.parse import parse
 from graphdsl.lang.syntax import same_tree
-from tests.gate_cases import PROGRAMS
+from graphdsl.gates import GATES
+from tests.gate_cases import PROGRAMS, gate_call
 from tests.test_random_graphs import graphs
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.graph"))
@@ -150,16 +151,45 @@ def test_second_derivative_of_every_unary_gate(gate, shape):
 
 
 @pytest.mark.parametrize("form", BINARY)
-def test_second_derivative_of_every_binary_gate_with_broadcasting(form):
+@pytest.mark.parametrize("scalars", [False, True])
+def test_second_derivative_of_every_binary_gate_with_broadcasting(form, scalars):
     rng = np.random.default_rng(7)
     matrix = "@" in form or "dot" in form
     a_shape, b_shape = ((2, 3), (3, 2)) if matrix else ((2, 3), (3,))
+    if scalars and "@" in form:
+        a_shape, b_shape = (3,), (3,)
+    elif scalars:
+        a_shape, b_shape = (), ()
     values = {"a": rng.uniform(0.5, 1.5, size=a_shape), "b": rng.uniform(0.5, 1.5, size=b_shape)}
     decl = ", ".join(f"{n}: [{', '.join(map(str, v.shape))}]" for n, v in values.items())
-    prog = graphdsl.loads(f"input {decl}\nh = {form.format(a='a', b='b')}\noutput f = sum(h * h * a[0, 0])")
+    first = "a" if not a_shape else "a[0]" if len(a_shape) == 1 else "a[0, 0]"
+    prog = graphdsl.loads(f"input {decl}\nh = {form.format(a='a', b='b')}\noutput f = sum(h * h * {first})")
     for wrt in ("a", "b"):
         got = second(prog, values, wrt)
         np.testing.assert_allclose(got, hessian_times_ones(prog, values, wrt), rtol=1e-5, atol=1e-6)
+
+
+# Operand shapes where a gate needs others than vectors of 3 (labels are class ids).
+SHAPES = {"cross_entropy_grad": ((3, 3), (3,), ()), "hinge_loss": ((3, 3), (3,)),
+          "softmax_cross_entropy": ((3, 3), (3,)), "matrix_transpose": ((2, 3),),
+          "scatter_like": ((), (3,)), "squeeze": ((1, 3),)}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, g in GATES.items() if g.differentiable and any(g.flows)))
+def test_second_derivative_of_every_differentiable_gate(name):
+    gate = GATES[name]
+    rng = np.random.default_rng(len(name))
+    operands = [f"a{i}" for i in range(gate.arity)]
+    shapes = SHAPES.get(name, ((3,),) * gate.arity)
+    values = {n: rng.uniform(0.3, 1.2, size=shape) for n, shape in zip(operands, shapes)}
+    if gate.class_ids is not None:
+        values[operands[gate.class_ids]] = np.array([0.0, 2.0, 1.0])
+    decl = ", ".join(f"{n}: [{', '.join(map(str, np.shape(v)))}]" for n, v in values.items())
+    prog = graphdsl.loads(f"input {decl}\nh = {gate_call(name, ', '.join(operands))}\noutput f = sum(h * h)")
+    for i, wrt in enumerate(operands):
+        if gate.flows[i] and i != gate.class_ids:
+            got = second(prog, values, wrt)
+            np.testing.assert_allclose(got, hessian_times_ones(prog, values, wrt), rtol=1e-5, atol=1e-6)
 
 
 def test_second_derivative_of_the_logistic_map():
