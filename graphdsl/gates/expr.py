@@ -120,7 +120,10 @@ def call(gate, *args, **options) -> Expr:
     if simpler is not None:
         return as_expr(simpler)
     shape = gate.infer_shape([a.shape for a in args], dict(options))
-    return _intern(name, args, options, None, _shape(shape), gate.keeps_ones and any(a.ones for a in args), gate)
+    # (a gate that moves ones to ones, applied to the number 1, gives ones: sum's cotangent
+    # of a scalar output's seed)
+    ones = gate.keeps_ones and (any(a.ones for a in args) or args[0].is_const(1.0))
+    return _intern(name, args, options, None, _shape(shape), ones, gate)
 
 
 def _fold(gate, args, options):

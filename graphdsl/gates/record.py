@@ -145,7 +145,9 @@ class Gate(Rules):
         return tuple((k, _hashable(given.get(k, spec.default))) for k, spec in self.options.items())
 
     def infer_shape(self, shapes: list, options: dict):
-        if self.shape is None or any(s is None for s in shapes):
+        # (an unknown operand shape fails in most shape rules, which is unknown here too; a
+        # rule that does not read it still knows: sum_like(g, x) has x's shape)
+        if self.shape is None:
             return None
         try:
             return self.shape(shapes, **options)

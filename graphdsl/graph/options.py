@@ -12,7 +12,7 @@ _WANTED = {
     "positive": "a whole number of at least 1",
     "axis": "a whole number, a list of them, or None",
     "shape": "a list of whole numbers such as [2, -1] (one -1 at most: the size that fits)",
-    "subscript": "a list of whole numbers",
+    "subscript": "a list of whole numbers and [start, stop, step] slices (None: left out)",
 }
 
 
@@ -90,8 +90,25 @@ _READERS = {
     "positive": _positive,
     "axis": _axis,
     "shape": _shape,
-    "subscript": _wholes,
+    "subscript": lambda value: _subscript_list(value),
 }
+
+
+def _subscript_list(value):
+    """``at=[1, [0, None, 2]]``: an index written as an option (how a derivative program
+    writes the gradient of ``x[1, 0::2]``): whole numbers, and slices as [start, stop, step]."""
+    if not isinstance(value, S.Array):
+        return _WRONG
+    found = []
+    for item in value.items:
+        if isinstance(item, S.Array) and len(item.items) == 3:
+            parts = tuple(None if _none(part) else _whole(part) for part in item.items)
+            if _WRONG in parts or parts[2] == 0:
+                return _WRONG
+            found.append(parts)
+        else:
+            found.append(_whole(item))
+    return _WRONG if _WRONG in found else tuple(found)
 
 
 def subscript(value: S.Subscript) -> tuple:

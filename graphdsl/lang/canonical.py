@@ -51,11 +51,14 @@ def format_text(text: str, file: str = "<string>", module: S.Module | None = Non
     return program_text(text.removeprefix("\ufeff"), file, {}, module)
 
 
-def program_text(text: str, file: str, values: dict, module: S.Module | None = None) -> str:
+def program_text(text: str, file: str, values: dict, module: S.Module | None = None,
+                 leaves_only: bool = False) -> str:
     """The canonical form of ``text`` with the params in ``values`` written as literals
     (``Program.to_text`` of a program from ``with_params``): floats as ``repr`` writes
     them, which read back bit for bit."""
     found, end = statements(text, module or parse(text, file))
+    if leaves_only:
+        found, end = [s for s in found if isinstance(s.syntax[0], S.Leaf)], []
     for i, statement in enumerate(found):
         if isinstance(statement.syntax[0], S.Leaf) and values:
             leaves = tuple(replace(leaf, default=literal(values[leaf.name], leaf.name), init=None)
@@ -63,6 +66,13 @@ def program_text(text: str, file: str, values: dict, module: S.Module | None = N
             found[i] = replace(statement, syntax=leaves)
     source = Source(text)
     return render(found, end, source.number, source.dimension)
+
+
+def declarations(text: str, file: str = "<string>", values: dict | None = None) -> str:
+    """The canonical text of a file's ``input`` and ``param`` statements alone (with the
+    comments that head the file and their own; ``values`` as for program_text): a derived
+    program's first lines."""
+    return program_text(text, file, values or {}, leaves_only=True)
 
 
 def literal(value, name: str):

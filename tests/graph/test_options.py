@@ -72,3 +72,15 @@ def test_an_index_is_kept_as_slices_and_whole_numbers():
     prog = load("input x: [4, 4]\noutput y = x[1:-1, ::-2], z = x[-1, 2:]")
     assert prog.graph.nodes["y"]["options"] == {"at": ((1, -1, None), (None, None, -2))}
     assert prog.graph.nodes["y"]["symbol"] == "[1:-1, ::-2]" and prog.graph.nodes["z"]["symbol"] == "[-1, 2:]"
+
+
+def test_an_index_as_an_option_takes_slices_as_triples():
+    prog = load("input x: [5], g: [2]\noutput y = scatter_like(g, x, at=[[1, 4, 2]]), z = scatter_like(g[0], x, at=[-1])")
+    outputs = prog.run(x=[0.0] * 5, g=[7.0, 8.0]).outputs
+    assert outputs["y"].tolist() == [0.0, 7.0, 0.0, 8.0, 0.0]
+    assert outputs["z"].tolist() == [0.0, 0.0, 0.0, 0.0, 7.0]
+    assert load("input x: [4, 2], g\noutput y = scatter_like(g, x, at=[[None, None, -1], 0])").run(
+        x=[[0.0] * 2] * 4, g=[1.0, 2.0, 3.0, 4.0]).outputs["y"][:, 0].tolist() == [4.0, 3.0, 2.0, 1.0]
+    for bad in ("[[1, 2]]", "[[1, 2, 0]]", "[[1.5, 2, 1]]", "[None]", "3"):
+        err = error(f"input x: [5], g\noutput y = scatter_like(g, x, at={bad})")
+        assert "must be a list of whole numbers and [start, stop, step] slices" in str(err)

@@ -1,0 +1,230 @@
+"""A derivative program's expression DAG as statements: their text and their syntax.
+
+A node gets a statement of its own when the model names it, when it is a cotangent
+(``d<node>``), an output, used twice (shared subexpressions are computed once) or nested
+deeper than a line should be; the rest is written inline. Each statement of the backward
+pass is commented with the line of the gate whose rule made it.
+
+The syntax (lang/syntax.py) is made with the text, as parsing the text makes it
+(tests/graph/test_derivative.py compares them): Lark would take most of the time of a
+large derivative program.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import GraphDefinitionError, Span
+from ..gates.expr import Expr
+from ..gates.lower import option_text, prose_call
+from ..lang import syntax as S
+
+_INLINE_DEPTH = 6  # an expression nested deeper than this is given a name of its own
+_ATOM = 9  # prose_call's precedence of a name, a literal or a call
+
+
+class Line(NamedTuple):
+    """One statement: its text, and its syntax with the spans left to ``syntax``."""
+
+    text: str
+    name: str | None  # an assignment's name (None: the output line)
+    expr: object  # a function of a Span -> the expression's syntax; or the output names
+
+
+def fresh(name: str, taken: set) -> str:
+    """``name``, or ``name_2``, ``name_3``... where it is taken; then taken."""
+    found, k = name, 1
+    while found in taken:
+        k += 1
+        found = f"{name}_{k}"
+    taken.add(found)
+    return found
+
+
+def identifier(node: str) -> str:
+    """A node id as a name of the language: ``f@1/#2`` (call 1 in f, its node 2) -> ``f1_2``."""
+    text = re.sub(r"\W+", "_", node.replace("@", "")).strip("_") or "t"
+    return text if not text[0].isdigit() else "n" + text
+
+
+def syntax(lines: list, file: str, first: int) -> tuple:
+    """The statements of ``lines`` as the parser makes them, the first on line ``first``."""
+    found = []
+    for number, line in enumerate(lines, first):
+        span = Span(file, number, 1, line.text)
+        if line.name is None:
+            found.extend(S.Output(name, span) for name in line.expr)
+        else:
+            found.append(S.Assign(line.name, line.expr(span), span))
+    return tuple(found)
+
+
+class Writer:
+    def __init__(self, tracer, taken: set):
+        self.tracer, self.taken = tracer, taken
+
+    def write(self, roots: list) -> list:
+        """The Lines of the program whose outputs are ``roots`` ((name, expression) pairs)."""
+        order, uses = _walk([expr for _, expr in roots])
+        names, own = self.tracer.names, self.tracer.own
+        root_name = {}
+        for name, expr in roots:
+            if expr.op not in ("var", "const") and id(expr) not in root_name and names.get(id(expr)) in (None, name):
+                root_name[id(expr)] = name
+        made: dict = {}  # id -> (text, precedence, depth, syntax maker)
+        lines, constants = [], []
+        for node in order:
+            key = id(node)
+            if node.op == "var":
+                made[key] = (node.value, _ATOM, 0, _name(node.value))
+                self._define(node.value, made, lines, constants)
+                continue
+            if node.op == "const":
+                made[key] = _const(node.value)
+                continue
+            args = [made[id(a)] for a in node.args]
+            try:
+                source, level = _call_text(node.gate, [a[:2] for a in args], node.opts)
+            except ValueError as err:
+                step = self.tracer.origin.get(key)
+                raise GraphDefinitionError(f"grad cannot write this derivative as text: {err}",
+                                           None if step is None else step.span) from None
+            maker = _call(node.gate, [a[3] for a in args], node.opts)
+            depth = 1 + max((a[2] for a in args), default=0)
+            if key in root_name or key in names or uses.get(key, 0) > 1 or depth > _INLINE_DEPTH:
+                name = root_name.get(key)
+                if name is None and key in own:
+                    name = names[key]  # a node the model names keeps its name
+                elif name is None:
+                    name = fresh(names.get(key) or self._generated(node), self.taken)
+                lines.append(Line(self._statement(name, source, node), name, maker))
+                made[key] = (name, _ATOM, 0, _name(name))
+            else:
+                made[key] = (source, level, depth, maker)
+        for name, expr in roots:  # an output that is a leaf, a constant or another's node
+            if root_name.get(id(expr)) != name:
+                text, _, _, maker = made[id(expr)]
+                lines.append(Line(f"{name} = {text}", name, maker))
+        outputs = [name for name, _ in roots]
+        return constants + lines + [Line("output " + ", ".join(outputs), None, outputs)]
+
+    def _define(self, name: str, made: dict, lines: list, constants: list) -> None:
+        """The statement of a variable that is no leaf: an array constant, or the seed."""
+        defined = self.tracer.defined
+        if name not in defined:
+            return
+        value = defined.pop(name)
+        if value is None:  # the seed: ones of the output's shape
+            out = made[id(self.tracer.seed_of[1])]
+            text = f"{name} = broadcast_like(1.0, {out[0]})"
+            lines.append(Line(text, name, lambda span, out=out[3]: S.Call(
+                "broadcast_like", (S.Number(1.0, span), out(span)), (), span)))
+        else:
+            constants.append(Line(f"{name} = {_array_text(value)}", name, lambda span: _array(value, span)))
+
+    def _generated(self, node: Expr) -> str:
+        forward = self.tracer.forward_node.get(id(node))
+        return identifier(forward) if forward is not None else "t"
+
+    def _statement(self, name: str, source: str, node: Expr) -> str:
+        step = self.tracer.origin.get(id(node))
+        if step is None:
+            return f"{name} = {source}"
+        line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
+        return f"{name} = {source}  # from line {step.span.line}: {line}"
+
+
+def _walk(roots: list) -> tuple:
+    """Every expression under ``roots``, operands first, and how often each is used (the
+    first root, the output, is written first: the seed's statement reads it)."""
+    order, uses, seen = [], {}, set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for arg in reversed(node.args):
+                uses[id(arg)] = uses.get(id(arg), 0) + 1
+                if id(arg) not in seen:
+                    stack.append((arg, False))
+    return order, uses
+
+
+# ---------------------------------------------------------------- text
+def _call_text(gate, parts: list, options: dict) -> tuple:
+    """(text, precedence) of a call; an index option is written as a list (``at=[[1, 3, None]]``)."""
+    if not any(gate.options[k].kind == "subscript" for k in options) or gate.postfix is not None:
+        return prose_call(gate, parts, options)
+    shown = [p for p, _ in parts] + [f"{k}={option_text(v)}" for k, v in options.items()
+                                     if v != gate.options[k].default]
+    return f"{gate.name}({', '.join(shown)})", _ATOM
+
+
+def _number_text(value: float) -> str:
+    if not np.isfinite(value):
+        raise ValueError(f"a rule holds {value}, which .graph text cannot write")
+    return repr(float(value))
+
+
+def _array_text(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return _number_text(float(array))
+    return "[" + ", ".join(_array_text(item) for item in array) + "]"
+
+
+# ---------------------------------------------------------------- syntax
+def _name(name: str):
+    return lambda span: S.Name(name, span)
+
+
+def _const(value: float) -> tuple:
+    text = _number_text(value)
+    return text, (3 if text.startswith("-") else _ATOM), 0, lambda span: S.Number(float(value), span)
+
+
+def _array(value: np.ndarray, span: Span):
+    if value.ndim == 0:
+        return S.Number(float(value), span)
+    return S.Array(tuple(_array(item, span) for item in value), span)
+
+
+def _call(gate, args: list, options: dict):
+    """A function of a span: the syntax the parser makes of ``_call_text``'s text."""
+    if gate.transparent and len(args) == 1:
+        return args[0]
+    shown = {k: v for k, v in options.items() if v != gate.options[k].default}
+
+    def make(span):
+        operands = tuple(a(span) for a in args)
+        if gate.postfix is not None and len(args) == 1 and options:
+            (key, value), = options.items()
+            return S.Call(gate.name, operands, (S.Option(key, _subscript(value, span), span),), span, "[")
+        symbol = gate.infix.symbol if gate.infix is not None and len(args) == 2 else \
+            gate.prefix if gate.prefix is not None and len(args) == 1 else None
+        opts = tuple(S.Option(k, _option(v, gate.options[k].kind, span), span) for k, v in shown.items())
+        return S.Call(gate.name, operands, opts, span, symbol)
+    return make
+
+
+def _subscript(at, span: Span):
+    def part(value):
+        return None if value is None else S.Number(float(value), span)
+    items = tuple(S.Number(float(item), span) if isinstance(item, int) else S.Slice(*map(part, item), span)
+                  for item in at)
+    return S.Subscript(items, span)
+
+
+def _option(value, kind: str, span: Span):
+    if value is None:
+        return S.Name("None", span)
+    if isinstance(value, (tuple, list)):
+        return S.Array(tuple(_option(v, kind, span) for v in value), span)
+    return S.Number(float(value), span)
