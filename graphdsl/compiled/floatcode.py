@@ -58,6 +58,21 @@ def run_listing(schedule, of: str) -> Listing:
     return emit.listing(backward + [ret])
 
 
+def tuple_listing(schedule, of: str, wrt: tuple) -> Listing:
+    """``floats(*leaf values) -> (outputs, grads)``, two tuples: every output, then the
+    gradient of each leaf in ``wrt`` (Program.function's shape; the same code as run's)."""
+    emit = _Emitter(schedule)
+    backward, grads = emit.backward(schedule.plans[of])
+    outputs = [emit.names[slot] for _, slot in schedule.outputs]
+    leaf_grads = [grads.get(leaf.slot, "0.0") for leaf in wrt]
+    ret = Stmt(f"return {tuple_text(outputs)}, {tuple_text(leaf_grads)}", variables(outputs + leaf_grads))
+    return emit.listing(backward + [ret])
+
+
+def tuple_text(sources) -> str:
+    return "(" + "".join(f"{s}, " for s in sources).rstrip() + ")"
+
+
 def forward_listing(schedule) -> Listing:
     """``floats(*leaf values) -> outputs`` with numpy's functions (the interpreter's bits)."""
     emit = _Emitter(schedule, numpy_functions())
