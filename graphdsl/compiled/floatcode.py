@@ -24,7 +24,7 @@ import numpy as np
 from ..gates import GATES, NAMESPACE
 from ..gates.lower import NoCode, literal
 from . import lowering
-from .source import Stmt, variables
+from .source import Stmt, inline_once_read, variables
 
 
 class Listing(NamedTuple):
@@ -66,7 +66,8 @@ def tuple_listing(schedule, of: str, wrt: tuple) -> Listing:
     outputs = [emit.names[slot] for _, slot in schedule.outputs]
     leaf_grads = [grads.get(leaf.slot, "0.0") for leaf in wrt]
     ret = Stmt(f"return {tuple_text(outputs)}, {tuple_text(leaf_grads)}", variables(outputs + leaf_grads))
-    return emit.listing(backward + [ret])
+    listing = emit.listing(backward + [ret])
+    return listing._replace(statements=inline_once_read(listing.statements))
 
 
 def element_program(schedule, of: str) -> tuple:

@@ -138,3 +138,28 @@ def test_aliasing_outputs_are_copies():
     (y,), (gx,) = prog.function()(x)
     y[0] = 7.0
     assert x[0] == 0.0
+
+
+@pytest.mark.parametrize("text", ["input x\ny = repeat(tanh, 3000, x)\noutput f = y * y",
+                                  "input x, y\na = x * x\nb = a * y\noutput f = b + a\noutput g = sin(b) / a",
+                                  "gate logistic(l) { return 4 * l * (1 - l) }\ninput x\n"
+                                  "output l = repeat(logistic, 2000, x)"])
+def test_values_read_once_are_inlined_with_runs_bits(text):
+    prog = graphdsl.loads(text)
+    f = prog.function()
+    values = {name: 0.3 + 0.1 * k for k, name in enumerate(prog.inputs)}
+    assert_as_run(prog, f(*values.values()), **values)
+    for of in prog.outputs:
+        assert_as_run(prog, prog.function(of=of)(*values.values()), of=of, **values)
+
+
+def test_inlining_keeps_order_and_reads_twice_apart():
+    from graphdsl.compiled.source import Stmt, inline_once_read
+
+    statements = [Stmt("a = x * 2.0", ("x",), ("a",)), Stmt("b = a * a", ("a",), ("b",)),
+                  Stmt("c = y + 1.0", ("y",), ("c",)), Stmt("y = 5.0", (), ("y",)),
+                  Stmt("d = c * b", ("c", "b"), ("d",)), Stmt("return d", ("d",))]
+    texts = [s.text for s in inline_once_read(statements)]
+    # a is read twice in one expression: kept; c's operand y changes before c is read: c is
+    # written before that; b and d are read once: inlined where they are read
+    assert texts == ["a = x * 2.0", "c = y + 1.0", "y = 5.0", "return (c * (a * a))"]
