@@ -48,7 +48,7 @@ def _alarm(signum, frame):
 
 def build(name, key, workload):
     """The contender's call, or a reason ("fails", "–") it has none."""
-    make = {"floor": peers.make_floor, "graphdsl": peers.make_graphdsl}.get(name) or peers.PEERS[name]
+    make = {"floor": peers.make_floor, "graphdsl": peers.make_graphdsl, **peers.OURS}.get(name) or peers.PEERS[name]
     if name in peers.RISKY:
         try:
             probe = subprocess.run([sys.executable, __file__, "--probe", name, key], timeout=LIMIT,
@@ -125,7 +125,7 @@ def table(keys, names):
             if isinstance(call, str):
                 cells[name] = call
                 continue
-            rtol = workload.rtol if name in ("floor", "graphdsl") else max(workload.rtol, 1e-9)
+            rtol = workload.rtol if name in ("floor", "graphdsl", *peers.OURS) else max(workload.rtol, 1e-9)
             calls[name] = call
             cells[name] = "" if agree(call(), want, rtol) else " ✗ numbers differ"
         times = measure(calls)
@@ -312,7 +312,7 @@ def main():
         load_and_compile()
         scaling([10_000, 100_000] + ([1_000_000] if args.big else []))
         return
-    names = ["graphdsl"] + [p for p in args.peers.split(",") if p in peers.PEERS]
+    names = ["graphdsl", *peers.OURS] + [p for p in args.peers.split(",") if p in peers.PEERS]
     keys = args.only.split(",") if args.only else [k for k in WORKLOADS
                                                    if not (args.quick and k == "w3:10000") and k != "w5:4m"]
     extra = [k for k in keys if k in ("batch", "api")]  # --only batch / api: those rows alone

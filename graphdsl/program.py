@@ -10,6 +10,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from .compiled.entry import function
 from .compiled.runner import Runner
 from .graph.build import DEFAULT_MAX_NODES, build_model
 from .graph.model import Model, paused_gc
@@ -127,6 +128,11 @@ class Program:
         calls.expect_dict("jvp", "bindings", bindings)
         calls.expect_dict("jvp", "tangents", tangents)
         return self._runner.jvp(dict(bindings), tangents)
+
+    def function(self, of=None, wrt=None):
+        """A plain function of the inputs and params, positional, returning (outputs, grads) as
+        tuples: run's numbers at a hot loop's pace (compiled/entry.py)."""
+        return function(self, of, wrt)
 
     def check_gradients(self, bindings=None, /, of=None, eps=None, tolerance=None, **named):
         """Compare reverse-mode gradients with central differences (``eps`` 1e-6,

@@ -8,3 +8,12 @@ import pytest
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="needs Graphviz's 'dot' program, which is not on PATH")
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+needs_numba = pytest.mark.skipif(not _has("numba"), reason="needs numba (the 'jit' extra), which is not installed")

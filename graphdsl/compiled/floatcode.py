@@ -24,7 +24,7 @@ import numpy as np
 from ..gates import GATES, NAMESPACE
 from ..gates.lower import NoCode, literal
 from . import lowering
-from .source import Stmt, variables
+from .source import Stmt, inline_once_read, variables
 
 
 class Listing(NamedTuple):
@@ -58,6 +58,32 @@ def run_listing(schedule, of: str) -> Listing:
     return emit.listing(backward + [ret])
 
 
+def tuple_listing(schedule, of: str, wrt: tuple) -> Listing:
+    """``floats(*leaf values) -> (outputs, grads)``, two tuples: every output, then the
+    gradient of each leaf in ``wrt`` (Program.function's shape; the same code as run's)."""
+    emit = _Emitter(schedule)
+    backward, grads = emit.backward(schedule.plans[of])
+    outputs = [emit.names[slot] for _, slot in schedule.outputs]
+    leaf_grads = [grads.get(leaf.slot, "0.0") for leaf in wrt]
+    ret = Stmt(f"return {tuple_text(outputs)}, {tuple_text(leaf_grads)}", variables(outputs + leaf_grads))
+    listing = emit.listing(backward + [ret])
+    return listing._replace(statements=inline_once_read(listing.statements))
+
+
+def element_program(schedule, of: str) -> tuple:
+    """The float code of ``run`` without its return (compiled/fused.py's loop body): the
+    statements, the source of each node's value and slot -> the source of its cotangent."""
+    emit = _Emitter(schedule, mode="loop")
+    backward, grads = emit.backward(schedule.plans[of])
+    reads = [emit.names[slot] for _, slot in schedule.outputs] + [grads[leaf.slot] for leaf in schedule.leaves
+                                                                  if leaf.slot in grads]
+    return _needed(emit.forward, backward + [Stmt("", variables(reads))]) + backward, emit.names, grads
+
+
+def tuple_text(sources) -> str:
+    return "(" + "".join(f"{s}, " for s in sources).rstrip() + ")"
+
+
 def forward_listing(schedule) -> Listing:
     """``floats(*leaf values) -> outputs`` with numpy's functions (the interpreter's bits)."""
     emit = _Emitter(schedule, numpy_functions())
@@ -83,8 +109,8 @@ def numpy_functions() -> dict:
 class _Emitter:
     """The names of a float listing: every node's source, and the namespace."""
 
-    def __init__(self, schedule, functions: dict | None = None):
-        self.schedule = schedule
+    def __init__(self, schedule, functions: dict | None = None, mode: str = "float"):
+        self.schedule, self.mode = schedule, mode
         self.namespace = dict(NAMESPACE, **(functions or {}))
         self.names = [None] * len(schedule.ids)  # the source that reads each node's value
         self.consts = {}  # slot -> repr of a scalar constant (0.0 and -0.0: two keys)
@@ -99,7 +125,7 @@ class _Emitter:
     def _forward(self) -> list:
         out = []
         for step in self.schedule.steps:
-            code = lowering.forward(*_pattern(step, self.consts), "float")
+            code = lowering.forward(*_pattern(step, self.consts), self.mode)
             args = [self.names[a] for a in step.args]
             if code.lines or not _is_copy(code.text):
                 self.names[step.slot] = f"v{step.slot}"
@@ -119,7 +145,7 @@ class _Emitter:
             for i, (a, need) in enumerate(zip(step.args, needs)):
                 if not need:
                     continue
-                code = lowering.cotangent(*_vjp_pattern(step, i, self.consts), "float", False)
+                code = lowering.cotangent(*_vjp_pattern(step, i, self.consts), self.mode, False)
                 if code is None:
                     raise NoCode(step.gate.name)
                 current = grads.get(a)

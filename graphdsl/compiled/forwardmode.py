@@ -34,6 +34,7 @@ class ForwardKernel(Kernel):
     RESULTS = "outputs"
     RETURN = "outputs"
     QUIET_FLOATS = True  # numpy's functions warn where math's raise
+    FUSE = False  # (the fused loop is run's, forward and backward)
 
     def __init__(self, program):
         super().__init__(program, program.outputs[0], None)

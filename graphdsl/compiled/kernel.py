@@ -22,7 +22,7 @@ from ..graph.model import paused_gc
 from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE
-from . import floatcode, numpycode
+from . import floatcode, fused, numpycode
 from ..run.export import pack
 from .source import build, function, source
 
@@ -39,6 +39,7 @@ class Kernel:
     RESULTS = "outputs, grads"  # the generated code's results, as the entry names them...
     RETURN = "RESULT(PROG, OF, outputs, grads, b)"  # ...and what the entry returns
     QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
+    FUSE = True  # large elementwise graphs may run as one numba loop (compiled/fused.py)
 
     def __init__(self, program, of: str, make_result):
         self.program, self.of, self.make_result = program, of, make_result
@@ -46,19 +47,9 @@ class Kernel:
         self.float_capable = self._float_capable()
         self.floats = self._compile_floats  # replaced by the compiled code on first use
         self.arrays: dict = {}
-        self.outputs_may_alias = self._outputs_may_alias()
+        self.outputs_may_alias = outputs_may_alias(self.schedule)
         self.entry = self._entry()
         self.entry.kernel = self  # for inspection: prog._kernels[of].kernel.float_source
-
-    def _outputs_may_alias(self) -> bool:
-        """Whether an output can be a caller's array itself (``output y = x``) or a view of
-        it, which a result must not hand out: the caller would change their own input."""
-        sched = self.schedule
-        aliasing = {leaf.slot for leaf in sched.leaves}
-        for step in sched.steps:
-            if step.gate.aliases and step.args[0] in aliasing:
-                aliasing.add(step.slot)
-        return any(slot in aliasing for _, slot in sched.outputs)
 
     # ------------------------------------------------------------ float code
     def _float_capable(self) -> bool:
@@ -112,7 +103,7 @@ class Kernel:
         if self.float_capable:
             floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
             ns.update(QUIET=QUIET, RESTORE=RESTORE)
-            lines += [f"if {floats}:"] + ["    " + line for line in self._float_call(names)]
+            lines += [f"if {floats}:"] + ["    " + line for line in _float_call(self, names)]
         dims: dict = {}
         for k, leaf in enumerate(leaves):
             lines += _array_lane(k, leaf.shape, dims)
@@ -137,15 +128,6 @@ class Kernel:
         self.entry_source = function("entry", ("b",), lines)
         self.entry_namespace = ns
         return build(self.entry_source, ns, "entry")
-
-    def _float_call(self, names: str) -> list:
-        """Entry lines calling the float code (inside numpy's quiet errstate where it calls
-        numpy); a float operation that raises goes to GENERAL (numpy gives inf or nan)."""
-        lines = ["try:", f"    {self.RESULTS} = FLOATS({names})",
-                 "except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
-        if self.QUIET_FLOATS:
-            lines = ["t = QUIET()"] + lines + ["finally:", "    RESTORE(t)"]
-        return lines + [f"return {self.RETURN}"]
 
     # ------------------------------------------------------------ numpy code
     def general(self, bindings: dict):
@@ -182,18 +164,40 @@ class Kernel:
         shapes = self.shapes(leaf_values)
         with paused_gc():
             float64 = not key or key[-1] != "not float64"
-            listing = self.numpy_listing(shapes, float64)
-            kernel = build(source(listing.statements, listing.params, "arrays"), listing.namespace, "arrays")
+            kernel = fused.kernel(self.schedule, self.of, shapes, float64) if self.FUSE else None
+            if kernel is None:  # (fused: one numba loop, where the graph and the size allow)
+                listing = self.numpy_listing(shapes, float64)
+                kernel = build(source(listing.statements, listing.params, "arrays"), listing.namespace, "arrays")
         keep(self.arrays, key, kernel)
         return kernel
 
     def shapes(self, leaf_values) -> list:
-        return interpret.shapes(self.schedule, leaf_values)
+        return fused.shapes(self.schedule, leaf_values) or interpret.shapes(self.schedule, leaf_values)
 
     def _reference(self, leaf_values):
         values = interpret.forward(self.schedule, leaf_values)
         grads = interpret.backward(self.schedule, self.of, values)
         return pack(self.schedule, values, grads)
+
+
+def outputs_may_alias(sched) -> bool:
+    """Whether an output can be a caller's array itself (``output y = x``) or a view of
+    it, which a result must not hand out: the caller would change their own input."""
+    aliasing = {leaf.slot for leaf in sched.leaves}
+    for step in sched.steps:
+        if step.gate.aliases and step.args[0] in aliasing:
+            aliasing.add(step.slot)
+    return any(slot in aliasing for _, slot in sched.outputs)
+
+
+def _float_call(kernel, names: str) -> list:
+    """Entry lines calling the float code (inside numpy's quiet errstate where it calls
+    numpy); a float operation that raises goes to GENERAL (numpy gives inf or nan)."""
+    lines = ["try:", f"    {kernel.RESULTS} = FLOATS({names})",
+             "except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
+    if kernel.QUIET_FLOATS:
+        lines = ["t = QUIET()"] + lines + ["finally:", "    RESTORE(t)"]
+    return lines + [f"return {kernel.RETURN}"]
 
 
 def keep(cache: dict, key, code) -> None:

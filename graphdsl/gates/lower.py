@@ -30,7 +30,14 @@ def literal(value: float) -> str:
 
 
 def template(gate, mode: str, options: dict, shapes: list):
-    """A gate's template in this mode; None where it is written by its forward rule."""
+    """A gate's template in this mode; None where it is written by its forward rule. Mode
+    "loop" is float code for a compiled loop (compiled/fused.py): there a gate stated as an
+    expression is written out from it (sigmoid: one exp and a choice between two quotients,
+    not the float template's exp in each branch, which only pays where Python runs it)."""
+    if mode == "loop":
+        if gate.forward_rule is not None:
+            return None
+        mode = "float"
     found = gate.numpy if mode == "numpy" else gate.float
     if callable(found):
         found = found(options, shapes)
@@ -58,7 +65,7 @@ def _contexts(order: list, roots: list, mode: str) -> dict:
         gate = node.gate
         for k, arg in enumerate(node.args):
             if k in gate.conditions:
-                want = "cond" if mode == "float" else "mask"
+                want = "mask" if mode == "numpy" else "cond"
             elif k in gate.masks and mode == "numpy":
                 want = "mask"
             else:
