@@ -5,18 +5,21 @@ numpy code makes every gate a pass over memory and a temporary the size of the d
 on 10^6 samples that traffic, not the arithmetic, is the time. When every step of a
 graph is elementwise and every value is either a scalar or of one common shape, the
 whole of ``run`` is one loop: per element, the float code of ``run`` (the same rule
-expressions, written by floatcode.py from the gate records), the outputs and the
-arrays' gradients stored, and the scalar leaves' gradients (numpy's sums of broadcast
-cotangents) accumulated in the same loop: in blocks of BLOCK elements, the blocks'
-sums added with Kahan's compensation, which keeps them within ~1e-15 of numpy's
-pairwise sums.
+expressions, written by floatcode.py from the gate records, in its "loop" mode: a gate
+stated as an expression is written out from it), the outputs and the arrays' gradients
+stored, and the terms of the scalar leaves' gradients (numpy's sums of broadcast
+cotangents) kept in a buffer per block of BLOCK elements and summed after the block's
+loop, which LLVM can then vectorise. Blocks run in parallel (prange); their sums are
+added in a fixed order with Kahan's compensation, so the numbers do not depend on the
+threads and stay within ~1e-15 of numpy's pairwise sums.
 
-Used above MIN_SIZE elements (measured: below it numba's call costs more than numpy's
-passes; see BENCHMARKS.md), never below it. ``GRAPHDSL_JIT=0`` turns it off,
-``GRAPHDSL_JIT=always`` uses it at any size (the tests). numba is imported only when a
-graph qualifies, so without it (or below the threshold) nothing changes. The generated
-source is written to the cache folder under a hash of itself and compiled with
-``cache=True``: a second process loads the machine code numba saved beside it.
+Used from MIN_SIZE elements, never below: the loop was measured faster than numpy's
+passes at every size, but a first compile costs ~1-2 s (BENCHMARKS.md, issue 16).
+``GRAPHDSL_JIT=0`` turns it off, ``GRAPHDSL_JIT=always`` uses it at any size (the tests).
+numba is imported only when a graph qualifies, so without it (or below the threshold)
+nothing changes. The generated source is written to the cache folder under a hash of
+itself and of what compiles it, and compiled with ``cache=True``: a second process
+loads the machine code numba saved beside it.
 """
 from __future__ import annotations
 
