@@ -129,10 +129,7 @@ class Program:
         calls.expect_dict("jvp", "tangents", tangents)
         return self._runner.jvp(dict(bindings), tangents)
 
-    def function(self, of=None, wrt=None):
-        """A plain function of the inputs and params, positional, returning (outputs, grads) as
-        tuples: run's numbers at a hot loop's pace (compiled/entry.py)."""
-        return function(self, of, wrt)
+    function = function  # function(of=None, wrt=None): positional, tuples out (compiled/entry.py)
 
     def check_gradients(self, bindings=None, /, of=None, eps=None, tolerance=None, **named):
         """Compare reverse-mode gradients with central differences (``eps`` 1e-6,

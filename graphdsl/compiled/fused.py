@@ -5,18 +5,21 @@ numpy code makes every gate a pass over memory and a temporary the size of the d
 on 10^6 samples that traffic, not the arithmetic, is the time. When every step of a
 graph is elementwise and every value is either a scalar or of one common shape, the
 whole of ``run`` is one loop: per element, the float code of ``run`` (the same rule
-expressions, written by floatcode.py from the gate records), the outputs and the
-arrays' gradients stored, and the scalar leaves' gradients (numpy's sums of broadcast
-cotangents) accumulated in the same loop: in blocks of BLOCK elements, the blocks'
-sums added with Kahan's compensation, which keeps them within ~1e-15 of numpy's
-pairwise sums.
+expressions, written by floatcode.py from the gate records, in its "loop" mode: a gate
+stated as an expression is written out from it), the outputs and the arrays' gradients
+stored, and the terms of the scalar leaves' gradients (numpy's sums of broadcast
+cotangents) kept in a buffer per block of BLOCK elements and summed after the block's
+loop, which LLVM can then vectorise. Blocks run in parallel (prange); their sums are
+added in a fixed order with Kahan's compensation, so the numbers do not depend on the
+threads and stay within ~1e-15 of numpy's pairwise sums.
 
-Used above MIN_SIZE elements (measured: below it numba's call costs more than numpy's
-passes; see BENCHMARKS.md), never below it. ``GRAPHDSL_JIT=0`` turns it off,
-``GRAPHDSL_JIT=always`` uses it at any size (the tests). numba is imported only when a
-graph qualifies, so without it (or below the threshold) nothing changes. The generated
-source is written to the cache folder under a hash of itself and compiled with
-``cache=True``: a second process loads the machine code numba saved beside it.
+Used from MIN_SIZE elements, never below: the loop was measured faster than numpy's
+passes at every size, but a first compile costs ~1-2 s (BENCHMARKS.md, issue 16).
+``GRAPHDSL_JIT=0`` turns it off, ``GRAPHDSL_JIT=always`` uses it at any size (the tests).
+numba is imported only when a graph qualifies, so without it (or below the threshold)
+nothing changes. The generated source is written to the cache folder under a hash of
+itself and of what compiles it, and compiled with ``cache=True``: a second process
+loads the machine code numba saved beside it.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -34,9 +38,10 @@ from ..errors import NoCode
 from . import floatcode
 
 MIN_SIZE = 1 << 15  # elements: measured (BENCHMARKS.md, issue 16); a first compile pays off above it
-BLOCK = 256  # elements summed plainly before a compensated add to the total
+BLOCK = 1024  # elements summed plainly before a compensated add to the total
 _NUMBA: list = []  # [the module] or [None]: imported on first need, once
 _LOADED: dict = {}  # hash -> compiled function, in this process
+_VECTOR_LIBRARY: list = []  # "libmvec" where LLVM vectorises maths with glibc's, else ""
 
 
 def mode() -> str:
@@ -54,7 +59,31 @@ def numba():
         except ImportError:
             module = None
         _NUMBA.append(module)
+        if module is not None:
+            _VECTOR_LIBRARY.append(_vector_library(module))
     return _NUMBA[0]
+
+
+def _vector_library(numba) -> str:
+    """Where glibc's vector maths (libmvec) is there and numba has no SVML, LLVM is told
+    to use it: a loop over exp, log, sin... then runs 4 elements at a time (a W5 loop in
+    ~1/5 of the time; libmvec's results are within 4 ulp). The setting is the process's
+    (numba sets SVML the same way); GRAPHDSL_JIT_VECLIB=0 leaves LLVM as numba set it."""
+    if numba.config.USING_SVML or os.environ.get("GRAPHDSL_JIT_VECLIB", "").strip() == "0":
+        return ""
+    if not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "AMD64"):
+        return ""
+    try:
+        import ctypes
+
+        import llvmlite.binding as llvm
+
+        ctypes.CDLL("libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+        llvm.load_library_permanently("libmvec.so.1")  # the JIT resolves _ZGV... symbols here
+        llvm.set_option("graphdsl", "-vector-library=LIBMVEC-X86")
+    except (OSError, RuntimeError, ImportError):
+        return ""
+    return "libmvec"
 
 
 def cache_dir() -> Path:
@@ -139,15 +168,19 @@ class Fused:
         body += [stmt.text for stmt in statements]
         body += [f"out_{k}[i_] = {names[slot]}" for k, (_, slot) in enumerate(self.schedule.outputs)]
         body += [f"gr_{leaf.slot}[i_] = {grads[leaf.slot]}" for leaf in self.array_grads]
-        body += [f"blk_{k} += {grads[leaf.slot]}" for k, leaf in zip(sums, self.scalar_grads)]
+        # The terms of the sums go to a block's buffer and are added in a loop of their own:
+        # a sum in the loop itself would keep LLVM from vectorising it (exp over 4 lanes).
+        body += [f"buf_[{k}, i_ - start_] = {grads[leaf.slot]}" for k, leaf in zip(sums, self.scalar_grads)]
         # Blocks run in parallel (prange); each block's sums are kept and added in order
         # afterwards, so the numbers do not depend on the number of threads.
         lines = [f"nblk_ = (n_ + {BLOCK - 1}) // {BLOCK}", f"part_ = np.empty((nblk_, {max(1, len(sums))}))",
                  "for b_ in numba.prange(nblk_):",
-                 f"    start_ = b_ * {BLOCK}", f"    stop_ = min(start_ + {BLOCK}, n_)"]
-        lines += [f"    blk_{k} = 0.0" for k in sums]
+                 f"    start_ = b_ * {BLOCK}", f"    stop_ = min(start_ + {BLOCK}, n_)",
+                 f"    buf_ = np.empty(({max(1, len(sums))}, {BLOCK}))"]
         lines += ["    for i_ in range(start_, stop_):"] + [f"        {line}" for line in body]
-        lines += [f"    part_[b_, {k}] = blk_{k}" for k in sums]
+        for k in sums:
+            lines += [f"    blk_ = 0.0", "    for j_ in range(stop_ - start_):", f"        blk_ += buf_[{k}, j_]",
+                      f"    part_[b_, {k}] = blk_"]
         if sums:  # Kahan: the blocks' sums added with their rounding errors carried
             lines += [f"tot_{k} = 0.0; cmp_{k} = 0.0" for k in sums]
             lines += ["for b_ in range(nblk_):"]
@@ -188,7 +221,8 @@ def load(source: str):
     text (and of the versions that compile it), imported, compiled or loaded from numba's
     cache beside it."""
     mod = numba()
-    key = hashlib.sha256("\n".join([source, mod.__version__, np.__version__, sys.version]).encode()).hexdigest()[:24]
+    versions = [mod.__version__, np.__version__, sys.version, _VECTOR_LIBRARY[0]]
+    key = hashlib.sha256("\n".join([source] + versions).encode()).hexdigest()[:24]
     found = _LOADED.get(key)
     if found is not None:
         return found
