@@ -56,10 +56,10 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
     for name in wrt:
         if name not in inputs_params:
             raise BindingError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
-    tracer = _Tracer(schedule)
+    taken = set(schedule.ids) | set(inputs_params)
+    tracer = _Tracer(schedule, taken)
     tracer.forward()
     seed = tracer.backward(of)
-    taken = set(schedule.ids) | set(inputs_params)
     roots = [(of, tracer.values[seed])]
     for name in wrt:
         slot = schedule.slots[name]
@@ -105,11 +105,11 @@ def _leaf_shape(leaf):
 class _Tracer:
     """The forward values and the cotangents of a schedule, as expressions."""
 
-    def __init__(self, schedule):
-        self.schedule = schedule
+    def __init__(self, schedule, taken: set):
+        self.schedule, self.taken = schedule, taken  # (the names in use: the model's, then ours)
         self.values = [None] * len(schedule.ids)
         self.cotangents = [None] * len(schedule.ids)
-        self.defined: dict = {}  # a variable's name -> its statement's text (array constants, the seed)
+        self.defined: dict = {}  # a variable that is no leaf -> an array constant's value (None: the seed)
         self.names: dict = {}  # id(expr) -> its preferred name
         self.origin: dict = {}  # id(expr) -> the step whose rule made it (None: the forward pass)
         self.forward_node: dict = {}  # id(expr) -> the node id it computes
@@ -123,7 +123,8 @@ class _Tracer:
             if np.ndim(value) == 0:
                 values[slot] = const(float(value))
             else:
-                name = identifier(sched.ids[slot])
+                node = sched.ids[slot]  # (a constant the model names keeps its name)
+                name = node if node.isidentifier() else fresh(identifier(node), self.taken)
                 values[slot] = var(name, np.shape(value))
                 self.defined[name] = np.asarray(value, dtype=np.float64)
         for step in sched.steps:
@@ -167,9 +168,9 @@ class _Tracer:
         """The gradient of the output with respect to itself: ones of its shape."""
         if out.shape == ():
             return const(1.0)
-        name = "d" + identifier(of)
+        name = fresh("d" + identifier(of), self.taken)
         seed = var(name, out.shape, ones=True)
-        self.defined[name] = None  # written once its name is known not to clash (see _Writer)
+        self.defined[name] = None  # (written by the Writer after the output)
         self.seed_of = (name, out)
         return seed
 

@@ -44,8 +44,9 @@ def fresh(name: str, taken: set) -> str:
 
 
 def identifier(node: str) -> str:
-    """A node id as a name of the language: ``f@1/#2`` (call 1 in f, its node 2) -> ``f1_2``."""
-    text = re.sub(r"\W+", "_", node.replace("@", "")).strip("_") or "t"
+    """A node id as a name of the language: ``f@1/#2`` (call 1 in f, its unnamed node 2) ->
+    ``f1_t2``."""
+    text = re.sub(r"\W+", "_", node.replace("@", "").replace("/#", "#").replace("#", "_t")).strip("_") or "t"
     return text if not text[0].isdigit() else "n" + text
 
 

@@ -79,6 +79,11 @@ def test_wrt_names_and_suffixes():
     assert derived.outputs == ("f", "df_dx_2")
     assert derived.run().outputs["df_dx_2"] == 12.0
     assert derived.inputs == prog.inputs
+    clash = graphdsl.loads("input x = [1, 2], W: [2, 2] = [[1, 2], [3, 4]]\ndf = x * 3\nf_1 = [5, 7]\n"
+                           "output f = (df + f_1) @ W")
+    agree(clash)
+    text = clash.grad().to_text()
+    assert "df_2 = broadcast_like(1.0, f)\n" in text and "\nf_1 = [5.0, 7.0]\n" in text
     with pytest.raises(BindingError, match="'z' is not an input or param"):
         prog.grad(wrt=["z"])
     with pytest.raises(BindingError, match="'g' is not an output"):
