@@ -94,6 +94,21 @@ def _leaf_lines(source: str, starts: list) -> str:
     return "\n".join(line if kept else "" for line, kept in zip(lines, keep))
 
 
+_LIKE: dict = {}
+
+
+def _shaped_like(gate) -> bool:
+    """Whether a gate's value has the shape of its last operand, whatever the others."""
+    found = _LIKE.get(gate)
+    if found is None:
+        try:
+            probe = gate.infer_shape([None] * (gate.arity - 1) + [(7, 5)], dict(gate.option_items({})))
+        except TypeError:  # (an option it needs: no probe)
+            probe = None
+        found = _LIKE[gate] = gate.arity > 1 and probe == (7, 5)
+    return found
+
+
 def _leaf_shape(leaf):
     if leaf.shape is not None:
         return tuple(d if isinstance(d, int) else None for d in leaf.shape)
@@ -153,11 +168,12 @@ class _Tracer:
             for i, (a, need) in enumerate(zip(step.args, back.needs)):
                 if not need:
                     continue
-                ct = self._share(step, i, g, seed, args)
+                ct = self._share(step, i, g, args)
                 if ct is None:
                     continue
-                if not (ct.op == "sum_like" and ct.args[1] is args[i]):  # (already summed to its shape)
-                    ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast
+                if not (ct.op not in ("var", "const") and ct.args[-1] is args[i] and _shaped_like(ct.gate)):
+                    ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast (not of
+                    # sum_like(g, x) or broadcast_like(g, x): x's shape already)
                 total = self.cotangents[a]
                 total = ct if total is None else total + ct
                 self.cotangents[a] = total
@@ -174,7 +190,7 @@ class _Tracer:
         self.seed_of = (name, out)
         return seed
 
-    def _share(self, step, i: int, g: Expr, seed: Expr, args: list):
+    def _share(self, step, i: int, g: Expr, args: list):
         """Operand i's cotangent by the gate's rule (before it is summed to its shape)."""
         gate, out = step.gate, self.values[step.slot]
         # (a rule may branch on a rank only where an option or the operands' kind asks it to)
@@ -184,8 +200,9 @@ class _Tracer:
                 f"grad needs the rank of every operand of {gate.name} here: declare the shapes of the "
                 f"inputs and params it is computed from (input W: [n, 3])", step.span)
         try:
-            if g is seed and g.op == "var" and gate.partials is not None and gate.vjp_rules is None:
-                # ones * partial is the partial broadcast to the output's shape: no product
+            if g.ones and gate.partials is not None and gate.vjp_rules is None:
+                # ones * partial (the seed, or what sum passes on from it: ones of the output's
+                # shape, a node's cotangent having its shape) is the partial broadcast to that shape
                 partial = gate.partial_of(i, out, args)
                 if partial is None:
                     return None
