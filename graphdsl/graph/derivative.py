@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BindingError, GraphDefinitionError
-from ..gates.expr import Expr, as_expr, call, const, var
+from ..gates.expr import Expr, as_expr, call, const, interned_apart, var
 from ..lang import syntax as S
 from ..lang.canonical import declarations
 from ..lang.parse import parse
@@ -57,17 +57,18 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
         if name not in inputs_params:
             raise BindingError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
     taken = set(schedule.ids) | set(inputs_params)
-    tracer = _Tracer(schedule, taken)
-    tracer.forward()
-    seed = tracer.backward(of)
-    roots = [(of, tracer.values[seed])]
-    for name in wrt:
-        slot = schedule.slots[name]
-        found = tracer.cotangents[slot]
-        if found is None:  # no gradient reaches it: zeros of its shape
-            found = call("broadcast_like", 0.0, tracer.values[slot])
-        roots.append((fresh(f"d{of}_d{name}", taken), found))
-    return Writer(tracer, taken).write(roots)
+    with interned_apart():
+        tracer = _Tracer(schedule, taken)
+        tracer.forward()
+        seed = tracer.backward(of)
+        roots = [(of, tracer.values[seed])]
+        for name in wrt:
+            slot = schedule.slots[name]
+            found = tracer.cotangents[slot]
+            if found is None:  # no gradient reaches it: zeros of its shape
+                found = call("broadcast_like", 0.0, tracer.values[slot])
+            roots.append((fresh(f"d{of}_d{name}", taken), found))
+        return Writer(tracer, taken).write(roots)
 
 
 def _leaf_lines(source: str, starts: list) -> str:
