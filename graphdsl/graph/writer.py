@@ -65,6 +65,7 @@ def syntax(lines: list, file: str, first: int) -> tuple:
 class Writer:
     def __init__(self, tracer, taken: set):
         self.tracer, self.taken = tracer, taken
+        self.comments: dict = {}  # id(step) -> "  # from line N: ..." (a step makes several)
 
     def write(self, roots: list) -> list:
         """The Lines of the program whose outputs are ``roots`` ((name, expression) pairs)."""
@@ -86,14 +87,18 @@ class Writer:
                 made[key] = _const(node.value)
                 continue
             args = [made[id(a)] for a in node.args]
+            options = node.opts
             try:
-                source, level = _call_text(node.gate, [a[:2] for a in args], node.opts)
+                source, level = _call_text(node.gate, [a[:2] for a in args], options)
             except ValueError as err:
                 step = self.tracer.origin.get(key)
                 raise GraphDefinitionError(f"grad cannot write this derivative as text: {err}",
                                            None if step is None else step.span) from None
-            maker = _call(node.gate, [a[3] for a in args], node.opts)
-            depth = 1 + max((a[2] for a in args), default=0)
+            maker = _call(node.gate, [a[3] for a in args], options)
+            depth = 1
+            for a in args:
+                if a[2] >= depth:
+                    depth = a[2] + 1
             if key in root_name or key in names or uses.get(key, 0) > 1 or depth > _INLINE_DEPTH:
                 name = root_name.get(key)
                 if name is None and key in own:
@@ -133,8 +138,11 @@ class Writer:
         step = self.tracer.origin.get(id(node))
         if step is None:
             return f"{name} = {source}"
-        line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
-        return f"{name} = {source}  # from line {step.span.line}: {line}"
+        comment = self.comments.get(id(step))
+        if comment is None:
+            line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
+            comment = self.comments[id(step)] = f"  # from line {step.span.line}: {line}"
+        return f"{name} = {source}{comment}"
 
 
 def _walk(roots: list) -> tuple:
@@ -162,7 +170,7 @@ def _walk(roots: list) -> tuple:
 # ---------------------------------------------------------------- text
 def _call_text(gate, parts: list, options: dict) -> tuple:
     """(text, precedence) of a call; an index option is written as a list (``at=[[1, 3, None]]``)."""
-    if not any(gate.options[k].kind == "subscript" for k in options) or gate.postfix is not None:
+    if not options or gate.postfix is not None or not any(gate.options[k].kind == "subscript" for k in options):
         return prose_call(gate, parts, options)
     shown = [p for p, _ in parts] + [f"{k}={option_text(v)}" for k, v in options.items()
                                      if v != gate.options[k].default]
