@@ -110,7 +110,7 @@ class Writer:
             else:
                 made[key] = (source, level, depth, maker)
         for name, expr in roots:  # an output that is a leaf, a constant or another's node
-            if root_name.get(id(expr)) != name:
+            if root_name.get(id(expr)) != name and not (expr.op == "var" and expr.value == name):
                 text, _, _, maker = made[id(expr)]
                 lines.append(Line(f"{name} = {text}", name, maker))
         outputs = [name for name, _ in roots]

@@ -90,6 +90,15 @@ def test_wrt_names_and_suffixes():
         prog.grad(of="g")
 
 
+@pytest.mark.parametrize("text,of", [("input x = 2\noutput x", None), ("input x = 1\noutput c = 3", None),
+                                     ("input x = 2\ny = x * x\noutput f = y, g = y * 2", "g"),
+                                     ("input x: [3] = [1, 5, 2]\noutput f = argmax(x)", None)])
+def test_outputs_that_are_leaves_constants_or_not_differentiable(text, of):
+    prog = graphdsl.loads(text)
+    agree(prog, of=of)
+    assert prog.grad(of=of, wrt=[]).outputs == (of or prog.outputs[0],)
+
+
 def test_only_what_reaches_the_gradients_is_written():
     prog = graphdsl.loads("input x = 2, y = 3\nunused = exp(y) * 7\noutput f = x * x, g = unused")
     text = prog.grad(wrt=["x"]).to_text()
