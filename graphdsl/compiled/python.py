@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 import math
 import re
 import textwrap
@@ -63,7 +64,9 @@ def _python_names(schedule) -> list:
     for node in schedule.ids:
         name = re.sub(r"\W+", "_", node.replace("@", "")).strip("_") or "t"
         name = name if name.isidentifier() and not name[0].isdigit() else "n_" + name
-        if name in taken or _UPPER.fullmatch(name) or name in ("np", "math"):
+        if keyword.iskeyword(name) or name.startswith("_") or _UPPER.fullmatch(name) or name in ("np", "math"):
+            name = "v_" + name.lstrip("_")  # (not a keyword, a helper's or a template's name)
+        if name in taken:
             k = 2
             while f"{name}_{k}" in taken:
                 k += 1
