@@ -26,16 +26,26 @@ from ..gates.expr import Expr, as_expr, call, const, interned_apart, var
 from ..lang import syntax as S
 from ..lang.canonical import declarations
 from ..lang.parse import parse
-from .build import DEFAULT_MAX_NODES
+from .build import DEFAULT_MAX_NODES, build_model
+from .model import paused_gc
 from .writer import Writer, fresh, identifier, syntax
 
 
-def derivative(program, of: str, wrt=None, source: str = "", values: dict | None = None) -> tuple:
-    """``Program.grad``'s work: (the syntax of the derivative program, its text, the node
-    limit to build it with); ``source`` is the model's text and ``values`` the params it
-    does not give (see Program.to_text). The syntax is made here with the text (what
-    parsing the text gives, tests/graph/test_derivative.py checks): Lark would take most
-    of the time."""
+def derivative(program, of: str, wrt=None, source: str | None = None, values: dict | None = None):
+    """``Program.grad``: a new program (of ``program``'s class) holding the output ``of`` and
+    its gradients; ``source`` is the model's text and ``values`` the params that text does
+    not give (see Program.to_text)."""
+    if source is None:
+        raise ValueError("this Program was not read from .graph text")
+    with paused_gc():  # (as when loading: many objects, no garbage cycles)
+        module, text, limit = derivative_syntax(program, of, wrt, source, values)
+        return type(program)(build_model(module, max_nodes=limit), source=text)
+
+
+def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = None) -> tuple:
+    """(the syntax of the derivative program, its text, the node limit to build it with).
+    The syntax is made with the text (what parsing the text gives,
+    tests/graph/test_derivative.py checks): Lark would take most of the time."""
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
     file = f"{program.file} (grad of {of})"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 import graphdsl
 from graphdsl import BindingError, GraphDefinitionError
-from graphdsl.graph.derivative import derivative
+from graphdsl.graph.derivative import derivative_syntax
 from graphdsl.lang.parse import parse
 from graphdsl.lang.syntax import same_tree
 from graphdsl.gates import GATES, expr
@@ -257,10 +257,10 @@ def test_a_long_chain_builds_in_linear_time():
 def test_the_syntax_made_with_the_text_is_what_parsing_the_text_gives(path):
     prog = graphdsl.load(path)
     for wrt in (None, prog.inputs[:1]):
-        module, text, _ = derivative(prog, prog.outputs[0], wrt, prog._source)
+        module, text, _ = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
         assert same_tree(module.statements, parse(text, module.file).statements)
         again = graphdsl.loads(text)  # and the derivative of a derivative program
-        module, text, _ = derivative(again, again.outputs[-1], None, text)
+        module, text, _ = derivative_syntax(again, again.outputs[-1], None, text)
         assert same_tree(module.statements, parse(text, module.file).statements)
 
 
