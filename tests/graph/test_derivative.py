@@ -42,6 +42,8 @@ def agree(prog, bindings=None, of=None) -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_gives_the_gradients_of_run(path):
     agree(graphdsl.load(path))
+    derived = graphdsl.load(path).grad()
+    assert derived.to_text() == derived._source  # written in the canonical layout already
 
 
 @pytest.mark.parametrize("case", range(len(PROGRAMS)))
