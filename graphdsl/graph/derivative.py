@@ -26,8 +26,12 @@ from ..gates.expr import Expr, as_expr, call, const, interned_apart, var
 from ..lang import syntax as S
 from ..lang.canonical import declarations
 from ..lang.parse import parse
-from .build import DEFAULT_MAX_NODES, build_model
-from .model import paused_gc
+from .build import DEFAULT_MAX_NODES
+from .expand import too_big
+from .leaves import check_drawn, leaf_data
+from .lower import Lowering
+from .model import Model, paused_gc
+from .shapes import check_shapes
 from .writer import Writer, fresh, identifier, syntax
 
 
@@ -39,7 +43,28 @@ def derivative(program, of: str, wrt=None, source: str | None = None, values: di
         raise ValueError("this Program was not read from .graph text")
     with paused_gc():  # (as when loading: many objects, no garbage cycles)
         module, text, limit = derivative_syntax(program, of, wrt, source, values)
-        return type(program)(build_model(module, max_nodes=limit), source=text)
+        return type(program)(built(module, limit), source=text)
+
+
+def built(module: S.Module, max_nodes: int) -> Model:
+    """``build_model`` of a derivative program's syntax, without resolving its names again:
+    it defines each name once, after what it reads (the statements are written in that
+    order), so its ops are its statements' expressions lowered in turn. The same Model
+    (tests/graph/test_derivative.py compares them); resolving would take a third of grad."""
+    leaves = [stmt for stmt in module.statements if isinstance(stmt, S.Leaf)]
+    check_drawn(leaves, max_nodes)
+    env = {leaf.name: -1 - i for i, leaf in enumerate(leaves)}
+    ops: list = []
+    lowering = Lowering({})
+    for stmt in module.statements:
+        if isinstance(stmt, S.Assign):
+            env[stmt.name] = lowering.expr(stmt.expr, stmt.name, stmt.name, env, ops, [], True)
+    if len(leaves) + len(ops) > max_nodes:
+        raise too_big(f"{len(leaves) + len(ops):,}", max_nodes, module.statements[-1].span)
+    outputs = tuple(stmt.name for stmt in module.statements if isinstance(stmt, S.Output))
+    model = Model(module.file, leaf_data(leaves), ops, outputs)
+    check_shapes(model.schedule)
+    return model
 
 
 def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = None) -> tuple:

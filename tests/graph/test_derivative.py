@@ -11,7 +11,8 @@ from hypothesis import given, settings
 
 import graphdsl
 from graphdsl import BindingError, GraphDefinitionError
-from graphdsl.graph.derivative import derivative_syntax
+from graphdsl.graph.build import build_model
+from graphdsl.graph.derivative import built, derivative_syntax
 from graphdsl.lang.parse import parse
 from graphdsl.lang.syntax import same_tree
 from graphdsl.gates import GATES, expr
@@ -255,15 +256,29 @@ def test_a_long_chain_builds_in_linear_time():
     assert took < 15, took
 
 
+def same_model(a, b) -> None:
+    """The same nodes, gates, operands, options, constants, leaves and outputs."""
+    sa, sb = a.schedule, b.schedule
+    assert set(sa.ids) == set(sb.ids) and a.outputs == b.outputs and a.inputs == b.inputs
+    steps = {s.node: (s.gate.name, tuple(sa.ids[x] for x in s.args), s.options, s.symbol) for s in sa.steps}
+    assert steps == {s.node: (s.gate.name, tuple(sb.ids[x] for x in s.args), s.options, s.symbol)
+                     for s in sb.steps}
+    consts = {sa.ids[slot]: np.asarray(v).tolist() for slot, v in sa.constants}
+    assert consts == {sb.ids[slot]: np.asarray(v).tolist() for slot, v in sb.constants}
+    assert [(l.name, l.kind, l.shape) for l in sa.leaves] == [(l.name, l.kind, l.shape) for l in sb.leaves]
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_the_syntax_made_with_the_text_is_what_parsing_the_text_gives(path):
+def test_the_syntax_and_model_made_with_the_text_are_what_reading_the_text_gives(path):
     prog = graphdsl.load(path)
     for wrt in (None, prog.inputs[:1]):
-        module, text, _ = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
+        module, text, limit = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
         assert same_tree(module.statements, parse(text, module.file).statements)
+        same_model(built(module, limit), build_model(parse(text, module.file)))
         again = graphdsl.loads(text)  # and the derivative of a derivative program
-        module, text, _ = derivative_syntax(again, again.outputs[-1], None, text)
+        module, text, limit = derivative_syntax(again, again.outputs[-1], None, text)
         assert same_tree(module.statements, parse(text, module.file).statements)
+        same_model(built(module, limit), build_model(parse(text, module.file)))
 
 
 def test_declarations_keep_their_comments_and_the_values_of_with_params():
