@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BindingError, GraphDefinitionError
+from ..errors import BindingError, GraphDefinitionError, Span
 from ..gates.expr import Expr, as_expr, call, const, interned_apart, var
 from ..lang import syntax as S
 from ..lang.canonical import declarations
@@ -29,10 +29,9 @@ from ..lang.parse import parse
 from .build import DEFAULT_MAX_NODES
 from .expand import too_big
 from .leaves import check_drawn, leaf_data
-from .lower import Lowering
 from .model import Model, paused_gc
 from .shapes import check_shapes
-from .writer import Writer, fresh, identifier, syntax
+from .writer import Writer, fresh, identifier, lowered, syntax
 
 
 def derivative(program, of: str, wrt=None, source: str | None = None, values: dict | None = None):
@@ -42,35 +41,27 @@ def derivative(program, of: str, wrt=None, source: str | None = None, values: di
     if source is None:
         raise ValueError("this Program was not read from .graph text")
     with paused_gc():  # (as when loading: many objects, no garbage cycles)
-        module, text, limit = derivative_syntax(program, of, wrt, source, values)
-        return type(program)(built(module, limit), source=text)
+        file, leaves, lines, first, text, limit = _parts(program, of, wrt, source, values)
+        check_drawn(leaves, limit)
+        ops, outputs = lowered(lines, {leaf.name: -1 - i for i, leaf in enumerate(leaves)}, file, first)
+        if len(leaves) + len(ops) > limit:
+            raise too_big(f"{len(leaves) + len(ops):,}", limit, Span(file, first, 1, lines[0].text))
+        # The ops that building the text would make (tests/graph/test_derivative.py compares
+        # them): parsing and resolving again would take most of the time.
+        model = Model(file, leaf_data(leaves), ops, outputs)
+        check_shapes(model.schedule)
+        return type(program)(model, source=text)
 
 
-def built(module: S.Module, max_nodes: int) -> Model:
-    """``build_model`` of a derivative program's syntax, without resolving its names again:
-    it defines each name once, after what it reads (the statements are written in that
-    order), so its ops are its statements' expressions lowered in turn. The same Model
-    (tests/graph/test_derivative.py compares them); resolving would take a third of grad."""
-    leaves = [stmt for stmt in module.statements if isinstance(stmt, S.Leaf)]
-    check_drawn(leaves, max_nodes)
-    env = {leaf.name: -1 - i for i, leaf in enumerate(leaves)}
-    ops: list = []
-    lowering = Lowering({})
-    for stmt in module.statements:
-        if isinstance(stmt, S.Assign):
-            env[stmt.name] = lowering.expr(stmt.expr, stmt.name, stmt.name, env, ops, [], True)
-    if len(leaves) + len(ops) > max_nodes:
-        raise too_big(f"{len(leaves) + len(ops):,}", max_nodes, module.statements[-1].span)
-    outputs = tuple(stmt.name for stmt in module.statements if isinstance(stmt, S.Output))
-    model = Model(module.file, leaf_data(leaves), ops, outputs)
-    check_shapes(model.schedule)
-    return model
+def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = None) -> S.Module:
+    """The syntax of the derivative program: what parsing its text gives (for the tests)."""
+    file, leaves, lines, first, _, _ = _parts(program, of, wrt, source, values)
+    return S.Module(file, tuple(leaves) + syntax(lines, file, first))
 
 
-def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = None) -> tuple:
-    """(the syntax of the derivative program, its text, the node limit to build it with).
-    The syntax is made with the text (what parsing the text gives,
-    tests/graph/test_derivative.py checks): Lark would take most of the time."""
+def _parts(program, of: str, wrt, source: str, values: dict | None) -> tuple:
+    """(file name, the declarations' syntax, the other statements (writer.Line), the line of
+    the first, the whole text, the node limit)."""
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
     file = f"{program.file} (grad of {of})"
@@ -78,10 +69,9 @@ def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = 
                              program.file, values)
     lines = write(program.schedule, program.inputs + program.params, of, wrt)
     text = leaf_text + "".join(line.text + "\n" for line in lines)
-    first = leaf_text.count("\n") + 1
-    statements = parse(leaf_text, file).statements + syntax(lines, file, first)
+    leaves = [stmt for stmt in parse(leaf_text, file).statements if isinstance(stmt, S.Leaf)]
     limit = max(DEFAULT_MAX_NODES, 8 * len(program.schedule.ids))
-    return S.Module(file, statements), text, limit
+    return file, leaves, lines, leaf_text.count("\n") + 1, text, limit
 
 
 def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:

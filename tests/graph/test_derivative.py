@@ -12,7 +12,7 @@ from hypothesis import given, settings
 import graphdsl
 from graphdsl import BindingError, GraphDefinitionError
 from graphdsl.graph.build import build_model
-from graphdsl.graph.derivative import built, derivative_syntax
+from graphdsl.graph.derivative import derivative_syntax
 from graphdsl.lang.parse import parse
 from graphdsl.lang.syntax import same_tree
 from graphdsl.gates import GATES, expr
@@ -28,11 +28,24 @@ def same(a, b) -> None:
     assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), (a, b)
 
 
+def same_model(a, b) -> None:
+    """The same nodes, gates, operands, options, constants, leaves and outputs."""
+    sa, sb = a.schedule, b.schedule
+    assert set(sa.ids) == set(sb.ids) and a.outputs == b.outputs and a.inputs == b.inputs
+    steps = {s.node: (s.gate.name, tuple(sa.ids[x] for x in s.args), s.options, s.symbol) for s in sa.steps}
+    assert steps == {s.node: (s.gate.name, tuple(sb.ids[x] for x in s.args), s.options, s.symbol)
+                     for s in sb.steps}
+    consts = {sa.ids[slot]: np.asarray(v).tolist() for slot, v in sa.constants}
+    assert consts == {sb.ids[slot]: np.asarray(v).tolist() for slot, v in sb.constants}
+    assert [(l.name, l.kind, l.shape) for l in sa.leaves] == [(l.name, l.kind, l.shape) for l in sb.leaves]
+
+
 def agree(prog, bindings=None, of=None) -> None:
     bindings = bindings or {}
     result = prog.run(bindings, of=of)
     of = of or prog.outputs[0]
     derived = prog.grad(of=of)
+    same_model(derived._model, build_model(parse(derived._source, derived.file)))  # as its text reads
     got = derived.run(bindings).outputs
     assert list(got) == [of] + [f"d{of}_d{name}" for name in prog.inputs + prog.params]
     same(got[of], result.outputs[of])
@@ -256,29 +269,16 @@ def test_a_long_chain_builds_in_linear_time():
     assert took < 15, took
 
 
-def same_model(a, b) -> None:
-    """The same nodes, gates, operands, options, constants, leaves and outputs."""
-    sa, sb = a.schedule, b.schedule
-    assert set(sa.ids) == set(sb.ids) and a.outputs == b.outputs and a.inputs == b.inputs
-    steps = {s.node: (s.gate.name, tuple(sa.ids[x] for x in s.args), s.options, s.symbol) for s in sa.steps}
-    assert steps == {s.node: (s.gate.name, tuple(sb.ids[x] for x in s.args), s.options, s.symbol)
-                     for s in sb.steps}
-    consts = {sa.ids[slot]: np.asarray(v).tolist() for slot, v in sa.constants}
-    assert consts == {sb.ids[slot]: np.asarray(v).tolist() for slot, v in sb.constants}
-    assert [(l.name, l.kind, l.shape) for l in sa.leaves] == [(l.name, l.kind, l.shape) for l in sb.leaves]
-
-
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_the_syntax_and_model_made_with_the_text_are_what_reading_the_text_gives(path):
     prog = graphdsl.load(path)
     for wrt in (None, prog.inputs[:1]):
-        module, text, limit = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
-        assert same_tree(module.statements, parse(text, module.file).statements)
-        same_model(built(module, limit), build_model(parse(text, module.file)))
-        again = graphdsl.loads(text)  # and the derivative of a derivative program
-        module, text, limit = derivative_syntax(again, again.outputs[-1], None, text)
-        assert same_tree(module.statements, parse(text, module.file).statements)
-        same_model(built(module, limit), build_model(parse(text, module.file)))
+        derived = prog.grad(wrt=wrt)
+        module = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
+        assert same_tree(module.statements, parse(derived._source, module.file).statements)
+        same_model(derived._model, build_model(parse(derived._source, module.file)))
+        again = derived.grad(of=derived.outputs[-1])  # and the derivative of a derivative program
+        same_model(again._model, build_model(parse(again._source, module.file)))
 
 
 def test_declarations_keep_their_comments_and_the_values_of_with_params():
