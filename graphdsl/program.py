@@ -11,6 +11,7 @@ from pathlib import Path
 import networkx as nx
 
 from .compiled.entry import function
+from .compiled.python import Exports
 from .compiled.runner import Runner
 from .graph.build import DEFAULT_MAX_NODES, build_model
 from .graph.model import Model, paused_gc
@@ -48,7 +49,7 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
         return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed, source=text)
 
 
-class Program:
+class Program(Exports):
     """A compiled graph: immutable; ``run`` is re-entrant. Bindings go as keywords,
     ``run(x=1.0)``, or as a positional mapping, ``run({"x": 1.0})``, which binds any
     name, a method's own options included (see run/calls.py)."""
@@ -183,23 +184,6 @@ class Program:
         if self._source is None:
             raise ValueError("this Program was not read from .graph text")
         return program_text(self._source, self.file, defaults.to_write(self._model, self._schedule))
-
-    def grad(self, of=None, wrt=None) -> "Program":
-        """A new Program: the output ``of`` and its gradients with respect to ``wrt`` (default:
-        every input and param) as outputs ``d<of>_d<name>``, its backward pass written as gates."""
-        from .graph.derivative import derivative
-
-        with paused_gc():  # (as when loading: many objects, no garbage cycles)
-            module, text, limit = derivative(self, self._runner.output(of), wrt, self._source,
-                                             defaults.to_write(self._model, self._schedule))
-            return Program(build_model(module, max_nodes=limit), source=text)
-
-    def to_python(self, of=None) -> str:
-        """A standalone module (numpy only): ``forward(**inputs)``, ``value_and_grad(**inputs)``."""
-        from .compiled.python import python_module
-
-        of = self._runner.output(of)
-        return python_module(self, self.grad(of=of), of)
 
     def __reduce__(self):
         """Pickled as its model, schedule and text, apart (unpickling pauses the cyclic GC, as

@@ -24,12 +24,12 @@ from ..graph.build import DEFAULT_MAX_NODES
 SUBCOMMANDS = {
     "train": ("train", "MODEL --data FILE [options]", "train the params on data (graphrun train --help)"),
     "fmt": ("fmt", "FILE... [--check] [--diff]", "rewrite files in the canonical layout (graphrun fmt --help)"),
+    "serve": ("serve", "MODEL [--port N] [--quiz] [options]",
+              "the interactive page: move an input, watch values and gradients (graphrun serve --help)"),
     "grad": ("grad", "MODEL [--of f] [--wrt x,y] [-o OUT]",
              "write the derivative program as .graph text (graphrun grad --help)"),
     "export": ("export", "MODEL --python OUT.py [--of f]",
                "a standalone Python module of the model (numpy only) (graphrun export --help)"),
-    "serve": ("serve", "MODEL [--port N] [--quiz] [options]",
-              "the interactive page: move an input, watch values and gradients (graphrun serve --help)"),
 }
 
 USAGE = "graphrun MODEL [options]\n" + "".join(

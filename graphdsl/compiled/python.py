@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 import math
 import re
 import textwrap
@@ -23,6 +24,8 @@ import numpy as np
 from ..gates import NAMESPACE
 from ..gates.expr import call, var
 from ..gates.lower import Writer
+from ..graph.derivative import derivative
+from ..run import defaults
 
 _UPPER = re.compile(r"\b[A-Z][A-Z0-9_]*\b")
 _OUT = '''
@@ -33,9 +36,27 @@ def _out(value):
 '''
 
 
-def python_module(program, derived, of: str) -> str:
-    """The module's source: ``program``'s forward pass and ``derived`` (its derivative
-    program for the output ``of``) as ``value_and_grad``."""
+class Exports:
+    """Mixed into Program (whose class is at its size limit): the program as text of gates
+    and as Python."""
+
+    def grad(self, of=None, wrt=None):
+        """A new Program: the output ``of`` (default the first) and its gradients with respect to
+        ``wrt`` (default every input and param) as outputs ``d<of>_d<name>``, the backward
+        pass written as gates (graph/derivative.py)."""
+        return derivative(self, self._runner.output(of), wrt, self._source,
+                          defaults.to_write(self._model, self._schedule))
+
+    def to_python(self, of=None) -> str:
+        """The source of a standalone module that needs only numpy: ``forward(**inputs)`` and
+        ``value_and_grad(**inputs)`` (the gradients of ``of``, default the first output)."""
+        return python_module(self, self._runner.output(of))
+
+
+def python_module(program, of: str) -> str:
+    """The module's source: ``program``'s forward pass, and its derivative program for the
+    output ``of`` (Program.grad) as ``value_and_grad``."""
+    derived = program.grad(of=of)
     helpers = _Helpers()
     names = _python_names(program.schedule)
     signature = _signature(program.schedule, names)
@@ -63,7 +84,9 @@ def _python_names(schedule) -> list:
     for node in schedule.ids:
         name = re.sub(r"\W+", "_", node.replace("@", "")).strip("_") or "t"
         name = name if name.isidentifier() and not name[0].isdigit() else "n_" + name
-        if name in taken or _UPPER.fullmatch(name) or name in ("np", "math"):
+        if keyword.iskeyword(name) or name.startswith("_") or _UPPER.fullmatch(name) or name in ("np", "math"):
+            name = "v_" + name.lstrip("_")  # (not a keyword, a helper's or a template's name)
+        if name in taken:
             k = 2
             while f"{name}_{k}" in taken:
                 k += 1

@@ -19,6 +19,7 @@ and shape-moving gates that do nothing can be dropped.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 GATES: dict = {}  # name -> Gate, filled by gates/record.py's registration
@@ -73,6 +74,20 @@ class Expr:
 
 
 _INTERNED: dict = {}
+
+
+@contextlib.contextmanager
+def interned_apart():
+    """Expressions made inside are interned in a table of their own, dropped on leaving:
+    a derivative program's (several per node of a model) are not kept for the life of the
+    process as the rules' are. The rules' own expressions stay shared."""
+    global _INTERNED
+    saved = _INTERNED
+    _INTERNED = dict(saved)
+    try:
+        yield
+    finally:
+        _INTERNED = saved
 
 
 def _intern(op, args, options, value, shape, ones=False, gate=None) -> Expr:

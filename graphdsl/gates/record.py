@@ -147,7 +147,7 @@ class Gate(Rules):
     def infer_shape(self, shapes: list, options: dict):
         # (an unknown operand shape fails in most shape rules, which is unknown here too; a
         # rule that does not read it still knows: sum_like(g, x) has x's shape)
-        if self.shape is None:
+        if self.shape is None or (self.shape is broadcast and None in shapes):
             return None
         try:
             return self.shape(shapes, **options)

@@ -21,21 +21,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BindingError, GraphDefinitionError
-from ..gates.expr import Expr, as_expr, call, const, var
+from ..errors import BindingError, GraphDefinitionError, Span
+from ..gates.expr import Expr, as_expr, call, const, interned_apart, var
 from ..lang import syntax as S
 from ..lang.canonical import declarations
 from ..lang.parse import parse
 from .build import DEFAULT_MAX_NODES
-from .writer import Writer, fresh, identifier, syntax
+from .expand import too_big
+from .leaves import check_drawn, leaf_data
+from .model import Model, paused_gc
+from .shapes import check_shapes
+from .writer import Writer, fresh, identifier, lowered, syntax
 
 
-def derivative(program, of: str, wrt=None, source: str = "", values: dict | None = None) -> tuple:
-    """``Program.grad``'s work: (the syntax of the derivative program, its text, the node
-    limit to build it with); ``source`` is the model's text and ``values`` the params it
-    does not give (see Program.to_text). The syntax is made here with the text (what
-    parsing the text gives, tests/graph/test_derivative.py checks): Lark would take most
-    of the time."""
+def derivative(program, of: str, wrt=None, source: str | None = None, values: dict | None = None):
+    """``Program.grad``: a new program (of ``program``'s class) holding the output ``of`` and
+    its gradients; ``source`` is the model's text and ``values`` the params that text does
+    not give (see Program.to_text)."""
+    if source is None:
+        raise ValueError("this Program was not read from .graph text")
+    with paused_gc():  # (as when loading: many objects, no garbage cycles)
+        file, leaves, lines, first, text, limit = _parts(program, of, wrt, source, values)
+        check_drawn(leaves, limit)
+        ops, outputs = lowered(lines, {leaf.name: -1 - i for i, leaf in enumerate(leaves)}, file, first)
+        if len(leaves) + len(ops) > limit:
+            raise too_big(f"{len(leaves) + len(ops):,}", limit, Span(file, first, 1, lines[0].text))
+        # The ops that building the text would make (tests/graph/test_derivative.py compares
+        # them): parsing and resolving again would take most of the time.
+        model = Model(file, leaf_data(leaves), ops, outputs)
+        check_shapes(model.schedule)
+        return type(program)(model, source=text)
+
+
+def derivative_syntax(program, of: str, wrt, source: str, values: dict | None = None) -> S.Module:
+    """The syntax of the derivative program: what parsing its text gives (for the tests)."""
+    file, leaves, lines, first, _, _ = _parts(program, of, wrt, source, values)
+    return S.Module(file, tuple(leaves) + syntax(lines, file, first))
+
+
+def _parts(program, of: str, wrt, source: str, values: dict | None) -> tuple:
+    """(file name, the declarations' syntax, the other statements (writer.Line), the line of
+    the first, the whole text, the node limit)."""
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
     file = f"{program.file} (grad of {of})"
@@ -43,10 +69,9 @@ def derivative(program, of: str, wrt=None, source: str = "", values: dict | None
                              program.file, values)
     lines = write(program.schedule, program.inputs + program.params, of, wrt)
     text = leaf_text + "".join(line.text + "\n" for line in lines)
-    first = leaf_text.count("\n") + 1
-    statements = parse(leaf_text, file).statements + syntax(lines, file, first)
+    leaves = [stmt for stmt in parse(leaf_text, file).statements if isinstance(stmt, S.Leaf)]
     limit = max(DEFAULT_MAX_NODES, 8 * len(program.schedule.ids))
-    return S.Module(file, statements), text, limit
+    return file, leaves, lines, leaf_text.count("\n") + 1, text, limit
 
 
 def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
@@ -56,18 +81,19 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
     for name in wrt:
         if name not in inputs_params:
             raise BindingError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
-    tracer = _Tracer(schedule)
-    tracer.forward()
-    seed = tracer.backward(of)
     taken = set(schedule.ids) | set(inputs_params)
-    roots = [(of, tracer.values[seed])]
-    for name in wrt:
-        slot = schedule.slots[name]
-        found = tracer.cotangents[slot]
-        if found is None:  # no gradient reaches it: zeros of its shape
-            found = call("broadcast_like", 0.0, tracer.values[slot])
-        roots.append((fresh(f"d{of}_d{name}", taken), found))
-    return Writer(tracer, taken).write(roots)
+    with interned_apart():
+        tracer = _Tracer(schedule, taken)
+        tracer.forward()
+        seed = tracer.backward(of)
+        roots = [(of, tracer.values[seed])]
+        for name in wrt:
+            slot = schedule.slots[name]
+            found = tracer.cotangents[slot]
+            if found is None:  # no gradient reaches it: zeros of its shape
+                found = call("broadcast_like", 0.0, tracer.values[slot])
+            roots.append((fresh(f"d{of}_d{name}", taken), found))
+        return Writer(tracer, taken).write(roots)
 
 
 def _leaf_lines(source: str, starts: list) -> str:
@@ -94,6 +120,21 @@ def _leaf_lines(source: str, starts: list) -> str:
     return "\n".join(line if kept else "" for line, kept in zip(lines, keep))
 
 
+_LIKE: dict = {}
+
+
+def _shaped_like(gate) -> bool:
+    """Whether a gate's value has the shape of its last operand, whatever the others."""
+    found = _LIKE.get(gate)
+    if found is None:
+        try:
+            probe = gate.infer_shape([None] * (gate.arity - 1) + [(7, 5)], dict(gate.option_items({})))
+        except TypeError:  # (an option it needs: no probe)
+            probe = None
+        found = _LIKE[gate] = gate.arity > 1 and probe == (7, 5)
+    return found
+
+
 def _leaf_shape(leaf):
     if leaf.shape is not None:
         return tuple(d if isinstance(d, int) else None for d in leaf.shape)
@@ -105,11 +146,11 @@ def _leaf_shape(leaf):
 class _Tracer:
     """The forward values and the cotangents of a schedule, as expressions."""
 
-    def __init__(self, schedule):
-        self.schedule = schedule
+    def __init__(self, schedule, taken: set):
+        self.schedule, self.taken = schedule, taken  # (the names in use: the model's, then ours)
         self.values = [None] * len(schedule.ids)
         self.cotangents = [None] * len(schedule.ids)
-        self.defined: dict = {}  # a variable's name -> its statement's text (array constants, the seed)
+        self.defined: dict = {}  # a variable that is no leaf -> an array constant's value (None: the seed)
         self.names: dict = {}  # id(expr) -> its preferred name
         self.origin: dict = {}  # id(expr) -> the step whose rule made it (None: the forward pass)
         self.forward_node: dict = {}  # id(expr) -> the node id it computes
@@ -123,7 +164,8 @@ class _Tracer:
             if np.ndim(value) == 0:
                 values[slot] = const(float(value))
             else:
-                name = identifier(sched.ids[slot])
+                node = sched.ids[slot]  # (a constant the model names keeps its name)
+                name = node if node.isidentifier() else fresh(identifier(node), self.taken)
                 values[slot] = var(name, np.shape(value))
                 self.defined[name] = np.asarray(value, dtype=np.float64)
         for step in sched.steps:
@@ -152,11 +194,12 @@ class _Tracer:
             for i, (a, need) in enumerate(zip(step.args, back.needs)):
                 if not need:
                     continue
-                ct = self._share(step, i, g, seed, args)
+                ct = self._share(step, i, g, args)
                 if ct is None:
                     continue
-                if not (ct.op == "sum_like" and ct.args[1] is args[i]):  # (already summed to its shape)
-                    ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast
+                if not (ct.op not in ("var", "const") and ct.args[-1] is args[i] and _shaped_like(ct.gate)):
+                    ct = call("sum_like", ct, args[i])  # the interpreter's unbroadcast (not of
+                    # sum_like(g, x) or broadcast_like(g, x): x's shape already)
                 total = self.cotangents[a]
                 total = ct if total is None else total + ct
                 self.cotangents[a] = total
@@ -167,13 +210,13 @@ class _Tracer:
         """The gradient of the output with respect to itself: ones of its shape."""
         if out.shape == ():
             return const(1.0)
-        name = "d" + identifier(of)
+        name = fresh("d" + identifier(of), self.taken)
         seed = var(name, out.shape, ones=True)
-        self.defined[name] = None  # written once its name is known not to clash (see _Writer)
+        self.defined[name] = None  # (written by the Writer after the output)
         self.seed_of = (name, out)
         return seed
 
-    def _share(self, step, i: int, g: Expr, seed: Expr, args: list):
+    def _share(self, step, i: int, g: Expr, args: list):
         """Operand i's cotangent by the gate's rule (before it is summed to its shape)."""
         gate, out = step.gate, self.values[step.slot]
         # (a rule may branch on a rank only where an option or the operands' kind asks it to)
@@ -183,8 +226,9 @@ class _Tracer:
                 f"grad needs the rank of every operand of {gate.name} here: declare the shapes of the "
                 f"inputs and params it is computed from (input W: [n, 3])", step.span)
         try:
-            if g is seed and g.op == "var" and gate.partials is not None and gate.vjp_rules is None:
-                # ones * partial is the partial broadcast to the output's shape: no product
+            if g.ones and gate.partials is not None and gate.vjp_rules is None:
+                # ones * partial (the seed, or what sum passes on from it: ones of the output's
+                # shape, a node's cotangent having its shape) is the partial broadcast to that shape
                 partial = gate.partial_of(i, out, args)
                 if partial is None:
                     return None

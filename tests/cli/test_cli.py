@@ -146,7 +146,9 @@ def test_version_and_help():
     assert usage.splitlines() == ["usage: graphrun MODEL [options]",
                                   "       graphrun train MODEL --data FILE [options]",
                                   "       graphrun fmt FILE... [--check] [--diff]",
-                                  "       graphrun serve MODEL [--port N] [--quiz] [options]"]
+                                  "       graphrun serve MODEL [--port N] [--quiz] [options]",
+                                  "       graphrun grad MODEL [--of f] [--wrt x,y] [-o OUT]",
+                                  "       graphrun export MODEL --python OUT.py [--of f]"]
     assert "graphrun train ...          train the params on data (graphrun train --help)" in text
     assert "graphrun fmt ...            rewrite files in the canonical layout (graphrun fmt --help)" in text
     assert "graphrun serve ...          the interactive page: move an input, watch values and gradients" in text

@@ -122,3 +122,10 @@ def test_the_module_runs_where_only_numpy_is(numpy_only, tmp_path, name):
     same(got[of], result.outputs[of])
     for leaf, grad in result.grads.items():
         same(got[leaf], grad)
+
+
+def test_names_that_python_or_the_module_reserve_are_renamed():
+    prog = graphdsl.loads("input x = 2\nlambda = x * 3\n_out = lambda + 1\nnp = _out * x\nUB = np - 1\noutput f = UB * UB")
+    outputs, grads = module(prog)["value_and_grad"](x=1.5)
+    result = prog.run(x=1.5)
+    assert outputs == {"f": result.outputs["f"]} and grads == {"x": result.grads["x"]}

@@ -11,10 +11,11 @@ from hypothesis import given, settings
 
 import graphdsl
 from graphdsl import BindingError, GraphDefinitionError
-from graphdsl.graph.derivative import derivative
+from graphdsl.graph.build import build_model
+from graphdsl.graph.derivative import derivative_syntax
 from graphdsl.lang.parse import parse
 from graphdsl.lang.syntax import same_tree
-from graphdsl.gates import GATES
+from graphdsl.gates import GATES, expr
 from tests.gate_cases import PROGRAMS, gate_call
 from tests.test_random_graphs import graphs
 
@@ -22,11 +23,21 @@ EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob(
 
 
 def same(a, b) -> None:
-    """Bit for bit, or (where numpy sums a broadcast view in another order) within 1e-13."""
+    """Bit for bit: the derivative program does the interpreter's operations in its order."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    assert a.shape == b.shape
-    if not np.array_equal(a, b, equal_nan=True):
-        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300)
+    assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), (a, b)
+
+
+def same_model(a, b) -> None:
+    """The same nodes, gates, operands, options, constants, leaves and outputs."""
+    sa, sb = a.schedule, b.schedule
+    assert set(sa.ids) == set(sb.ids) and a.outputs == b.outputs and a.inputs == b.inputs
+    steps = {s.node: (s.gate.name, tuple(sa.ids[x] for x in s.args), s.options, s.symbol) for s in sa.steps}
+    assert steps == {s.node: (s.gate.name, tuple(sb.ids[x] for x in s.args), s.options, s.symbol)
+                     for s in sb.steps}
+    consts = {sa.ids[slot]: np.asarray(v).tolist() for slot, v in sa.constants}
+    assert consts == {sb.ids[slot]: np.asarray(v).tolist() for slot, v in sb.constants}
+    assert [(l.name, l.kind, l.shape) for l in sa.leaves] == [(l.name, l.kind, l.shape) for l in sb.leaves]
 
 
 def agree(prog, bindings=None, of=None) -> None:
@@ -34,6 +45,7 @@ def agree(prog, bindings=None, of=None) -> None:
     result = prog.run(bindings, of=of)
     of = of or prog.outputs[0]
     derived = prog.grad(of=of)
+    same_model(derived._model, build_model(parse(derived._source, derived.file)))  # as its text reads
     got = derived.run(bindings).outputs
     assert list(got) == [of] + [f"d{of}_d{name}" for name in prog.inputs + prog.params]
     same(got[of], result.outputs[of])
@@ -44,6 +56,8 @@ def agree(prog, bindings=None, of=None) -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_gives_the_gradients_of_run(path):
     agree(graphdsl.load(path))
+    derived = graphdsl.load(path).grad()
+    assert derived.to_text() == derived._source  # written in the canonical layout already
 
 
 @pytest.mark.parametrize("case", range(len(PROGRAMS)))
@@ -81,10 +95,24 @@ def test_wrt_names_and_suffixes():
     assert derived.outputs == ("f", "df_dx_2")
     assert derived.run().outputs["df_dx_2"] == 12.0
     assert derived.inputs == prog.inputs
+    clash = graphdsl.loads("input x = [1, 2], W: [2, 2] = [[1, 2], [3, 4]]\ndf = x * 3\nf_1 = [5, 7]\n"
+                           "output f = (df + f_1) @ W")
+    agree(clash)
+    text = clash.grad().to_text()
+    assert "df_2 = broadcast_like(1.0, f)\n" in text and "\nf_1 = [5.0, 7.0]\n" in text
     with pytest.raises(BindingError, match="'z' is not an input or param"):
         prog.grad(wrt=["z"])
     with pytest.raises(BindingError, match="'g' is not an output"):
         prog.grad(of="g")
+
+
+@pytest.mark.parametrize("text,of", [("input x = 2\noutput x", None), ("input x = 1\noutput c = 3", None),
+                                     ("input x = 2\ny = x * x\noutput f = y, g = y * 2", "g"),
+                                     ("input x: [3] = [1, 5, 2]\noutput f = argmax(x)", None)])
+def test_outputs_that_are_leaves_constants_or_not_differentiable(text, of):
+    prog = graphdsl.loads(text)
+    agree(prog, of=of)
+    assert prog.grad(of=of, wrt=[]).outputs == (of or prog.outputs[0],)
 
 
 def test_only_what_reaches_the_gradients_is_written():
@@ -232,22 +260,25 @@ def test_a_long_chain_builds_in_linear_time():
     n = 4_000
     text = "input x = 0.5\na0 = sin(x)\n" + "".join(f"a{i} = sin(a{i - 1})\n" for i in range(1, n))
     prog = graphdsl.loads(text + f"output f = a{n - 1}\n")
+    kept = len(expr._INTERNED)
     start = time.perf_counter()
     derived = prog.grad()
     took = time.perf_counter() - start
+    assert len(expr._INTERNED) == kept  # its expressions are not kept for the life of the process
     assert derived.run().outputs["df_dx"] == prog.run().grads["x"]
     assert took < 15, took
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_the_syntax_made_with_the_text_is_what_parsing_the_text_gives(path):
+def test_the_syntax_and_model_made_with_the_text_are_what_reading_the_text_gives(path):
     prog = graphdsl.load(path)
     for wrt in (None, prog.inputs[:1]):
-        module, text, _ = derivative(prog, prog.outputs[0], wrt, prog._source)
-        assert same_tree(module.statements, parse(text, module.file).statements)
-        again = graphdsl.loads(text)  # and the derivative of a derivative program
-        module, text, _ = derivative(again, again.outputs[-1], None, text)
-        assert same_tree(module.statements, parse(text, module.file).statements)
+        derived = prog.grad(wrt=wrt)
+        module = derivative_syntax(prog, prog.outputs[0], wrt, prog._source)
+        assert same_tree(module.statements, parse(derived._source, module.file).statements)
+        same_model(derived._model, build_model(parse(derived._source, module.file)))
+        again = derived.grad(of=derived.outputs[-1])  # and the derivative of a derivative program
+        same_model(again._model, build_model(parse(again._source, module.file)))
 
 
 def test_declarations_keep_their_comments_and_the_values_of_with_params():
