@@ -13,6 +13,7 @@ gradients on two halves of the first rows are compared with those on the whole.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -147,7 +148,8 @@ def dask_columns(program, data) -> dict:
         whole = data.astype("float64").to_dask_array(lengths=True)  # one pass for the lengths
         groups: dict = {}
         for i, column in enumerate(data.columns):
-            groups.setdefault(str(column).split("[")[0], []).append((i, column))
+            # (x[0], x[1]... or, as pandas reads a CSV header X,X: X, X.1)
+            groups.setdefault(re.match(r"[^\[.]*", str(column)).group(), []).append((i, column))
         return {name: whole[:, columns[0][0]] if len(columns) == 1 and columns[0][1] == name
                 else whole[:, [i for i, _ in columns]] for name, columns in groups.items()}
     if not hasattr(data, "items") or not data:
