@@ -49,27 +49,37 @@ def run_batch(program, of: str, bindings: dict, shared: dict) -> BatchResult:
     batched = {name: value.rechunk((chunks,) + tuple(-1 for _ in value.shape[1:]))
                for name, value in batched.items()}
     outputs, grads = _probe(program, of, batched, common)
-    prog = program_key(program)
-    blocks = {name: value.to_delayed().ravel() for name, value in batched.items()}
-    out = {name: [] for name in outputs}
-    grad = {name: [] for name in grads}
-    for k, count in enumerate(chunks):
-        piece = dask.delayed(_chunk, pure=True, nout=2)(
-            prog, of, {name: parts[k] for name, parts in blocks.items()}, common)
-        for target, made, part in ((out, outputs, piece[0]), (grad, grads, piece[1])):
-            for name, (row, dtype) in made.items():
-                target[name].append(da.from_delayed(part[name], (count,) + row, dtype=dtype))
-    joined = lambda parts: {name: da.concatenate(p, axis=0) if len(p) > 1 else p[0]
-                            for name, p in parts.items()}
+    # One task per chunk, which packs every output and gradient of its rows as columns of
+    # one array; each result is a lazy slice of it (computing several shares the task).
+    layout, width = {}, 0
+    for kind, made in (("outputs", outputs), ("grads", grads)):
+        for name, (row, dtype) in made.items():
+            size = int(np.prod(row, dtype=np.int64))
+            layout[kind, name] = (width, size, row, dtype)
+            width += size
+    dtype = np.result_type(*[d for _, _, _, d in layout.values()]) if layout else np.float64
+    names = list(batched)
+    args = [program_key(program), None, of, None, names, None, common, None, layout, None, width, None]
+    for k, name in enumerate(names):
+        args += [batched[name], ("i",) + tuple(f"a{k}_{d}" for d in range(batched[name].ndim - 1))]
+    packed = da.blockwise(_chunk, ("i", "j"), *args, new_axes={"j": width}, dtype=dtype, concatenate=True,
+                          name="graphdsl-batch-" + dask.base.tokenize(names, of, common, *batched.values()))
     result = object.__new__(BatchResult)  # (dask arrays: nothing is shared to copy)
-    result.outputs, result.grads, result.of, result.rows = joined(out), joined(grad), of, rows
+    result.outputs, result.grads, result.of, result.rows = {}, {}, of, rows
+    for (kind, name), (start, size, row, dtype_k) in layout.items():
+        part = packed[:, start:start + size].reshape((rows,) + row).astype(dtype_k, copy=False)
+        getattr(result, kind)[name] = part
     return result
 
 
-def _chunk(program, of: str, rows: dict, shared: dict) -> tuple:
-    """One chunk on a worker: the vectorised evaluator on its rows."""
-    result = program.run_batch(rows, of=of, shared=shared)
-    return result.outputs, result.grads
+def _chunk(program, of: str, names: list, shared: dict, layout: dict, width: int, *blocks) -> np.ndarray:
+    """One chunk on a worker: the vectorised evaluator on its rows, packed as columns."""
+    result = program.run_batch(dict(zip(names, blocks)), of=of, shared=shared)
+    rows = result.rows
+    packed = np.empty((rows, width), np.result_type(*[d for _, _, _, d in layout.values()]))
+    for (kind, name), (start, size, _, _) in layout.items():
+        packed[:, start:start + size] = np.reshape(getattr(result, kind)[name], (rows, size))
+    return packed
 
 
 def _classify(program, bindings: dict, shared: dict) -> tuple:
