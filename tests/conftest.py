@@ -24,11 +24,11 @@ def chromium():
 @pytest.fixture(scope="session")
 def dask_client():
     """One Dask LocalCluster for every Dask test of the session: two worker processes of one
-    thread and 200 MB each (so that a dataset of several hundred MB is larger than a
-    worker's memory); they skip, saying why, without graphdsl's dask extra."""
+    thread and 250 MB each (so that a dataset of 512 MB is larger than both
+    workers' memory together); they skip, saying why, without graphdsl's dask extra."""
     distributed = pytest.importorskip("distributed", reason="needs graphdsl[dask] (distributed)")
     pytest.importorskip("dask.array", reason="needs graphdsl[dask] (dask[array])")
     pytest.importorskip("pyarrow", reason="needs graphdsl[dask] (pyarrow)")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, memory_limit="200MB",
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, memory_limit="250MB",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client
