@@ -17,6 +17,7 @@ import pickle
 import re
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,9 @@ def _row_in(files: list, row: int) -> str:
 def _evaluate(client, prog, todo: list, args, shared: dict) -> int:
     from distributed import as_completed
 
-    program = client.scatter(prog, broadcast=False)  # pickled once; each worker fetches it once
+    # Pickled once, into a task of its own that gives it back: each worker fetches its result
+    # once, and a worker that dies with it does not lose it (scattered data would be lost).
+    program = client.submit(_given, prog, key=f"graphdsl-program-{uuid.uuid4().hex}")
     futures = [client.submit(partition, program, name, target, tag, args.of, args.no_grad, shared,
                              key=f"graphdsl-partition-{tag.hex()}", retries=1) for name, target, tag in todo]
     bar = _Bar(len(todo)) if sys.stderr.isatty() else None
@@ -218,6 +221,10 @@ def _held_tag(target: Path):
 
 
 # ---------------------------------------------------------------- on a worker
+def _given(value):
+    return value
+
+
 def partition(program, name: str, target: str, tag: bytes, of, no_grad: bool, shared: dict) -> tuple:
     """Read one input file, evaluate its rows, write its outputs: ``("ok", rows)`` or
     ``("error", one line)`` (errors travel as text: the client prints them)."""

@@ -70,26 +70,26 @@ def test_binding_errors():
         NEURON.run_batch(x0=da.ones(4, chunks=2), z=1.0)
 
 
-def test_larger_than_a_workers_memory(dask_client):
-    """512 MB of lazily drawn rows on two workers of 250 MB each (more than both hold): chunk
+def test_larger_than_a_workers_memory(small_dask_client):
+    """512 MB of lazily drawn rows on two workers of 200 MB each (more than both hold): chunk
     by chunk, none killed."""
-    before = set(dask_client.scheduler_info()["workers"])
+    before = set(small_dask_client.scheduler_info()["workers"])
     n, chunk = 32_000_000, 500_000
     x0 = da.random.RandomState(1).random_sample(size=n, chunks=chunk)
     x1 = da.random.RandomState(2).random_sample(size=n, chunks=chunk)
-    assert x0.nbytes + x1.nbytes > 2 * 250e6
+    assert x0.nbytes + x1.nbytes > 2.5 * 200e6
     batch = NEURON.run_batch(x0=x0, x1=x1)
     z = 2 * x0 - 3 * x1 - 3  # the same numbers written in dask's own operations
     s = 1 / (1 + da.exp(-z))
     # (one computation: each chunk of x0 and x1 is drawn once for both)
-    total, grad, expected, expected_grad = dask_client.compute(
+    total, grad, expected, expected_grad = small_dask_client.compute(
         [batch.outputs["n"].sum(), batch.grads["w0"].sum(), s.sum(), (x0 * s * (1 - s)).sum()], sync=True)
     assert total == pytest.approx(expected, rel=1e-12)
     assert grad == pytest.approx(expected_grad, rel=1e-12)
-    assert set(dask_client.scheduler_info()["workers"]) == before  # no worker was restarted
+    assert set(small_dask_client.scheduler_info()["workers"]) == before  # no worker was restarted
 
 
-def test_program_travels_pickled_once_per_worker(dask_client):
+def test_program_travels_pickled_once_per_worker(small_dask_client):
     x = da.from_array(np.linspace(-1, 1, 64), chunks=8)
     keys = [k for k in dict(NEURON.run_batch(x0=x, x1=x).outputs["n"].__dask_graph__())
             if str(k).startswith("graphdsl-program-")]

@@ -77,18 +77,18 @@ def test_bad_samples_and_losses_that_cannot_be_split(dask_client):
         squared.fit({"x": da.from_array(y, chunks=30)}, client=dask_client)
 
 
-def test_larger_than_the_workers_memory(dask_client):
-    """One full-batch step on 512 MB drawn lazily (two workers of 250 MB): the gradient
+def test_larger_than_the_workers_memory(small_dask_client):
+    """One full-batch step on 512 MB drawn lazily (two workers of 200 MB): the gradient
     assembled from 64 pieces is the one dask's own reductions give."""
-    before = set(dask_client.scheduler_info()["workers"])
+    before = set(small_dask_client.scheduler_info()["workers"])
     n, chunk = 32_000_000, 500_000
     x = da.random.RandomState(3).random_sample(size=n, chunks=chunk)
     y = da.random.RandomState(4).random_sample(size=n, chunks=chunk)
     model = graphdsl.loads("input x, y\nparam w = 0.5, b = 0\noutput loss = mean(square(w * x + b - y))\n")
-    history = model.fit({"x": x, "y": y}, epochs=1, lr=0.1, client=dask_client)
+    history = model.fit({"x": x, "y": y}, epochs=1, lr=0.1, client=small_dask_client)
     r = 0.5 * x - y
-    loss, dw, db = dask_client.compute([(r * r).mean(), (2 * r * x).mean(), (2 * r).mean()], sync=True)
+    loss, dw, db = small_dask_client.compute([(r * r).mean(), (2 * r * x).mean(), (2 * r).mean()], sync=True)
     assert history.losses[0] == pytest.approx(loss, rel=1e-9)
     assert history.params["w"] == pytest.approx(0.5 - 0.1 * dw, rel=1e-9)
     assert history.params["b"] == pytest.approx(-0.1 * db, rel=1e-9)
-    assert set(dask_client.scheduler_info()["workers"]) == before  # no worker was restarted
+    assert set(small_dask_client.scheduler_info()["workers"]) == before  # no worker was restarted
