@@ -67,7 +67,9 @@ def run_batch(program, of: str, bindings: dict, shared: dict) -> BatchResult:
     result = object.__new__(BatchResult)  # (dask arrays: nothing is shared to copy)
     result.outputs, result.grads, result.of, result.rows = {}, {}, of, rows
     for (kind, name), (start, size, row, dtype_k) in layout.items():
-        part = packed[:, start:start + size].reshape((rows,) + row).astype(dtype_k, copy=False)
+        # (a scalar per row is one column: a getitem task per chunk, no reshape)
+        part = packed[:, start] if row == () else packed[:, start:start + size].reshape((rows,) + row)
+        part = part.astype(dtype_k, copy=False)
         getattr(result, kind)[name] = part
     return result
 
