@@ -19,3 +19,30 @@ def chromium():
 
     with launched() as context:
         yield context
+
+
+def _cluster(memory_limit: str):
+    distributed = pytest.importorskip("distributed", reason="needs graphdsl[dask] (distributed)")
+    pytest.importorskip("dask.array", reason="needs graphdsl[dask] (dask[array])")
+    pytest.importorskip("pyarrow", reason="needs graphdsl[dask] (pyarrow)")
+    return distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                    memory_limit=memory_limit, dashboard_address=None), distributed.Client
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One Dask LocalCluster for the Dask tests of the session: two worker processes of one
+    thread and 400 MB each (a worker that has read Parquet holds ~180 MB of its own); they
+    skip, saying why, without graphdsl's dask extra."""
+    cluster, client = _cluster("400MB")
+    with cluster, client(cluster) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="session")
+def small_dask_client():
+    """Two workers of 200 MB each, for the tests of data larger than the workers' memory
+    (numpy only on the workers: no pandas nor pyarrow, which would fill them by themselves)."""
+    cluster, client = _cluster("200MB")
+    with cluster, client(cluster) as connected:
+        yield connected

@@ -47,6 +47,7 @@ examples:
   graphrun model.graph --render picture.svg
   graphrun model.graph --params trained.npz --inputs-file test.npz
   graphrun model.graph --batch rows.csv
+  graphrun model.graph --batch 'data/*.parquet' --dask local --out results
   cat model.graph | graphrun - --json
   graphrun train model.graph --data train.npz --epochs 200 --lr 0.1 --save trained.npz
   graphrun fmt model.graph
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     bind.add_argument("--batch", metavar="F", type=console.file_name,
                       help="one run per row of a .csv (header = input names) or an .npz (leading "
                            "axis = rows); prints a CSV table, or JSON with --json")
+    bind.add_argument("--dask", metavar="ADDRESS",
+                      help="evaluate --batch's .parquet/.csv files (a glob) on the Dask scheduler at "
+                           "ADDRESS, or on a local cluster for 'local'; needs --out (graphdsl[dask])")
+    bind.add_argument("--out", metavar="DIR", type=console.file_name,
+                      help="with --dask: the folder for one Parquet file of outputs and gradients per input file")
     what = parser.add_argument_group("what to compute and print")
     what.add_argument("--of", metavar="NAME", help="the output to differentiate (default: the first)")
     what.add_argument("--no-grad", action="store_true", help="forward pass only")

@@ -32,6 +32,10 @@ def run(args) -> int:
     check_options(args)
     prog = _program(args)
     bindings = _bindings(args)
+    if args.dask:
+        from . import daskrun
+
+        return daskrun.run_batch(prog, args, bindings)
     if args.batch:
         return _run_batch(prog, args, bindings)
     if args.no_grad:
@@ -59,6 +63,10 @@ def run(args) -> int:
 
 def check_options(args) -> None:
     """Refuse combinations of options that cannot be honoured together (exit 2)."""
+    if args.dask or args.out:
+        from . import daskrun
+
+        daskrun.check_options(args)
     conflicts = [("--no-grad", args.no_grad, "--explain", args.explain),
                  ("--no-grad", args.no_grad, "--check", args.check)]
     for other, flag in (("--json", args.json), ("--explain", args.explain), ("--check", args.check),

@@ -56,9 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                "1 a model, data or numeric error (a loss that became NaN or infinite); 2 a usage error.")
     parser.add_argument("model", type=console.file_name,
                         help="the .graph file ('-': read it from standard input)")
-    parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json"),
+    parser.add_argument("--data", required=True, metavar="FILE", type=_file_type(".npz", ".csv", ".json", ".parquet"),
                         help=".npz (arrays named like the inputs, first axis = samples) or .csv "
                              "(a header of input names; repeat a name for the columns of a matrix)")
+    parser.add_argument("--dask", metavar="ADDRESS", help="train on the Dask scheduler at ADDRESS (or a "
+                        "local cluster: 'local'); --data may then be a glob of .parquet or .csv files")
     parser.add_argument("--inputs", action="append", metavar="K=V,...",
                         help="inputs the data does not hold, one value for every sample, e.g. "
                              "reg=0.01 (as graphrun's --inputs; repeatable)")
@@ -103,7 +105,12 @@ def _train(args) -> int:
     _check_outputs(args, outputs)
     keep_freed_memory()
     try:
-        history = _fit(prog, read_data(args.data), inputs, args)
+        if args.dask:
+            from . import daskrun
+
+            history = daskrun.train(prog, inputs, args, _fit)
+        else:
+            history = _fit(prog, read_data(args.data), inputs, args)
     except DataError as err:
         print(_render_data_error(err, args.data), file=sys.stderr)
         return console.EXIT_ERROR
@@ -127,14 +134,14 @@ def _program(args):
     return prog
 
 
-def _fit(prog, data: dict, inputs, args):
+def _fit(prog, data: dict, inputs, args, client=None):
     progress = _Progress(args.epochs) if sys.stderr.isatty() else None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DivergenceWarning)
             history = prog.fit(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                optimizer=args.optimizer, momentum=args.momentum, seed=args.seed,
-                               of=args.of, inputs=inputs, on_epoch=progress)
+                               of=args.of, inputs=inputs, on_epoch=progress, client=client)
     finally:
         if progress is not None:
             progress.close()

@@ -16,7 +16,12 @@ from .result import BatchResult
 
 def run_rows(program, of: str, bindings: dict, shared: dict, vectorised) -> BatchResult:
     """``Program.run_batch``: ``vectorised(batched, shared, rows)`` (None where the graph
-    does not vectorise), else ``run`` once per row, stacked."""
+    does not vectorise), else ``run`` once per row, stacked. Dask-array bindings go to
+    run/dask.py, imported only then."""
+    if any(type(value).__module__.startswith("dask") for value in bindings.values()):
+        from . import dask
+
+        return dask.run_batch(program, of, bindings, shared)
     batched, shared, rows = split(program.schedule.leaves, bindings, shared)
     found = vectorised(batched, shared, rows)
     if found is not None:

@@ -130,14 +130,15 @@ class History:
 def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: float = 0.01,
         optimizer: str = "sgd", seed: int = 0, of: str | None = None, momentum: float = 0.9,
         betas: tuple = (0.9, 0.999), eps: float = 1e-8, inputs: dict | None = None,
-        on_epoch=None) -> History:
+        on_epoch=None, client=None) -> History:
     """Train every param of ``program`` on ``data`` ({input name: one row per sample}).
 
     ``batch_size=None`` trains on the full batch (in the data's order: no shuffle is
     needed); smaller batches are drawn from a permutation of the samples made each
     epoch with ``seed``. ``inputs`` ({input name: value}) binds inputs the data does not
     hold, one value for every sample (``{"reg": 0.01}``). ``on_epoch(epoch, loss, metrics)``
-    is called after each epoch. A loss that blows up is reported by a DivergenceWarning and
+    is called after each epoch. Dask arrays or a dask DataFrame as ``data`` (or a
+    ``client``, a ``distributed.Client``) train on the workers (train/dask.py). A loss that blows up is reported by a DivergenceWarning and
     ``History.diverged_at``. The program is not changed:
     ``program.with_params(history.params)`` is the trained one.
     """
@@ -147,7 +148,13 @@ def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: f
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}")
     fixed = check_fixed(program, inputs, data)
-    loop = _Loop(program, of, check_samples(program, data, fixed), fixed, batch_size)
+    if client is not None or type(data).__module__.startswith("dask") or \
+            any(type(v).__module__.startswith("dask") for v in (data.values() if isinstance(data, dict) else ())):
+        from .dask import DaskLoop
+
+        loop = DaskLoop(program, of, data, fixed, batch_size, client)
+    else:
+        loop = _Loop(program, of, check_samples(program, data, fixed), fixed, batch_size)
     history = History(of, metrics={name: [] for name in loop.metrics})
     rng = np.random.default_rng(seed)
     watch = _BlowUp()
