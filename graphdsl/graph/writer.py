@@ -85,6 +85,12 @@ def lowered(lines: list, env: dict, file: str, first: int) -> tuple:
 def _lower(name: str, root, span: Span, env: dict, ops: list) -> int:
     """One statement's ops, in graph/lower.py's order: operands first, left to right, the
     unnamed ones numbered ``name#1``, ``name#2``... as they are finished."""
+    if root[0] == "g" and all(arg[0] == "n" for arg in root[2]):  # (most lines: a call on names)
+        _, gate, args, options = root
+        symbol = gate.postfix(options) if gate.postfix is not None else _symbol(gate, len(args)) or gate.symbol
+        ops.append(Op(name, "gate", gate.name, tuple([env[arg[1]] for arg in args]), span, options or None,
+                      None, symbol, (), True))
+        return len(ops) - 1
     counter, results = 0, []
     stack = [(root, False, True)]
     while stack:
