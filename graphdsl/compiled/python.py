@@ -66,16 +66,43 @@ def python_module(program, of: str) -> str:
     backward = _steps(derived.schedule, dnames, helpers, derived=True)
     slots = dict(derived.schedule.outputs)
     leaves = program.inputs + program.params
+    helpers.lines, (forward, backward) = _spelled_out(helpers.lines, [forward, backward])
     grads = ", ".join(f"{leaf!r}: _out({dnames[slots[name]]})" for leaf, name in zip(leaves, derived.outputs[1:]))
     head = [f'"""{program.file}, exported by graphdsl: forward(**inputs) -> outputs, '
             f'value_and_grad(**inputs) -> (outputs, gradients of {of})."""',
-            "import math", "", "import numpy as np", "", _OUT] + helpers.lines + [""]
+            "import math", "", "import numpy as np", "", "", _OUT.strip("\n"), "", ""]
+    for line in helpers.lines:  # a function two blank lines apart from its neighbours (PEP 8)
+        head += ["", "", line, "", ""] if "\n" in line else [line]
+    head += ["", ""] if helpers.lines else []
+    head = [line for i, line in enumerate(head) if line or head[i - 2:i] != ["", ""]]
     body = ([f"def forward({signature}):", '    """The outputs, by name."""'] + forward +
             [f"    return {{{outputs}}}", "", "",
              f"def value_and_grad({signature}):",
              f'    """The output {of} and its gradient with respect to every input and param."""']
             + backward + [f"    return {{{of!r}: _out({dnames[slots[of]]})}}, {{{grads}}}", ""])
-    return "\n".join(head + [""] + body)
+    return "\n".join(head + body)
+
+
+_ALIAS = re.compile(r"([A-Z][A-Z0-9_]*) = ((?:np|math)(?:\.\w+)+)")
+
+
+def _spelled_out(helper_lines: list, bodies: list) -> tuple:
+    """``np.exp(s)`` in the steps, as a person writes it, not ``NP_EXP(s)`` under a name
+    defined above: a helper that only names a numpy or math function, and that no other
+    helper reads, is spelled out where the steps use it (in their code, not comments)."""
+    aliases = dict(m.groups() for m in map(_ALIAS.fullmatch, helper_lines) if m)
+    others = "\n".join(line for line in helper_lines if not _ALIAS.fullmatch(line))
+    aliases = {name: text for name, text in aliases.items() if not re.search(rf"\b{name}\b", others)}
+    if not aliases:
+        return helper_lines, bodies
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, aliases)) + r")\b")
+
+    def spell(line: str) -> str:
+        code, mark, comment = line.partition("  # ")
+        return pattern.sub(lambda m: aliases[m.group()], code) + mark + comment
+
+    kept = [line for line in helper_lines if not ((m := _ALIAS.fullmatch(line)) and m.group(1) in aliases)]
+    return kept, [[spell(line) for line in body] for body in bodies]
 
 
 def _python_names(schedule) -> list:

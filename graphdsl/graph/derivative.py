@@ -65,8 +65,9 @@ def _parts(program, of: str, wrt, source: str, values: dict | None) -> tuple:
     if wrt is not None and (isinstance(wrt, str) or not all(isinstance(name, str) for name in wrt)):
         raise TypeError("wrt must be a list of input and param names")
     file = f"{program.file} (grad of {of})"
+    scalars = {leaf.name for leaf in program.schedule.leaves if _assumed_scalar(leaf)}
     leaf_text = declarations(_leaf_lines(source, [leaf.span.line for leaf in program.schedule.leaves]),
-                             program.file, values)
+                             program.file, values, scalars)
     lines = write(program.schedule, program.inputs + program.params, of, wrt)
     text = leaf_text + "".join(line.text + "\n" for line in lines)
     leaves = [stmt for stmt in parse(leaf_text, file).statements if isinstance(stmt, S.Leaf)]
@@ -86,14 +87,15 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
         tracer = _Tracer(schedule, taken)
         tracer.forward()
         seed = tracer.backward(of)
-        roots = [(of, tracer.values[seed])]
+        roots, made_by = [(of, tracer.values[seed])], {}
         for name in wrt:
             slot = schedule.slots[name]
             found = tracer.cotangents[slot]
             if found is None:  # no gradient reaches it: zeros of its shape
                 found = call("broadcast_like", 0.0, tracer.values[slot])
             roots.append((fresh(f"d{of}_d{name}", taken), found))
-        return Writer(tracer, taken).write(roots)
+            made_by[roots[-1][0]] = tracer.made_by.get(slot)
+        return Writer(tracer, taken).write(roots, made_by)
 
 
 def _leaf_lines(source: str, starts: list) -> str:
@@ -135,9 +137,19 @@ def _shaped_like(gate) -> bool:
     return found
 
 
+def _assumed_scalar(leaf) -> bool:
+    """An undeclared leaf with a scalar default is taken to be a scalar, and the derivative
+    program declares it so (``input x: [] = -2``): its text then reads as the lecture's
+    (``df_dx = z``, not a sum back to an unknown shape), and an array bound to it later is
+    refused with a clear error rather than given a scalar's gradient."""
+    return leaf.shape is None and leaf.default is not None and np.ndim(leaf.default) == 0
+
+
 def _leaf_shape(leaf):
     if leaf.shape is not None:
         return tuple(d if isinstance(d, int) else None for d in leaf.shape)
+    if _assumed_scalar(leaf):
+        return ()
     if isinstance(leaf.default, np.ndarray) and leaf.default.ndim:
         return (None,) * leaf.default.ndim  # its rank (a binding of another rank is not this program's)
     return None
@@ -155,6 +167,7 @@ class _Tracer:
         self.origin: dict = {}  # id(expr) -> the step whose rule made it (None: the forward pass)
         self.forward_node: dict = {}  # id(expr) -> the node id it computes
         self.own: set = set()  # ids of the expressions named by the model itself
+        self.made_by: dict = {}  # slot -> the last step whose rule added to its cotangent
 
     def forward(self) -> None:
         sched, values = self.schedule, self.values
@@ -203,6 +216,7 @@ class _Tracer:
                 total = self.cotangents[a]
                 total = ct if total is None else total + ct
                 self.cotangents[a] = total
+                self.made_by[a] = step
                 self._mark(total, step)
         return plan.seed
 

@@ -144,8 +144,10 @@ class Writer:
         self.tracer, self.taken = tracer, taken
         self.comments: dict = {}  # id(step) -> "  # from line N: ..." (a step makes several)
 
-    def write(self, roots: list) -> list:
-        """The Lines of the program whose outputs are ``roots`` ((name, expression) pairs)."""
+    def write(self, roots: list, made_by: dict | None = None) -> list:
+        """The Lines of the program whose outputs are ``roots`` ((name, expression) pairs);
+        ``made_by``: an output's name -> the step its value comes from, for the comment of
+        an output that only names another value (``df_dx = z``)."""
         order, uses = _walk([expr for _, expr in roots])
         names, own = self.tracer.names, self.tracer.own
         root_name = {}
@@ -189,7 +191,8 @@ class Writer:
         for name, expr in roots:  # an output that is a leaf, a constant or another's node
             if root_name.get(id(expr)) != name and not (expr.op == "var" and expr.value == name):
                 text, _, _, maker = made[id(expr)]
-                lines.append(Line(f"{name} = {text}", name, maker))
+                step = (made_by or {}).get(name)
+                lines.append(Line(f"{name} = {text}" + ("" if step is None else self._comment(step)), name, maker))
         outputs = [name for name, _ in roots]
         return constants + lines + [Line("output " + ", ".join(outputs), None, outputs)]
 
@@ -212,13 +215,14 @@ class Writer:
 
     def _statement(self, name: str, source: str, node: Expr) -> str:
         step = self.tracer.origin.get(id(node))
-        if step is None:
-            return f"{name} = {source}"
+        return f"{name} = {source}" + ("" if step is None else self._comment(step))
+
+    def _comment(self, step) -> str:
         comment = self.comments.get(id(step))
         if comment is None:
             line = (step.span.source_line or "").split("#", 1)[0].strip()  # (the language has no strings)
             comment = self.comments[id(step)] = f"  # from line {step.span.line}: {line}"
-        return f"{name} = {source}{comment}"
+        return comment
 
 
 def _walk(roots: list) -> tuple:

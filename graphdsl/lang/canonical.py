@@ -52,27 +52,29 @@ def format_text(text: str, file: str = "<string>", module: S.Module | None = Non
 
 
 def program_text(text: str, file: str, values: dict, module: S.Module | None = None,
-                 leaves_only: bool = False) -> str:
+                 leaves_only: bool = False, scalars=()) -> str:
     """The canonical form of ``text`` with the params in ``values`` written as literals
     (``Program.to_text`` of a program from ``with_params``): floats as ``repr`` writes
-    them, which read back bit for bit."""
+    them, which read back bit for bit. The leaves named in ``scalars`` are declared
+    scalars (``input x: [] = 1``)."""
     found, end = statements(text, module or parse(text, file))
     if leaves_only:
         found, end = [s for s in found if isinstance(s.syntax[0], S.Leaf)], []
     for i, statement in enumerate(found):
-        if isinstance(statement.syntax[0], S.Leaf) and values:
+        if isinstance(statement.syntax[0], S.Leaf) and (values or scalars):
             leaves = tuple(replace(leaf, default=literal(values[leaf.name], leaf.name), init=None)
                            if leaf.name in values else leaf for leaf in statement.syntax)
+            leaves = tuple(replace(leaf, shape=()) if leaf.name in scalars else leaf for leaf in leaves)
             found[i] = replace(statement, syntax=leaves)
     source = Source(text)
     return render(found, end, source.number, source.dimension)
 
 
-def declarations(text: str, file: str = "<string>", values: dict | None = None) -> str:
+def declarations(text: str, file: str = "<string>", values: dict | None = None, scalars=()) -> str:
     """The canonical text of a file's ``input`` and ``param`` statements alone (with the
-    comments that head the file and their own; ``values`` as for program_text): a derived
-    program's first lines."""
-    return program_text(text, file, values or {}, leaves_only=True)
+    comments that head the file and their own; ``values`` and ``scalars`` as for
+    program_text): a derived program's first lines."""
+    return program_text(text, file, values or {}, leaves_only=True, scalars=scalars)
 
 
 def literal(value, name: str):

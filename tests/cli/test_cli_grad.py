@@ -19,13 +19,12 @@ def test_prints_the_derivative_program(capsys):
     status, out, err = run(capsys, "grad", EXAMPLES / "mul_add.graph")
     assert status == 0 and err == ""
     assert out == ("# f(x, y, z) = (x + y) * z -- the lecture's first backprop example\n"
-                   "input x = -2, y = 5, z = -4\n"
+                   "input x: [] = -2, y: [] = 5, z: [] = -4\n"
                    "q = x + y\n"
                    "f = q * z\n"
-                   "dq = sum_like(broadcast_like(z, f), q)  # from line 4: f = q * z\n"
-                   "df_dx = sum_like(dq, x)  # from line 3: q = x + y\n"
-                   "df_dy = sum_like(dq, y)  # from line 3: q = x + y\n"
-                   "df_dz = sum_like(broadcast_like(q, f), z)  # from line 4: f = q * z\n"
+                   "df_dx = z  # from line 3: q = x + y\n"
+                   "df_dy = z  # from line 3: q = x + y\n"
+                   "df_dz = q  # from line 4: f = q * z\n"
                    "output f, df_dx, df_dy, df_dz\n")
 
 

@@ -84,8 +84,11 @@ def test_random_graphs_with_broadcasting(case):
 
 def test_the_seed_example_reads_as_the_lecture_writes_it():
     text = graphdsl.load(EXAMPLES[0].with_name("mul_add.graph")).grad().to_text()
-    assert "dq = sum_like(broadcast_like(z, f), q)  # from line 4: f = q * z\n" in text
-    assert text.endswith("output f, df_dx, df_dy, df_dz\n")
+    assert text.endswith("input x: [] = -2, y: [] = 5, z: [] = -4\nq = x + y\nf = q * z\n"
+                         "df_dx = z  # from line 3: q = x + y\n"
+                         "df_dy = z  # from line 3: q = x + y\n"
+                         "df_dz = q  # from line 4: f = q * z\n"
+                         "output f, df_dx, df_dy, df_dz\n")
     assert graphdsl.loads(text).to_text() == text  # canonical already
 
 
@@ -288,5 +291,15 @@ def test_declarations_keep_their_comments_and_the_values_of_with_params():
     derived = prog.grad()
     assert derived.defaults()["w"] == 0.1 + 0.2
     head = derived.to_text().split("out = ")[0]
-    assert head == "# heading\n\n# about x\ninput x: [2] = [1, 2]  # two\nparam w = 0.30000000000000004\n"
+    assert head == "# heading\n\n# about x\ninput x: [2] = [1, 2]  # two\nparam w: [] = 0.30000000000000004\n"
     agree(prog)
+
+
+def test_an_undeclared_leaf_with_a_scalar_default_is_declared_a_scalar():
+    prog = graphdsl.loads("input x = 2, y\noutput f = x * y")
+    derived = prog.grad()
+    assert derived.to_text().startswith("input x: [] = 2, y\n")
+    assert "df_dx = sum_like(broadcast_like(y, f), x)" in derived.to_text()  # y may be an array
+    agree(prog, {"y": np.array([1.0, 2.0]), "x": 3.0})
+    with pytest.raises(graphdsl.BindingError):  # an array for x is refused, not given a scalar's gradient
+        derived.run(x=np.array([1.0, 2.0]), y=1.0)
