@@ -85,8 +85,7 @@ def run_batch(prog, args, shared: dict) -> int:
     for name, target in zip(files, targets):
         if os.path.exists(target) and os.path.samefile(name, target):
             raise UsageError(f"refusing to overwrite '{target}' with --out: it is one of the command's inputs")
-    for stale in out.glob(".*.parquet.*.tmp"):  # left by a worker killed while writing
-        stale.unlink(missing_ok=True)
+    _remove_stale(out)
     model = hashlib.sha256(pickle.dumps((prog, args.of, args.no_grad, sorted(shared.items(), key=str)))).hexdigest()
     todo = []
     for name, target in zip(files, targets):
@@ -106,6 +105,7 @@ def run_batch(prog, args, shared: dict) -> int:
         rows, problem = _evaluate(client, prog, todo, args, shared)
     finally:
         client.close()
+    _remove_stale(out)  # (a worker killed while writing left its temporary file; the task ran again)
     if problem is not None:  # already rendered on the worker, as graphrun reports a data file's error
         print(problem, file=sys.stderr)
         return 1
@@ -196,6 +196,13 @@ class _Bar:
 
     def close(self) -> None:
         sys.stderr.write("\n")
+
+
+def _remove_stale(out: Path) -> None:
+    """The temporary files of workers killed while writing (never a partition: those are
+    renamed into place whole)."""
+    for stale in out.glob(".*.parquet.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def _tag(model: str, name: str) -> bytes:

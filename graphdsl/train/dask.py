@@ -12,6 +12,7 @@ gradients on two halves of the first rows are compared with those on the whole.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 
@@ -31,6 +32,11 @@ class DaskLoop(_Loop):
     """``fit``'s loop with the samples in dask arrays and a step as tasks on the workers."""
 
     def __init__(self, program, of: str, data, fixed: dict, batch_size, client=None):
+        # (on the client's cluster, not on whichever client was made last, Dask's default)
+        with dask.config.set(scheduler=client) if client is not None else _nothing():
+            self._prepare(program, of, data, fixed, batch_size, client)
+
+    def _prepare(self, program, of: str, data, fixed: dict, batch_size, client) -> None:
         arrays = dask_columns(program, data)
         first = next(iter(arrays.values()))
         self.chunks = first.chunks[0]
@@ -114,6 +120,11 @@ class DaskLoop(_Loop):
                 mean = True  # a metric such as a max: reported as the mean of the pieces'
             kinds.append(mean)
         return kinds
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 def _close(a, b) -> bool:
