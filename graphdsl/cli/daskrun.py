@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import run as cli_run
 from .console import CommandError, UsageError
 from ..errors import DataError, DataFileError, GraphError
 
@@ -294,6 +293,15 @@ def read_rows(name: str) -> dict:
     return rows
 
 
+def _flatten(name: str, value, rows: int) -> tuple:
+    """Column names as --batch's CSV header has them (f, df/dv[0]) and a (rows, k) array."""
+    value = np.asarray(value)
+    per_row = value.shape[1:]
+    if not per_row:
+        return [name], value.reshape(rows, 1)
+    return [name + "".join(f"[{i}]" for i in index) for index in np.ndindex(per_row)], value.reshape(rows, -1)
+
+
 def write_parquet(target: str, columns: dict, rows: int, metadata: dict) -> None:
     """Columns named as ``--batch``'s CSV header, written to a temporary file renamed into place."""
     import pyarrow as pa
@@ -301,7 +309,7 @@ def write_parquet(target: str, columns: dict, rows: int, metadata: dict) -> None
 
     names, arrays = [], []
     for name, value in columns.items():
-        header, flat = cli_run._flatten(name, value, rows)
+        header, flat = _flatten(name, value, rows)
         for k, column in enumerate(header):
             names.append(column)
             arrays.append(pa.array(np.ascontiguousarray(flat[:, k], dtype=np.float64)))

@@ -22,14 +22,25 @@ import dask
 
 from ..errors import DataError, NumericError, TrainingError
 from ..run.dask import program_key
-from .fit import _Loop
 from .samples import check_samples
 
 MIN_AGREE = 1e-7  # relative: how closely two halves must make up the whole (rounding only)
 
 
-class DaskLoop(_Loop):
-    """``fit``'s loop with the samples in dask arrays and a step as tasks on the workers."""
+def dask_loop(base, program, of: str, data, fixed: dict, batch_size, client=None):
+    """``fit``'s loop (``base``, fit._Loop, passed in: train.fit imports this module, not the
+    other way) with the samples in dask arrays and a step as tasks on the workers."""
+    made = _LOOPS.get(base)
+    if made is None:
+        made = _LOOPS[base] = type("DaskLoop", (DaskSteps, base), {})
+    return made(program, of, data, fixed, batch_size, client)
+
+
+_LOOPS: dict = {}
+
+
+class DaskSteps:
+    """What a DaskLoop does otherwise than fit's loop: its data, a step, the probe of the loss."""
 
     def __init__(self, program, of: str, data, fixed: dict, batch_size, client=None):
         # (on the client's cluster, not on whichever client was made last, Dask's default)
