@@ -50,7 +50,7 @@ def client_for(address: str):
     except ImportError:
         raise CommandError(EXTRA) from None
     if address == "local":
-        return Client(LocalCluster(dashboard_address=None, processes=True))
+        return Client(LocalCluster(dashboard_address=":0", processes=True))
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
