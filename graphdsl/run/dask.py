@@ -58,12 +58,13 @@ def run_batch(program, of: str, bindings: dict, shared: dict, split) -> BatchRes
             layout[kind, name] = (width, size, row, dtype)
             width += size
     dtype = np.result_type(*[d for _, _, _, d in layout.values()]) if layout else np.float64
-    names = list(batched)
-    args = [program_key(program), None, of, None, names, None, common, None, layout, None, width, None]
+    names, prog = list(batched), program_key(program)
+    args = [prog, None, of, None, names, None, common, None, layout, None, width, None]
     for k, name in enumerate(names):
         args += [batched[name], ("i",) + tuple(f"a{k}_{d}" for d in range(batched[name].ndim - 1))]
     packed = da.blockwise(_chunk, ("i", "j"), *args, new_axes={"j": width}, dtype=dtype, concatenate=True,
-                          name="graphdsl-batch-" + dask.base.tokenize(names, of, common, *batched.values()))
+                          name="graphdsl-batch-" + dask.base.tokenize(prog.key, names, of, common,
+                                                                         *batched.values()))
     result = object.__new__(BatchResult)  # (dask arrays: nothing is shared to copy)
     result.outputs, result.grads, result.of, result.rows = {}, {}, of, rows
     for (kind, name), (start, size, row, dtype_k) in layout.items():
