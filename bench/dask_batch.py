@@ -83,7 +83,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     clusters = {}
     for workers in (1, 2):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         clusters[workers] = (cluster, Client(cluster))
     for kind in ("w2", "w5"):
         scale = 1 if kind == "w2" else WIDTH

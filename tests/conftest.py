@@ -26,7 +26,7 @@ def _cluster(memory_limit: str):
     pytest.importorskip("dask.array", reason="needs graphdsl[dask] (dask[array])")
     pytest.importorskip("pyarrow", reason="needs graphdsl[dask] (pyarrow)")
     return distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                    memory_limit=memory_limit, dashboard_address=None), distributed.Client
+                                    memory_limit=memory_limit, dashboard_address=":0"), distributed.Client
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import run as cli_run
 from .console import CommandError, UsageError
 from ..errors import DataError, DataFileError, GraphError
 
@@ -51,7 +50,7 @@ def client_for(address: str):
     except ImportError:
         raise CommandError(EXTRA) from None
     if address == "local":
-        return Client(LocalCluster(dashboard_address=None, processes=True))
+        return Client(LocalCluster(dashboard_address=":0", processes=True))
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
@@ -85,8 +84,7 @@ def run_batch(prog, args, shared: dict) -> int:
     for name, target in zip(files, targets):
         if os.path.exists(target) and os.path.samefile(name, target):
             raise UsageError(f"refusing to overwrite '{target}' with --out: it is one of the command's inputs")
-    for stale in out.glob(".*.parquet.*.tmp"):  # left by a worker killed while writing
-        stale.unlink(missing_ok=True)
+    _remove_stale(out)
     model = hashlib.sha256(pickle.dumps((prog, args.of, args.no_grad, sorted(shared.items(), key=str)))).hexdigest()
     todo = []
     for name, target in zip(files, targets):
@@ -106,6 +104,7 @@ def run_batch(prog, args, shared: dict) -> int:
         rows, problem = _evaluate(client, prog, todo, args, shared)
     finally:
         client.close()
+    _remove_stale(out)  # (a worker killed while writing left its temporary file; the task ran again)
     if problem is not None:  # already rendered on the worker, as graphrun reports a data file's error
         print(problem, file=sys.stderr)
         return 1
@@ -198,6 +197,13 @@ class _Bar:
         sys.stderr.write("\n")
 
 
+def _remove_stale(out: Path) -> None:
+    """The temporary files of workers killed while writing (never a partition: those are
+    renamed into place whole)."""
+    for stale in out.glob(".*.parquet.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def _tag(model: str, name: str) -> bytes:
     """What a partition's output is made of: the model and options, the input file's bytes
     (by size and change time)."""
@@ -287,6 +293,15 @@ def read_rows(name: str) -> dict:
     return rows
 
 
+def _flatten(name: str, value, rows: int) -> tuple:
+    """Column names as --batch's CSV header has them (f, df/dv[0]) and a (rows, k) array."""
+    value = np.asarray(value)
+    per_row = value.shape[1:]
+    if not per_row:
+        return [name], value.reshape(rows, 1)
+    return [name + "".join(f"[{i}]" for i in index) for index in np.ndindex(per_row)], value.reshape(rows, -1)
+
+
 def write_parquet(target: str, columns: dict, rows: int, metadata: dict) -> None:
     """Columns named as ``--batch``'s CSV header, written to a temporary file renamed into place."""
     import pyarrow as pa
@@ -294,7 +309,7 @@ def write_parquet(target: str, columns: dict, rows: int, metadata: dict) -> None
 
     names, arrays = [], []
     for name, value in columns.items():
-        header, flat = cli_run._flatten(name, value, rows)
+        header, flat = _flatten(name, value, rows)
         for k, column in enumerate(header):
             names.append(column)
             arrays.append(pa.array(np.ascontiguousarray(flat[:, k], dtype=np.float64)))

@@ -105,6 +105,8 @@ def _train(args) -> int:
     _check_outputs(args, outputs)
     keep_freed_memory()
     try:
+        if not args.dask and Path(args.data).suffix.lower() == ".parquet":
+            raise console.UsageError("--data: .parquet files are read with --dask (local, or a scheduler's address)")
         if args.dask:
             from . import daskrun
 

@@ -20,7 +20,6 @@ import dask.array as da
 
 from ..errors import BindingError
 from .result import BatchResult
-from .rows import split
 
 
 def is_dask(value) -> bool:
@@ -35,10 +34,11 @@ def program_key(program):
     return dask.delayed(program, name=name, pure=True)
 
 
-def run_batch(program, of: str, bindings: dict, shared: dict) -> BatchResult:
+def run_batch(program, of: str, bindings: dict, shared: dict, split) -> BatchResult:
     """``run_batch`` with dask-array bindings: a BatchResult whose outputs and gradients
-    are dask arrays chunked as the (first) batched binding along the rows."""
-    batched, common = _classify(program, bindings, shared)
+    are dask arrays chunked as the (first) batched binding along the rows. ``split`` is
+    rows.split, the one rule of which values carry the batch axis."""
+    batched, common = _classify(program, bindings, shared, split)
     first = next(iter(batched.values()))
     rows, chunks = first.shape[0], first.chunks[0]
     for name, value in batched.items():
@@ -58,12 +58,13 @@ def run_batch(program, of: str, bindings: dict, shared: dict) -> BatchResult:
             layout[kind, name] = (width, size, row, dtype)
             width += size
     dtype = np.result_type(*[d for _, _, _, d in layout.values()]) if layout else np.float64
-    names = list(batched)
-    args = [program_key(program), None, of, None, names, None, common, None, layout, None, width, None]
+    names, prog = list(batched), program_key(program)
+    args = [prog, None, of, None, names, None, common, None, layout, None, width, None]
     for k, name in enumerate(names):
         args += [batched[name], ("i",) + tuple(f"a{k}_{d}" for d in range(batched[name].ndim - 1))]
     packed = da.blockwise(_chunk, ("i", "j"), *args, new_axes={"j": width}, dtype=dtype, concatenate=True,
-                          name="graphdsl-batch-" + dask.base.tokenize(names, of, common, *batched.values()))
+                          name="graphdsl-batch-" + dask.base.tokenize(prog.key, names, of, common,
+                                                                         *batched.values()))
     result = object.__new__(BatchResult)  # (dask arrays: nothing is shared to copy)
     result.outputs, result.grads, result.of, result.rows = {}, {}, of, rows
     for (kind, name), (start, size, row, dtype_k) in layout.items():
@@ -84,7 +85,7 @@ def _chunk(program, of: str, names: list, shared: dict, layout: dict, width: int
     return packed
 
 
-def _classify(program, bindings: dict, shared: dict) -> tuple:
+def _classify(program, bindings: dict, shared: dict, split) -> tuple:
     """``(batched dask arrays, shared values)`` by run_batch's rule (rows.split). A dask
     value without the batch axis is computed here (it is one row's size); a numpy value
     with it is chunked as the dask ones."""

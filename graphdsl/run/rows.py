@@ -21,7 +21,7 @@ def run_rows(program, of: str, bindings: dict, shared: dict, vectorised) -> Batc
     if any(type(value).__module__.startswith("dask") for value in bindings.values()):
         from . import dask
 
-        return dask.run_batch(program, of, bindings, shared)
+        return dask.run_batch(program, of, bindings, shared, split)
     batched, shared, rows = split(program.schedule.leaves, bindings, shared)
     found = vectorised(batched, shared, rows)
     if found is not None:

@@ -12,6 +12,7 @@ gradients on two halves of the first rows are compared with those on the whole.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 
@@ -21,16 +22,32 @@ import dask
 
 from ..errors import DataError, NumericError, TrainingError
 from ..run.dask import program_key
-from .fit import _Loop
 from .samples import check_samples
 
 MIN_AGREE = 1e-7  # relative: how closely two halves must make up the whole (rounding only)
 
 
-class DaskLoop(_Loop):
-    """``fit``'s loop with the samples in dask arrays and a step as tasks on the workers."""
+def dask_loop(base, program, of: str, data, fixed: dict, batch_size, client=None):
+    """``fit``'s loop (``base``, fit._Loop, passed in: train.fit imports this module, not the
+    other way) with the samples in dask arrays and a step as tasks on the workers."""
+    made = _LOOPS.get(base)
+    if made is None:
+        made = _LOOPS[base] = type("DaskLoop", (DaskSteps, base), {})
+    return made(program, of, data, fixed, batch_size, client)
+
+
+_LOOPS: dict = {}
+
+
+class DaskSteps:
+    """What a DaskLoop does otherwise than fit's loop: its data, a step, the probe of the loss."""
 
     def __init__(self, program, of: str, data, fixed: dict, batch_size, client=None):
+        # (on the client's cluster, not on whichever client was made last, Dask's default)
+        with dask.config.set(scheduler=client) if client is not None else _nothing():
+            self._prepare(program, of, data, fixed, batch_size, client)
+
+    def _prepare(self, program, of: str, data, fixed: dict, batch_size, client) -> None:
         arrays = dask_columns(program, data)
         first = next(iter(arrays.values()))
         self.chunks = first.chunks[0]
@@ -114,6 +131,11 @@ class DaskLoop(_Loop):
                 mean = True  # a metric such as a max: reported as the mean of the pieces'
             kinds.append(mean)
         return kinds
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 def _close(a, b) -> bool:

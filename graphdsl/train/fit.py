@@ -150,9 +150,9 @@ def fit(program, data, *, epochs: int = 10, batch_size: int | None = None, lr: f
     fixed = check_fixed(program, inputs, data)
     if client is not None or type(data).__module__.startswith("dask") or \
             any(type(v).__module__.startswith("dask") for v in (data.values() if isinstance(data, dict) else ())):
-        from .dask import DaskLoop
+        from .dask import dask_loop
 
-        loop = DaskLoop(program, of, data, fixed, batch_size, client)
+        loop = dask_loop(_Loop, program, of, data, fixed, batch_size, client)
     else:
         loop = _Loop(program, of, check_samples(program, data, fixed), fixed, batch_size)
     history = History(of, metrics={name: [] for name in loop.metrics})

@@ -1,6 +1,7 @@
 """graphrun --batch FILES --dask ADDRESS --out DIR and graphrun train --data FILES --dask, on
 the session's two-process LocalCluster: outputs equal run_batch's, written atomically,
 one Parquet file per input file; a worker killed mid-run; bad rows named."""
+import io
 import os
 import signal
 import subprocess
@@ -142,6 +143,26 @@ def test_usage_errors(tmp_path):
                           ([model, "--batch", "x.csv", "--out", "o"], "--out DIR is where --dask writes")):
         done = graphrun(*args)
         assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_progress_bar_on_a_terminal(tmp_path, dask_client, monkeypatch, capsys):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    (tmp_path / "m.graph").write_text(MODEL)
+    _files(tmp_path / "data", [3, 4])
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([str(tmp_path / "m.graph"), "--batch", str(tmp_path / "data" / "*.parquet"), "--dask",
+                 dask_client.scheduler.address, "--out", str(tmp_path / "out")]) == 0
+    shown = terminal.getvalue()
+    assert shown.startswith("\r[" + "." * 30 + "] 0/2 partitions, 0 rows")
+    assert shown.endswith("\r[" + "#" * 30 + "] 2/2 partitions, 7 rows\n")
+    assert capsys.readouterr().out == f"wrote 2 partitions (7 rows) to {tmp_path / 'out'}\n"
+    done = graphrun("train", tmp_path / "m.graph", "--data", tmp_path / "data" / "p00.parquet")
+    assert done.returncode == 2 and done.stderr == (
+        "graphrun train: error: --data: .parquet files are read with --dask (local, or a scheduler's address)\n")
 
 
 def test_without_the_extra(tmp_path):

@@ -94,8 +94,12 @@ def test_program_travels_pickled_once_per_worker(small_dask_client):
     keys = [k for k in dict(NEURON.run_batch(x0=x, x1=x).outputs["n"].__dask_graph__())
             if str(k).startswith("graphdsl-program-")]
     assert len(keys) == 1  # one key: Dask sends it to each worker once, for all 8 chunks
+    first = NEURON.run_batch(x0=x, x1=x).outputs["n"]
     again = NEURON.with_params({"b": 0.5}).run_batch(x0=x, x1=x).outputs["n"]
-    assert again.compute()[0] == pytest.approx(1 / (1 + np.exp(-(2 * -1 - 3 * -1 + 0.5))), rel=1e-15)
+    assert first.name != again.name  # another model, other keys (Dask would reuse equal ones)
+    both = da.compute(first, again)
+    assert both[0][0] == pytest.approx(1 / (1 + np.exp(-(2 * -1 - 3 * -1 - 3))), rel=1e-15)
+    assert both[1][0] == pytest.approx(1 / (1 + np.exp(-(2 * -1 - 3 * -1 + 0.5))), rel=1e-15)
 
 
 def test_nothing_non_dask_imports_dask(tmp_path):
