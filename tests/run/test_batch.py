@@ -15,7 +15,7 @@ import graphdsl
 from graphdsl.run import batch, rows as rows_module
 
 from gate_cases import PROGRAMS
-from test_compile import graphs
+from scalar_graphs import graphs
 
 
 def loop(prog, of, bindings, rows):

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 import graphdsl
 from graphdsl.gates import GATES, Gate
 
-from test_compile import graphs, values
+from scalar_graphs import graphs, values
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.graph"))
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
