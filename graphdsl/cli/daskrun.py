@@ -167,7 +167,12 @@ def _evaluate(client, prog, todo: list, args, shared: dict) -> int:
     rows = 0
     try:
         for future in as_completed(futures):
-            status, value = future.result()
+            try:
+                status, value = future.result()
+            except Exception as err:  # the cluster's own failure (its retries spent): no traceback
+                client.cancel(futures)
+                raise CommandError(f"the Dask cluster failed ({type(err).__name__}: {err}); the partitions "
+                                   f"written so far are whole, and a rerun completes the rest") from None
             if status == "error":
                 client.cancel(futures)
                 return rows, value
