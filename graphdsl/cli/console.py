@@ -78,6 +78,22 @@ class ArgumentParser(argparse.ArgumentParser):
         super().error(shorten(message))
 
 
+# ---------------------------------------------------------------- parsing
+def add_max_nodes(parser) -> None:
+    """Every command's --max-nodes N."""
+    parser.add_argument("--max-nodes", type=whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
+                        help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
+
+
+def parse_args(parser, argv) -> tuple:
+    """``(args, None)``, or ``(None, exit status)`` once argparse has ended the command
+    (--help, --version, or a usage error it has printed)."""
+    try:
+        return parser.parse_args(argv), None
+    except SystemExit as done:
+        return None, int(done.code or 0)
+
+
 # ---------------------------------------------------------------- reading
 def whole_number(least: int):
     """An argparse type: a whole number of at least ``least``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from . import console
 from .outfiles import Output, write_atomic
-from ..graph.build import DEFAULT_MAX_NODES
 
 # --python replaces a module exported before: recognised by the first line export writes.
 _MODULE = Output("--python", "an exported module", (".py",),
@@ -27,18 +26,15 @@ def _parser():
                         help="the module to write, atomically")
     parser.add_argument("--of", metavar="NAME", help="the output value_and_grad differentiates "
                         "(default: the first)")
-    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
-                        help=f"as for graphrun: refuse models that expand to more than N nodes "
-                             f"(default {DEFAULT_MAX_NODES:,})")
+    console.add_max_nodes(parser)
     return parser
 
 
 def main(argv) -> int:
     """``graphrun export ARGS``; returns the exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as done:  # --help, or a usage error already printed
-        return int(done.code or 0)
+    args, status = console.parse_args(_parser(), argv)
+    if args is None:
+        return status
     return console.guarded(lambda: _export(args), file=console.model_name(args.model))
 
 

@@ -19,7 +19,7 @@ import stat
 import sys
 
 from . import console
-from ..graph.build import DEFAULT_MAX_NODES, build_model
+from ..graph.build import build_model
 from ..lang.canonical import check, format_text
 from .console import STDIN
 from .outfiles import Output, write_atomic
@@ -39,18 +39,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="write nothing; list the files that would change and exit 1 if any would")
     parser.add_argument("--diff", action="store_true",
                         help="write nothing; print what would change as a unified diff")
-    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
-                        help=f"as for graphrun: refuse files that expand to more than N nodes "
-                             f"(default {DEFAULT_MAX_NODES:,})")
+    console.add_max_nodes(parser)
     return parser
 
 
 def main(argv) -> int:
     """``graphrun fmt ARGS``; returns the exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as done:  # --help, or a usage error already printed
-        return int(done.code or 0)
+    args, status = console.parse_args(_parser(), argv)
+    if args is None:
+        return status
     status = console.EXIT_OK
     for name in _files(args.files):
         shown = console.model_name(name)

@@ -17,7 +17,6 @@ import sys
 from . import console
 from .console import STDIN
 from .outfiles import Output, write_atomic
-from ..graph.build import DEFAULT_MAX_NODES
 
 # -o replaces a derivative program written before (a model): a model is what the file holds.
 _MODEL = Output("-o", "a model", (".graph",), lambda path, head: True)
@@ -33,18 +32,15 @@ def _parser():
                         "to, separated by commas (default: every one)")
     parser.add_argument("-o", "--output", metavar="OUT", type=console.file_name,
                         help="write the program to OUT, atomically (default: standard output)")
-    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
-                        help=f"as for graphrun: refuse models that expand to more than N nodes "
-                             f"(default {DEFAULT_MAX_NODES:,})")
+    console.add_max_nodes(parser)
     return parser
 
 
 def main(argv) -> int:
     """``graphrun grad ARGS``; returns the exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as done:  # --help, or a usage error already printed
-        return int(done.code or 0)
+    args, status = console.parse_args(_parser(), argv)
+    if args is None:
+        return status
     return console.guarded(lambda: _grad(args), file=console.model_name(args.model))
 
 

@@ -18,7 +18,6 @@ from . import run as cli_run
 from . import console
 
 from ..inspect import render
-from ..graph.build import DEFAULT_MAX_NODES
 
 # name: (module, its arguments in the usage line, what it does)
 SUBCOMMANDS = {
@@ -104,8 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     pics.add_argument("--force", action="store_true",
                       help="let --dot and --render replace an existing file that holds something else "
                            "(never a directory, a device or one of the inputs)")
-    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
-                        help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
+    console.add_max_nodes(parser)
     parser.add_argument("--version", action="version", version=f"graphrun {__version__}")
     return parser
 
@@ -120,10 +118,9 @@ def main(argv=None) -> int:
         module = importlib.import_module(f".{SUBCOMMANDS[argv[0]][0]}", __package__)
         return module.main(argv[1:])
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as done:  # --help, --version, or a usage error already printed
-        return int(done.code or 0)
+    args, status = console.parse_args(parser, argv)
+    if args is None:
+        return status
     return console.guarded(lambda: cli_run.run(args), file=console.model_name(args.model))
 
 

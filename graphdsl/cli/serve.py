@@ -6,7 +6,6 @@ import ipaddress
 import sys
 
 from . import console
-from ..graph.build import DEFAULT_MAX_NODES
 from .console import CommandError, UsageError
 
 EPILOG = """\
@@ -39,8 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiz", action="store_true",
                         help="hide the gradients: an answer field per node, check and reveal")
     parser.add_argument("--open", action="store_true", help="open the page in a web browser")
-    parser.add_argument("--max-nodes", type=console.whole_number(1), default=DEFAULT_MAX_NODES, metavar="N",
-                        help=f"refuse graphs that expand to more than N nodes (default {DEFAULT_MAX_NODES:,})")
+    console.add_max_nodes(parser)
     return parser
 
 
@@ -53,10 +51,9 @@ def _port(text: str) -> int:
 
 def main(argv) -> int:
     """Entry point of ``graphrun serve``; returns the exit status."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as done:
-        return int(done.code or 0)
+    args, status = console.parse_args(build_parser(), argv)
+    if args is None:
+        return status
     return console.guarded(lambda: serve(args), file=args.model, prog="graphrun serve")
 
 

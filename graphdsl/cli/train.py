@@ -88,10 +88,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv) -> int:
     """Run ``graphrun train`` with the arguments that follow ``train``; returns the exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as done:  # --help, or a usage error already printed
-        return int(done.code or 0)
+    args, status = console.parse_args(_parser(), argv)
+    if args is None:
+        return status
     return console.guarded(lambda: _train(args), file=console.model_name(args.model),
                            prog="graphrun train")
 
