@@ -17,7 +17,7 @@ from ..run import interpret, numeric
 from ..run.bindings import bind
 from ..run.calls import output_name
 from ..run.export import pack
-from ..run.result import Result
+from ..run.result import Result, lazy
 from .forwardmode import ForwardKernel, TangentKernel, interpret_forward
 from .kernel import Kernel
 
@@ -49,7 +49,7 @@ class Runner:
         found = self.kernels.get(name)
         if found is None:
             with paused_gc():
-                kernel = Kernel(self.program, name, Result._lazy)  # generates code on its first call
+                kernel = Kernel(self.program, name, lazy)  # generates code on its first call
             found = kernel.entry
             if not self.compiled:
                 found = partial(self.interpret, name)
@@ -63,7 +63,7 @@ class Runner:
             values = interpret.forward(sched, bind(sched.leaves, bindings))
             grads = interpret.backward(sched, of, values, keep=check_finite)
         if not check_finite:
-            return Result._lazy(self.program, of, *pack(sched, values, grads), bindings)
+            return lazy(self.program, of, *pack(sched, values, grads), bindings)
         problem = numeric.first_nonfinite(sched, values, grads, of)
         if problem:
             raise problem
