@@ -25,9 +25,12 @@ from ..run.quiet import QUIET, RESTORE
 from ..run.result import Result, lazy
 from . import floatcode, fused, numpycode
 from ..run.export import pack
-from .source import CHUNK, build, function, source
+from .source import build, function, source
 
 MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
+# Float code longer than this is called, not written into the entry: the ~0.1 µs saved
+# matters to small graphs only, and a large graph's first run would compile it twice (W6).
+INLINE_MAX = 256  # statements
 MISSING = object()
 
 
@@ -86,11 +89,11 @@ class Kernel:
 
     def _inline_floats(self, listing) -> None:
         """The entry made again with the float code written into it: a scalar run then
-        makes no call and no tuple for it (~0.1-0.2 µs of W1's ~1.5). The function object
+        makes no call and no tuple for it (~0.1 µs of W1's ~1). The function object
         stays (callers hold it); its code is replaced."""
         ns, statements = self.entry_namespace, listing.statements
         names = {name: value for name, value in listing.namespace.items() if not name.startswith("__")}
-        if len(statements) > CHUNK or not statements or not statements[-1].text.startswith("return ") or \
+        if len(statements) > INLINE_MAX or not statements or not statements[-1].text.startswith("return ") or \
                 set(names).intersection(ns):
             return
         body = [stmt.text for stmt in statements[:-1]] + [f"{self.RESULTS} = {statements[-1].text[7:]}"]
