@@ -45,9 +45,9 @@ class Kernel:
     QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
     FUSE = True  # large elementwise graphs may run as one numba loop (compiled/fused.py)
 
-    def __init__(self, program, of: str, make_result):
+    def __init__(self, program, of: str, make_result, schedule=None):
         self.program, self.of, self.make_result = program, of, make_result
-        self.schedule = program.schedule
+        self.schedule = schedule or program.schedule  # (or one whose plan reaches fewer leaves)
         self.float_capable = self._float_capable()
         self.floats = self._compile_floats  # replaced by the compiled code on first use
         self.arrays: dict = {}
