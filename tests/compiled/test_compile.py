@@ -458,3 +458,22 @@ def test_float32_gradients_through_relu_stay_float32_as_the_interpreters(text):
     x = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.7]], dtype=np.float32)
     prog = check(text, x=x)
     assert prog.run(x=x).grads["x"].dtype == np.float32
+
+
+def test_small_float_code_is_written_into_the_entry_and_large_code_is_called():
+    """run's first all-float call writes the float code into the entry itself (the same
+    function object, which callers hold; the same bits), up to kernel.INLINE_MAX statements."""
+    from graphdsl.compiled import kernel
+    prog = graphdsl.loads("input x, y, z\nq = x + y\noutput f = q * z + sin(q)")
+    entry = prog._runner.entry(None)
+    assert "FLOATS(" in entry.kernel.entry_source
+    results = [prog.run(x=-2.0, y=5.0, z=-4.0) for _ in range(3)]
+    assert prog._runner.entry(None) is entry and "FLOATS(" not in entry.kernel.entry_source
+    for res in results:
+        assert_same(res, reference(prog, x=-2.0, y=5.0, z=-4.0), rtol=1e-15)
+        assert res.values["q"] == 3.0  # the lazy Result made in the entry recomputes its nodes
+    assert prog.run(x=1, y=2.0, z=3.0).outputs == prog.run(x=1.0, y=2.0, z=3.0).outputs  # ints: bind()
+    deep = graphdsl.loads(f"gate step(v) {{ return v * 0.5 + 1 }}\ninput x\n"
+                          f"output s = repeat(step, {kernel.INLINE_MAX}, x)")
+    assert deep.run(x=1.0).outputs["s"] == deep.run(x=1.0).outputs["s"] == reference(deep, x=1.0)[0]["s"]
+    assert "FLOATS(" in deep._runner.entry(None).kernel.entry_source
