@@ -327,3 +327,15 @@ def test_a_step_skips_the_backward_pass_to_the_data(prog, data):
     assert plan.differentiable == {slots["W"], slots["b"]}
     assert prog.schedule.plans["loss"].differentiable == {slots["X"], slots["reg"], slots["W"], slots["b"]}
     assert len(plan.steps) < len(prog.schedule.plans["loss"].steps)
+
+
+def test_a_graph_too_large_to_compile_trains_on_the_interpreter_alike(data, monkeypatch):
+    from graphdsl.compiled import runner
+    compiled = graphdsl.loads(CLASSIFIER).fit(data, epochs=3, lr=0.1)
+    monkeypatch.setattr(runner, "COMPILE_LIMIT", 0)
+    prog = graphdsl.loads(CLASSIFIER)
+    assert not prog._runner.compiled
+    interpreted = prog.fit(data, epochs=3, lr=0.1)
+    for name in prog.params:
+        np.testing.assert_allclose(interpreted.params[name], compiled.params[name], rtol=1e-13)
+    assert interpreted.losses == pytest.approx(compiled.losses, rel=1e-13)
