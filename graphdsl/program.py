@@ -102,6 +102,10 @@ class Program(Exports):
         >>> loads("input of = 2\\noutput f = of * of").run({"of": 3.0}).outputs
         {'f': 9.0}
         """
+        if bindings is None and of is None and check_finite is None:  # keywords only: W1's ~0.1 µs
+            entry = self._kernels.get(None)
+            if entry is not None:
+                return entry(named)
         if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve
             # (a dict alone: the run keeps a copy, not the caller's dict)
             given = named if bindings is None else \

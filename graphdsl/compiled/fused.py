@@ -41,7 +41,7 @@ MIN_SIZE = 1 << 15  # elements: measured (BENCHMARKS.md, issue 16); a first comp
 BLOCK = 1024  # elements summed plainly before a compensated add to the total
 _NUMBA: list = []  # [the module] or [None]: imported on first need, once
 _LOADED: dict = {}  # hash -> compiled function, in this process
-_VECTOR_LIBRARY: list = []  # "libmvec" where LLVM vectorises maths with glibc's, else ""
+_VECTOR_LIBRARY: list = []  # "libmvec" where LLVM vectorises maths with glibc's, else "": set by load()
 
 
 def mode() -> str:
@@ -59,8 +59,6 @@ def numba():
         except ImportError:
             module = None
         _NUMBA.append(module)
-        if module is not None:
-            _VECTOR_LIBRARY.append(_vector_library(module))
     return _NUMBA[0]
 
 
@@ -68,7 +66,9 @@ def _vector_library(numba) -> str:
     """Where glibc's vector maths (libmvec) is there and numba has no SVML, LLVM is told
     to use it: a loop over exp, log, sin... then runs 4 elements at a time (a W5 loop in
     ~1/5 of the time; libmvec's results are within 4 ulp). The setting is the process's
-    (numba sets SVML the same way); GRAPHDSL_JIT_VECLIB=0 leaves LLVM as numba set it."""
+    (numba sets SVML the same way), so it is made by the first compile or load of a fused
+    loop, never by importing graphdsl or numba; GRAPHDSL_JIT_VECLIB=0 leaves LLVM as numba
+    set it."""
     if numba.config.USING_SVML or os.environ.get("GRAPHDSL_JIT_VECLIB", "").strip() == "0":
         return ""
     if not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "AMD64"):
@@ -221,6 +221,8 @@ def load(source: str):
     text (and of the versions that compile it), imported, compiled or loaded from numba's
     cache beside it."""
     mod = numba()
+    if not _VECTOR_LIBRARY:
+        _VECTOR_LIBRARY.append(_vector_library(mod))
     versions = [mod.__version__, np.__version__, sys.version, _VECTOR_LIBRARY[0]]
     key = hashlib.sha256("\n".join([source] + versions).encode()).hexdigest()[:24]
     found = _LOADED.get(key)

@@ -22,11 +22,15 @@ from ..graph.model import paused_gc
 from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE
+from ..run.result import Result, lazy
 from . import floatcode, fused, numpycode
 from ..run.export import pack
 from .source import build, function, source
 
 MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf shapes)
+# Float code longer than this is called, not written into the entry: the ~0.1 µs saved
+# matters to small graphs only, and a large graph's first run would compile it twice (W6).
+INLINE_MAX = 256  # statements
 MISSING = object()
 
 
@@ -41,9 +45,9 @@ class Kernel:
     QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
     FUSE = True  # large elementwise graphs may run as one numba loop (compiled/fused.py)
 
-    def __init__(self, program, of: str, make_result):
+    def __init__(self, program, of: str, make_result, schedule=None):
         self.program, self.of, self.make_result = program, of, make_result
-        self.schedule = program.schedule
+        self.schedule = schedule or program.schedule  # (or one whose plan reaches fewer leaves)
         self.float_capable = self._float_capable()
         self.floats = self._compile_floats  # replaced by the compiled code on first use
         self.arrays: dict = {}
@@ -79,54 +83,35 @@ class Kernel:
             listing = self.float_listing()
             self.float_source = source(listing.statements, listing.params, "floats")
             self.floats = build(self.float_source, listing.namespace, "floats")
-        self.entry_namespace["FLOATS"] = self.floats
+            self.entry_namespace["FLOATS"] = self.floats
+            self._inline_floats(listing)
         return self.floats(*leaf_values)
 
-    def _entry(self):
+    def _inline_floats(self, listing) -> None:
+        """The entry made again with the float code written into it: a scalar run then
+        makes no call and no tuple for it (~0.1 µs of W1's ~1). The function object
+        stays (callers hold it); its code is replaced."""
+        ns, statements = self.entry_namespace, listing.statements
+        names = {name: value for name, value in listing.namespace.items() if not name.startswith("__")}
+        if len(statements) > INLINE_MAX or not statements or not statements[-1].text.startswith("return ") or \
+                set(names).intersection(ns):
+            return
+        body = [stmt.text for stmt in statements[:-1]] + [f"{self.RESULTS} = {statements[-1].text[7:]}"]
+        ns.update(names)
+        self.entry.__code__ = self._entry(listing.params, body, ns).__code__
+
+    def _entry(self, names=None, float_body=None, ns=None):
         """Generated binder: Python floats go straight to the float code, float64 arrays
-        and floats to the numpy code of their shapes; anything else through bind()."""
-        leaves = self.schedule.leaves
-        ns = {"MISSING": MISSING, "FLOATS": self.floats, "GENERAL": self.general,
-              "ARRAYS": self.run_arrays, "RESULT": self.make_result, "PROG": self.program,
-              "OF": self.of, "NDARRAY": np.ndarray, "F64": np.dtype(np.float64)}
-        required, optional = ["try:"], ["m = 0"]
-        for k, leaf in enumerate(leaves):
-            ns[f"K{k}"] = leaf.name
-            if leaf.default is None:
-                required.append(f"    v{k} = b[K{k}]")
-            else:
-                ns[f"D{k}"] = leaf.default
-                optional += [f"v{k} = b.get(K{k}, D{k})", f"if v{k} is D{k}: m += 1"]
-        lines = required + ["except KeyError:", "    return GENERAL(b)"] if len(required) > 1 else []
-        lines += optional + [f"if len(b) + m != {len(leaves)}: return GENERAL(b)"]
-        names = ", ".join(f"v{k}" for k in range(len(leaves)))
-        if self.float_capable:
-            floats = " and ".join(f"v{k}.__class__ is float" for k in range(len(leaves))) or "True"
-            ns.update(QUIET=QUIET, RESTORE=RESTORE)
-            lines += [f"if {floats}:"] + ["    " + line for line in _float_call(self, names)]
-        dims: dict = {}
-        for k, leaf in enumerate(leaves):
-            lines += _array_lane(k, leaf.shape, dims)
-        shapes = "".join(f"s{k}, " for k in range(len(leaves)))
-        values = f"({names}{',' if len(leaves) == 1 else ''})"
-        lines.append(f"key = ({shapes})")
-        if not self.outputs_may_alias:
-            # The numpy code of these shapes, called here: run_arrays' frame costs ~5% of a
-            # small matrix's run. A failure goes through run_arrays (the reference interpreter).
-            ns.update(KERNELS=self.arrays, QUIET=QUIET, RESTORE=RESTORE)
-            lines += ["k = KERNELS.get(key)",
-                      "if k is not None:",
-                      "    t = QUIET()",
-                      "    try:",
-                      f"        {self.RESULTS} = k({names})",
-                      "    except Exception:",
-                      f"        return ARRAYS(b, {values}, key)",
-                      "    finally:",
-                      "        RESTORE(t)",
-                      f"    return {self.RETURN}"]
-        lines.append(f"return ARRAYS(b, {values}, key)")
-        self.entry_source = function("entry", ("b",), lines)
-        self.entry_namespace = ns
+        and floats to the numpy code of their shapes; anything else through bind().
+        ``names`` are the leaves' variables (the float code's parameters, where its
+        ``float_body`` is written in)."""
+        if ns is None:
+            ns = self.entry_namespace = {
+                "MISSING": MISSING, "FLOATS": self.floats, "GENERAL": self.general, "ARRAYS": self.run_arrays,
+                "RESULT": self.make_result, "PROG": self.program, "OF": self.of, "NDARRAY": np.ndarray,
+                "F64": np.dtype(np.float64), "QUIET": QUIET, "RESTORE": RESTORE, "KERNELS": self.arrays,
+                "NEW": object.__new__, "RESULT_CLASS": Result}
+        self.entry_source = function("entry", ("b",), _entry_lines(self, names, float_body, ns))
         return build(self.entry_source, ns, "entry")
 
     # ------------------------------------------------------------ numpy code
@@ -190,14 +175,63 @@ def outputs_may_alias(sched) -> bool:
     return any(slot in aliasing for _, slot in sched.outputs)
 
 
-def _float_call(kernel, names: str) -> list:
-    """Entry lines calling the float code (inside numpy's quiet errstate where it calls
-    numpy); a float operation that raises goes to GENERAL (numpy gives inf or nan)."""
-    lines = ["try:", f"    {kernel.RESULTS} = FLOATS({names})",
-             "except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
+def _entry_lines(kernel, names, float_body, ns) -> list:
+    leaves = kernel.schedule.leaves
+    names = names or [f"v{k}" for k in range(len(leaves))]
+    required, optional = ["try:"], []
+    for k, (leaf, v) in enumerate(zip(leaves, names)):
+        ns[f"K{k}"] = leaf.name
+        if leaf.default is None:
+            required.append(f"    {v} = b[K{k}]")
+        else:
+            ns[f"D{k}"] = leaf.default
+            optional += [f"{v} = b.get(K{k}, D{k})", f"if {v} is D{k}: m += 1"]
+    lines = required + ["except KeyError:", "    return GENERAL(b)"] if len(required) > 1 else []
+    given = "len(b) + m" if optional else "len(b)"
+    lines += (["m = 0"] if optional else []) + optional + [f"if {given} != {len(leaves)}: return GENERAL(b)"]
+    if kernel.float_capable:
+        floats = " and ".join(f"{v}.__class__ is float" for v in names) or "True"
+        lines += [f"if {floats}:"] + ["    " + line for line in _float_call(kernel, ", ".join(names), float_body)]
+    dims: dict = {}
+    for k, (leaf, v) in enumerate(zip(leaves, names)):
+        lines += _array_lane(k, v, leaf.shape, dims)
+    shapes = "".join(f"s{k}, " for k in range(len(leaves)))
+    values = f"({', '.join(names)}{',' if len(leaves) == 1 else ''})"
+    lines.append(f"key = ({shapes})")
+    if not kernel.outputs_may_alias:
+        # The numpy code of these shapes, called here: run_arrays' frame costs ~5% of a
+        # small matrix's run. A failure goes through run_arrays (the reference interpreter).
+        lines += ["k = KERNELS.get(key)",
+                  "if k is not None:",
+                  "    t = QUIET()",
+                  "    try:",
+                  f"        {kernel.RESULTS} = k({', '.join(names)})",
+                  "    except Exception:",
+                  f"        return ARRAYS(b, {values}, key)",
+                  "    finally:",
+                  "        RESTORE(t)",
+                  *["    " + line for line in _returns(kernel)]]
+    return lines + [f"return ARRAYS(b, {values}, key)"]
+
+
+def _float_call(kernel, names: str, body=None) -> list:
+    """Entry lines calling the float code, or with its ``body`` written in (inside numpy's
+    quiet errstate where it calls numpy); a float operation that raises goes to GENERAL
+    (numpy gives inf or nan)."""
+    lines = ["try:"] + [f"    {line}" for line in body or [f"{kernel.RESULTS} = FLOATS({names})"]]
+    lines += ["except (ArithmeticError, ValueError):", "    return GENERAL(b)"]
     if kernel.QUIET_FLOATS:
         lines = ["t = QUIET()"] + lines + ["finally:", "    RESTORE(t)"]
-    return lines + [f"return {kernel.RETURN}"]
+    return lines + _returns(kernel)
+
+
+def _returns(kernel) -> list:
+    """The entry's return: a lazy Result made in place (no call: ~0.1 µs of W1's run), or
+    the kernel's RETURN."""
+    if kernel.make_result is not lazy:
+        return [f"return {kernel.RETURN}"]
+    return ["r = NEW(RESULT_CLASS)", "r.program = PROG; r.of = OF; r.outputs = outputs; r.grads = grads",
+            "r._bindings = b", "return r"]
 
 
 def keep(cache: dict, key, code) -> None:
@@ -207,10 +241,10 @@ def keep(cache: dict, key, code) -> None:
     cache[key] = code
 
 
-def _array_lane(k: int, declared, dims: dict) -> list:
-    """Entry lines accepting leaf k as a Python float or a float64 ndarray of its declared
-    shape (named dimensions become generated locals d0, d1...), with its shape in s<k>."""
-    v = f"v{k}"
+def _array_lane(k: int, v: str, declared, dims: dict) -> list:
+    """Entry lines accepting leaf k (variable v) as a Python float or a float64 ndarray of
+    its declared shape (named dimensions become generated locals d0, d1...), with its
+    shape in s<k>."""
     rank = "== 0" if declared is None else f"!= {len(declared)}"
     # (An unpickled array's dtype equals float64 without being numpy's own dtype object.)
     lines = [f"if {v}.__class__ is NDARRAY:",

@@ -13,11 +13,12 @@ from functools import partial
 import numpy as np
 
 from ..graph.model import paused_gc
+from ..graph.schedule import restricted
 from ..run import interpret, numeric
 from ..run.bindings import bind
 from ..run.calls import output_name
 from ..run.export import pack
-from ..run.result import Result
+from ..run.result import Result, lazy
 from .forwardmode import ForwardKernel, TangentKernel, interpret_forward
 from .kernel import Kernel
 
@@ -32,6 +33,7 @@ class Runner:
         self.compiled = len(self.schedule.steps) <= COMPILE_LIMIT
         self.kernels: dict = {}  # of -> compiled entry (kernel.Kernel's), also under None
         self.forward_entry = None
+        self.trainers: dict = {}  # (of, leaf names) -> trainer()'s compiled entry
         self.tangents = None
 
     def output(self, of) -> str:
@@ -49,12 +51,25 @@ class Runner:
         found = self.kernels.get(name)
         if found is None:
             with paused_gc():
-                kernel = Kernel(self.program, name, Result._lazy)  # generates code on its first call
+                kernel = Kernel(self.program, name, lazy)  # generates code on its first call
             found = kernel.entry
             if not self.compiled:
                 found = partial(self.interpret, name)
                 found.kernel = kernel
         self.kernels[of] = self.kernels[name] = found
+        return found
+
+    def trainer(self, of: str, names: tuple):
+        """``(outputs, grads)`` of bindings, the gradients of the named leaves only (the
+        others are zeros): compiled code that skips the backward pass to the data."""
+        found = self.trainers.get((of, names))
+        if found is None:
+            if not self.compiled:
+                found = partial(_pair_of_run, self.entry(of))
+            else:
+                with paused_gc():
+                    found = Kernel(self.program, of, _pair, restricted(self.schedule, of, names)).entry
+            self.trainers[(of, names)] = found
         return found
 
     def interpret(self, of: str, bindings: dict, check_finite: bool = False) -> Result:
@@ -63,7 +78,7 @@ class Runner:
             values = interpret.forward(sched, bind(sched.leaves, bindings))
             grads = interpret.backward(sched, of, values, keep=check_finite)
         if not check_finite:
-            return Result._lazy(self.program, of, *pack(sched, values, grads), bindings)
+            return lazy(self.program, of, *pack(sched, values, grads), bindings)
         problem = numeric.first_nonfinite(sched, values, grads, of)
         if problem:
             raise problem
@@ -86,3 +101,12 @@ class Runner:
         if self.tangents is None:
             self.tangents = TangentKernel(self.program, compiled=self.compiled)
         return self.tangents(bindings, tangents)
+
+
+def _pair(program, of, outputs, grads, bindings) -> tuple:
+    return outputs, grads
+
+
+def _pair_of_run(entry, bindings) -> tuple:
+    result = entry(bindings)
+    return result.outputs, result.grads

@@ -5,7 +5,7 @@ slot, so a run never looks a node up by name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from ..errors import Span
@@ -92,6 +92,16 @@ def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
     outputs = tuple((name, slots[name]) for name in outputs)
     plans = {name: _plan(name, slot, len(ids), leaves, steps) for name, slot in outputs}
     return Schedule(ids, slots, tuple(leaves), tuple(constants), tuple(steps), outputs, plans)
+
+
+def restricted(sched: Schedule, output: str, names) -> Schedule:
+    """The schedule whose backward pass of ``output`` reaches the named leaves only: a
+    trainer needs the params' gradients, not the data's (the two-layer net's gradient of
+    its inputs is a matrix product of its own). The gradients it keeps are the same
+    operations in the same order; the others are zeros."""
+    leaves = [leaf for leaf in sched.leaves if leaf.name in names]
+    plan = _plan(output, sched.plans[output].seed, len(sched.ids), leaves, sched.steps)
+    return replace(sched, plans={**sched.plans, output: plan})
 
 
 def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:

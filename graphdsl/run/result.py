@@ -39,13 +39,6 @@ class Result:
         self._passes_done, self._bindings = (values, grads), None
         self.outputs, self.grads = pack(program.schedule, values, grads)
 
-    @classmethod
-    def _lazy(cls, program, of: str, outputs: dict, grads: dict, bindings: dict) -> "Result":
-        result = _new(cls)
-        result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
-        result._bindings = bindings
-        return result
-
     def __getstate__(self) -> dict:  # (protocols 0 and 1 need it for a class with __slots__)
         return {name: getattr(self, name) for name in self.__slots__ if hasattr(self, name)}
 
@@ -112,6 +105,15 @@ class Result:
 
 
 _new = object.__new__
+
+
+def lazy(program, of: str, outputs: dict, grads: dict, bindings: dict) -> Result:
+    """A compiled run's Result: node values and gradients recomputed on first use.
+    (compiled/kernel.py writes the same five stores into its entry.)"""
+    result = _new(Result)
+    result.program, result.of, result.outputs, result.grads = program, of, outputs, grads
+    result._bindings = bindings
+    return result
 
 
 class BatchResult:

@@ -3,8 +3,9 @@
 Step 1, forward the loss on a mini-batch; step 2, backward to every param; step 3,
 θ ← θ − η·dL/dθ (or momentum, or Adam). Each epoch shuffles the samples (seeded).
 The schedule was compiled once when the Program was loaded; a step slices the data
-and calls Program.run with the current params, so nothing is parsed, built or
-scheduled again, and every step gets whatever fast path ``run`` has.
+and calls run's compiled code with the current params (its backward pass reaching the
+params only), so nothing is parsed, built or scheduled again, and every step gets
+whatever fast path ``run`` has.
 
 >>> import graphdsl
 >>> prog = graphdsl.loads("input x, y\\nparam w = 0\\noutput loss = mean(square(w * x - y))")
@@ -209,6 +210,8 @@ class _Loop:
                        if leaf.kind == "param"}
         reached = sched.plans[of].differentiable
         self.trained = [leaf.name for leaf in sched.leaves if leaf.kind == "param" and leaf.slot in reached]
+        # run's compiled code without the backward pass to the data (same numbers for the params)
+        self.run = program._runner.trainer(of, tuple(self.trained))
         self.metrics = self._probe(samples)
 
     def epoch(self, epoch: int, optimizer, rng) -> tuple:
@@ -226,17 +229,18 @@ class _Loop:
     def step(self, rows, optimizer, epoch: int) -> tuple:
         """Forward the loss on one batch, backward to the params, update them.
 
-        Program.run does the passes over the schedule compiled at load time (and
-        whatever fast path it has); only the bindings change from step to step."""
+        run's compiled code does the passes over the schedule compiled at load time (and
+        whatever fast path it has), its backward pass to the params only; only the
+        bindings change from step to step."""
         bindings = {name: array if rows is None else array[rows] for name, array in self.samples.items()}
         bindings.update(self.fixed)
         bindings.update(self.params)
-        result = self.program.run(bindings, of=self.of)
-        loss = result.outputs[self.of]
+        outputs, grads = self.run(bindings)
+        loss = outputs[self.of]
         if not math.isfinite(loss):
             raise self._diverged(bindings, epoch)
-        optimizer.step(self.params, {name: result.grads[name] for name in self.trained})
-        return loss, [result.outputs[name] for name in self.metrics]
+        optimizer.step(self.params, {name: grads[name] for name in self.trained})
+        return loss, [outputs[name] for name in self.metrics]
 
     def _probe(self, samples: dict) -> list:
         """Forward one batch with class ids zeroed: check the labels against the number of

@@ -5,6 +5,11 @@ except matrix-vector products give the interpreter's bits (assert_array_equal,
 NaN == NaN). Transcendental functions on the float path use ``math`` where the
 interpreter uses numpy: they may differ by an ulp (rtol 1e-12 after a few gates).
 A matrix-vector product written as one ``@`` may sum in another order (rtol 1e-12).
+
+These bits are the numpy path's: the module runs with GRAPHDSL_JIT=0. The large-array
+tests also run with the fused numba loop forced on (the ``path`` fixture), to
+tests/fused_tolerance.py's 1e-13 where the loop takes the graph (exp, tanh... from
+libmvec may differ by a few ulps), to the bits where it does not.
 """
 from __future__ import annotations
 
@@ -20,12 +25,42 @@ from graphdsl.run import interpret as execute
 from graphdsl.run.bindings import bind
 from graphdsl.run.export import pack
 from graphdsl.gates import GATES
+from fused_tolerance import assert_fused_close, used_fused
 from gate_cases import PROGRAMS, gate_call
+from optional import needs_numba
 from scalar_graphs import BINARY, graphs, values
 from tracing import peak_bytes
 
 EXACT = {"add", "sub", "mul", "div", "neg", "identity", "square", "reciprocal", "abs", "relu",
          "max", "min", "sum", "mean", "transpose", "dot", "softmax"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def numpy_path(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHDSL_JIT", "0")
+        mp.setenv("GRAPHDSL_CACHE", str(tmp_path_factory.mktemp("jit-cache")))
+        yield
+
+
+@pytest.fixture(params=["numpy", pytest.param("fused", marks=needs_numba)])
+def path(request, monkeypatch):
+    """The numpy code (the bits), or the fused loop forced on wherever it applies."""
+    monkeypatch.setenv("GRAPHDSL_JIT", "0" if request.param == "numpy" else "always")
+    return request.param
+
+
+def check_on(path, text, **bindings):
+    """check(), or with the fused loop: its tolerance where it ran, the bits elsewhere."""
+    if path == "numpy":
+        return check(text, **bindings)
+    prog = graphdsl.loads(text)
+    for result in (prog.run(**bindings), prog.run(**bindings)):  # compiled, then cached
+        if used_fused(prog, prog.outputs[0]):
+            assert_fused_close(prog, result, bindings, prog.outputs[0])
+        else:
+            assert_same(result, reference(prog, **bindings))
+    return prog
 
 
 def reference(prog, of=None, **bindings):
@@ -258,13 +293,13 @@ def test_a_long_chain_frees_what_the_backward_pass_does_not_need():
 
 @pytest.mark.parametrize("expr", ["sigmoid(x) * y", "tanh(x) * y", "sum(sigmoid(x * y))",
                                   "sigmoid(tanh(x)) + sigmoid(x)"])
-def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr):
+def test_in_place_rules_for_large_arrays_give_the_interpreters_bits(expr, path):
     rng = np.random.default_rng(4)
     x = rng.normal(scale=30, size=5000)
     x[:4] = [0.0, -0.0, np.nan, np.inf]
     text = f"input x, y\noutput f = {expr}"
-    check(text, x=x, y=rng.normal(size=5000))
-    check(text, x=x, y=2.0)
+    check_on(path, text, x=x, y=rng.normal(size=5000))
+    check_on(path, text, x=x, y=2.0)
     check(text, 1e-6, x=x.astype(np.float32), y=np.float32(2))  # float32: the plain rules
 
 
@@ -291,13 +326,15 @@ def _kernel_source(prog, of, inputs):
 
 
 @pytest.mark.parametrize("expr", LARGE)
-def test_large_arrays_give_the_interpreters_bits(expr):
+def test_large_arrays_give_the_interpreters_bits(expr, path):
     """The in-place forms on arrays above INPLACE_MIN elements: the interpreter's bits, at
-    ±1000, NaN, ±inf and signed zeros too."""
+    ±1000, NaN, ±inf and signed zeros too (with the fused loop: its tolerance)."""
     text = f"input x, y, w0, w1, b\noutput f = {expr}"
     inputs = _large_inputs(5000)
-    prog = check(text, **inputs)
-    assert "out=" in _kernel_source(prog, "f", inputs) or "S" in _kernel_source(prog, "f", inputs)
+    prog = check_on(path, text, **inputs)
+    assert used_fused(prog, "f") == (path == "fused" and not expr.startswith("sum("))
+    if path == "numpy":
+        assert "out=" in _kernel_source(prog, "f", inputs) or "S" in _kernel_source(prog, "f", inputs)
 
 
 def _random_array_graph_with(module, threshold: str, *case):
@@ -396,3 +433,22 @@ def test_float32_gradients_through_relu_stay_float32_as_the_interpreters(text):
     x = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.7]], dtype=np.float32)
     prog = check(text, x=x)
     assert prog.run(x=x).grads["x"].dtype == np.float32
+
+
+def test_small_float_code_is_written_into_the_entry_and_large_code_is_called():
+    """run's first all-float call writes the float code into the entry itself (the same
+    function object, which callers hold; the same bits), up to kernel.INLINE_MAX statements."""
+    from graphdsl.compiled import kernel
+    prog = graphdsl.loads("input x, y, z\nq = x + y\noutput f = q * z + sin(q)")
+    entry = prog._runner.entry(None)
+    assert "FLOATS(" in entry.kernel.entry_source
+    results = [prog.run(x=-2.0, y=5.0, z=-4.0) for _ in range(3)]
+    assert prog._runner.entry(None) is entry and "FLOATS(" not in entry.kernel.entry_source
+    for res in results:
+        assert_same(res, reference(prog, x=-2.0, y=5.0, z=-4.0), rtol=1e-15)
+        assert res.values["q"] == 3.0  # the lazy Result made in the entry recomputes its nodes
+    assert prog.run(x=1, y=2.0, z=3.0).outputs == prog.run(x=1.0, y=2.0, z=3.0).outputs  # ints: bind()
+    deep = graphdsl.loads(f"gate step(v) {{ return v * 0.5 + 1 }}\ninput x\n"
+                          f"output s = repeat(step, {kernel.INLINE_MAX}, x)")
+    assert deep.run(x=1.0).outputs["s"] == deep.run(x=1.0).outputs["s"] == reference(deep, x=1.0)[0]["s"]
+    assert "FLOATS(" in deep._runner.entry(None).kernel.entry_source

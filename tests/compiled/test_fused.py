@@ -199,3 +199,22 @@ def test_without_the_vector_library_the_numbers_are_the_same(tmp_path):
     assert outs[0][:2] == ["Fused", "['']"] and outs[1][0] == "Fused", outs
     for a, b in zip(outs[0][2:], outs[1][2:]):
         assert abs(float(a) - float(b)) <= 1e-14 * abs(float(b))
+
+
+def test_the_vector_library_is_set_by_the_first_fused_loop_only(tmp_path):
+    """LLVM's vector-library option is the process's: importing graphdsl and numba, and a
+    graph the loop does not run, leave it (and libmvec) alone; the first loop sets it."""
+    code = ("import sys, numpy as np, graphdsl, numba\n"
+            "from graphdsl.compiled import fused\n"
+            "def mapped(): return 'libmvec' in open('/proc/self/maps').read()\n"
+            "graphdsl.loads('input x\\noutput s = sum(exp(x))').run(x=np.ones(fused.MIN_SIZE))\n"
+            "fused.numba()\n"
+            "print(fused._VECTOR_LIBRARY, mapped())\n"
+            f"graphdsl.loads({NEURON!r}).run(x0=np.ones(5), x1=np.ones(5), w0=1.0, w1=2.0, b=3.0)\n"
+            "print(fused._VECTOR_LIBRARY, mapped())\n")
+    env = dict(os.environ, GRAPHDSL_JIT="always", GRAPHDSL_CACHE=str(tmp_path))
+    env.pop("GRAPHDSL_JIT_VECLIB", None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    before, after = run.stdout.splitlines()
+    assert before == "[] False", run.stderr
+    assert after in ("['libmvec'] True", "[''] False"), run.stdout  # (no libmvec: a scalar loop)

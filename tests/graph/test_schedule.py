@@ -36,3 +36,20 @@ def test_plans_are_computed_once_when_the_program_is_built():
 def test_leaves_that_no_gradient_reaches_are_known():
     s = schedule("input x = 1, y = 2\noutput f = x * 2, g = y")
     assert s.plans["f"].differentiable == {s.slots["x"]}
+
+
+def test_a_restricted_plan_gives_the_named_leaves_the_same_gradients():
+    import numpy as np
+    from graphdsl.graph.schedule import restricted
+    from graphdsl.run import interpret
+    prog = graphdsl.loads("input x, y\nparam w = 0.5\nh = tanh(x * w) * y\noutput f = h * h + sin(w)")
+    sched = prog.schedule
+    only_w = restricted(sched, "f", ("w",))
+    values = interpret.forward(sched, [0.3, -1.2, 0.5])
+    full = interpret.backward(sched, "f", values)
+    part = interpret.backward(only_w, "f", values)
+    slots = {leaf.name: leaf.slot for leaf in sched.leaves}
+    assert only_w.plans["f"].differentiable == {slots["w"]} and sched.plans["f"].differentiable == set(slots.values())
+    assert part[slots["w"]] == full[slots["w"]] and part[slots["x"]] is None and part[slots["y"]] is None
+    assert len(only_w.plans["f"].steps) == len(sched.plans["f"].steps)  # y's branch shares every step
+    assert np.isfinite(full[slots["y"]])

@@ -314,3 +314,28 @@ def test_the_watch_ignores_noise_near_zero_and_negative_losses():
     assert first_blow_up([-1.0, -5.0, 3.0, 400.0]) is None  # no positive lowest to grow from
     assert first_blow_up([1.0, 0.01, 0.5, 1.5]) == 4  # 150 times the lowest, above the first
     assert first_blow_up([2.0, 150.0, 250.0]) == 3
+
+
+def test_a_step_skips_the_backward_pass_to_the_data(prog, data):
+    """fit's compiled code reaches the params only (X @ W's gradient for X is not made);
+    the params' gradients are run's bits (the tests above)."""
+    prog.fit(data, epochs=1, lr=0.3)
+    (key, entry), = prog._runner.trainers.items()
+    assert key == ("loss", ("W", "b"))
+    plan = entry.kernel.schedule.plans["loss"]
+    slots = {leaf.name: leaf.slot for leaf in prog.schedule.leaves}
+    assert plan.differentiable == {slots["W"], slots["b"]}
+    assert prog.schedule.plans["loss"].differentiable == {slots["X"], slots["reg"], slots["W"], slots["b"]}
+    assert len(plan.steps) < len(prog.schedule.plans["loss"].steps)
+
+
+def test_a_graph_too_large_to_compile_trains_on_the_interpreter_alike(data, monkeypatch):
+    from graphdsl.compiled import runner
+    compiled = graphdsl.loads(CLASSIFIER).fit(data, epochs=3, lr=0.1)
+    monkeypatch.setattr(runner, "COMPILE_LIMIT", 0)
+    prog = graphdsl.loads(CLASSIFIER)
+    assert not prog._runner.compiled
+    interpreted = prog.fit(data, epochs=3, lr=0.1)
+    for name in prog.params:
+        np.testing.assert_allclose(interpreted.params[name], compiled.params[name], rtol=1e-13)
+    assert interpreted.losses == pytest.approx(compiled.losses, rel=1e-13)
