@@ -93,21 +93,17 @@ class Program(Exports):
                 f"{len(self._schedule.ids)} nodes>")
 
     def run(self, bindings=None, /, of=None, check_finite=None, **named) -> Result:
-        """Forward pass, then the reverse-mode gradient of one output (``of``, default the
-        first). With ``check_finite=True`` the first node whose value or gradient is NaN
-        or infinite raises a NumericError naming its gate and line.
+        """Forward pass, then the reverse-mode gradient of one output (``of``, default the first);
+        ``check_finite=True``: a NumericError at the first node whose value or gradient is not finite.
 
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
-        >>> loads("input of = 2\\noutput f = of * of").run({"of": 3.0}).outputs
-        {'f': 9.0}
         """
         if bindings is None and of is None and check_finite is None:  # keywords only: W1's ~0.1 µs
             entry = self._kernels.get(None)
             if entry is not None:
                 return entry(named)
-        if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve
-            # (a dict alone: the run keeps a copy, not the caller's dict)
+        if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve (a dict alone: copied)
             given = named if bindings is None else \
                 bindings.copy() if bindings.__class__ is dict and not named else None
             try:

@@ -179,7 +179,7 @@ class Fused:
                  f"    buf_ = np.empty(({max(1, len(sums))}, {BLOCK}))"]
         lines += ["    for i_ in range(start_, stop_):"] + [f"        {line}" for line in body]
         for k in sums:
-            lines += [f"    blk_ = 0.0", "    for j_ in range(stop_ - start_):", f"        blk_ += buf_[{k}, j_]",
+            lines += ["    blk_ = 0.0", "    for j_ in range(stop_ - start_):", f"        blk_ += buf_[{k}, j_]",
                       f"    part_[b_, {k}] = blk_"]
         if sums:  # Kahan: the blocks' sums added with their rounding errors carried
             lines += [f"tot_{k} = 0.0; cmp_{k} = 0.0" for k in sums]
