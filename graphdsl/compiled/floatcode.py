@@ -58,9 +58,10 @@ def run_listing(schedule, of: str) -> Listing:
     return emit.listing(backward + [ret])
 
 
-def forward_listing(schedule) -> Listing:
-    """``floats(*leaf values) -> outputs`` with numpy's functions (the interpreter's bits)."""
-    emit = _Emitter(schedule, numpy_functions())
+def forward_listing(schedule, run_bits: bool = False) -> Listing:
+    """``floats(*leaf values) -> outputs`` with numpy's functions (the interpreter's bits),
+    or with ``run``'s templates as they are (``run_bits``: run's bits, and math's speed)."""
+    emit = _Emitter(schedule, None if run_bits else numpy_functions())
     return emit.listing([emit.returns([emit.outputs(exported=True)])])
 
 

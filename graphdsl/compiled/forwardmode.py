@@ -36,6 +36,8 @@ class ForwardKernel(Kernel):
     QUIET_FLOATS = True  # numpy's functions warn where math's raise
 
     def __init__(self, program):
+        if program._model.run_bits:
+            self.QUIET_FLOATS = False  # run's templates: math's functions, as run's code
         super().__init__(program, program.outputs[0], None)
 
     def _float_capable(self) -> bool:
@@ -46,7 +48,7 @@ class ForwardKernel(Kernel):
         return not any(np.ndim(value) for _, value in sched.constants) and floatcode.supported(sched, None)
 
     def float_listing(self):
-        return floatcode.forward_listing(self.schedule)
+        return floatcode.forward_listing(self.schedule, not self.QUIET_FLOATS)
 
     def numpy_listing(self, shapes, float64: bool):
         return numpycode.forward_listing(self.schedule, shapes, float64)

@@ -49,6 +49,7 @@ def derivative(program, of: str, wrt=None, source: str | None = None, values: di
         # The ops that building the text would make (tests/graph/test_derivative.py compares
         # them): parsing and resolving again would take most of the time.
         model = Model(file, leaf_data(leaves), ops, outputs)
+        model.run_bits = True  # its forward gives run's gradients bit for bit
         check_shapes(model.schedule)
         return type(program)(model, source=text)
 
