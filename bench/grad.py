@@ -3,10 +3,9 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/grad.py
 
 For each workload, ``Program.grad`` writes the output and its gradients as one program;
-its ``forward`` (compiled like any program's) gives the numbers ``run`` gives (checked
-first), and the table shows the medians per call and their ratio to ``run``'s; also its
-``run`` (which differentiates its first output again, but whose float code calls
-``math``'s functions where ``forward``'s calls numpy's, for the interpreter's bits). W4's text declares
+its ``forward`` (compiled like any program's, with run's float templates) gives the numbers
+``run`` gives (checked first), and the table shows the medians per call and their ratio to
+``run``'s; also its ``run`` (which differentiates its first output again). W4's text declares
 the ranks of W and x (``input W: [n, n], x: [n]``): matmul's rules branch on them, so a
 derivative program is written for one rank. Also timed: building the derivative program
 of a chain of n sin gates (load + write + load of the text). See BENCHMARKS.md.
