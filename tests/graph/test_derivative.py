@@ -3,6 +3,7 @@ second derivatives (checked against central differences) and Hessian-vector prod
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from pathlib import Path
 
@@ -308,3 +309,5 @@ def test_forward_of_a_derivative_program_gives_runs_bits_where_numpy_and_math_di
         assert got["f"] == result.outputs["f"] == math.tanh(x) * math.tanh(x * 3.0)
         assert got["df_dx"] == result.grads["x"]
         assert prog.forward(x=x)["f"] == float(np.tanh(x)) * float(np.tanh(x * 3.0))
+    again = pickle.loads(pickle.dumps(derived.with_params({})))  # the model keeps the flag
+    assert [again.forward(x=x) for x in xs] == [derived.forward(x=x) for x in xs]
