@@ -48,7 +48,8 @@ class ForwardKernel(Kernel):
         return not any(np.ndim(value) for _, value in sched.constants) and floatcode.supported(sched, None)
 
     def float_listing(self):
-        return floatcode.forward_listing(self.schedule, not self.QUIET_FLOATS)
+        listing = (floatcode.forward_listing if self.QUIET_FLOATS else floatcode.run_forward_listing)(self.schedule)
+        return listing._replace(statements=floatcode.fused(listing.statements))
 
     def numpy_listing(self, shapes, float64: bool):
         return numpycode.forward_listing(self.schedule, shapes, float64)
