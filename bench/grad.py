@@ -3,13 +3,13 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/grad.py
 
 For each workload, ``Program.grad`` writes the output and its gradients as one program;
-its ``forward`` (compiled like any program's) gives the numbers ``run`` gives (checked
-first), and the table shows the medians per call and their ratio to ``run``'s; also its
-``run`` (which differentiates its first output again, but whose float code calls
-``math``'s functions where ``forward``'s calls numpy's, for the interpreter's bits). W4's text declares
+its ``forward`` (compiled like any program's, with run's float templates) gives the numbers
+``run`` gives (checked first), and the table shows the medians per call and their ratio to
+``run``'s; also its ``run`` (which differentiates its first output again). W4's text declares
 the ranks of W and x (``input W: [n, n], x: [n]``): matmul's rules branch on them, so a
 derivative program is written for one rank. Also timed: building the derivative program
-of a chain of n sin gates (load + write + load of the text). See BENCHMARKS.md.
+of a chain of n sin gates (load + write + load of the text), and of a chain that reads
+n inputs (n + 1 outputs). See BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ def chain(n: int) -> float:
     return time.perf_counter() - start
 
 
+def wide(n: int) -> float:
+    """A chain of n gates that reads n inputs: its derivative program has n + 1 outputs."""
+    text = "input " + ", ".join(f"x{i}" for i in range(n)) + "\na0 = sin(x0)\n"
+    prog = graphdsl.loads(text + "".join(f"a{i} = a{i - 1} * x{i}\n" for i in range(1, n)) + f"output f = a{n - 1}\n")
+    start = time.perf_counter()
+    prog.grad()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     print("| workload | run | grad program: forward | ratio | grad program: run | ratio | the model's forward |")
     print("|---|---|---|---|---|---|---|")
@@ -66,6 +75,11 @@ def main() -> None:
     print("|---|---|")
     for n in (1_000, 10_000, 100_000):
         print(f"| {n:,} | {chain(n):.2f} s |", flush=True)
+    print()
+    print("| n inputs, n gates | Program.grad builds in |")
+    print("|---|---|")
+    for n in (1_000, 2_000, 4_000):
+        print(f"| {n:,} | {wide(n):.2f} s |", flush=True)
 
 
 if __name__ == "__main__":

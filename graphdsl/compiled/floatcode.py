@@ -17,6 +17,7 @@ which ``run``'s float code may miss by an ulp.
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -256,3 +257,44 @@ def _needed(forward: list, later: list) -> list:
             kept.append(stmt)
     kept.reverse()
     return kept
+
+
+def run_forward_listing(schedule) -> Listing:
+    """forward_listing with ``run``'s templates as they are (``math``'s functions): run's
+    bits, for a derivative program (whose numbers are run's gradients), at math's speed."""
+    emit = _Emitter(schedule)
+    return emit.listing([emit.returns([emit.outputs(exported=True)])])
+
+
+_NAME = re.compile(r"\b[vgtd][0-9]\w*")
+FUSE_DEPTH = 3  # expressions nested at most this deep (CPython's parser has a limit)
+
+
+def fused(statements: list) -> list:
+    """A value read once, by one later statement, is written into it, parenthesised: the
+    same operations in the same order on Python floats (the same bits), without a local
+    that holds every temporary until the call returns (fewer floats alive, fewer stores).
+    Every name is written once (as in forward's listings), so an expression moved later
+    still reads what it read."""
+    uses: dict = {}
+    for stmt in statements:
+        for name in _NAME.findall(stmt.text):
+            uses[name] = uses.get(name, 0) + 1
+    pending: dict = {}  # name -> (its expression, its depth, what it reads), for its one reader
+    out = []
+    for stmt in statements:
+        depth = 0
+        if any(name in pending for name in stmt.reads):
+            inlined = {name: pending.pop(name) for name in stmt.reads if name in pending}
+            depth = max(found[1] for found in inlined.values())
+            text = _NAME.sub(lambda m: f"({inlined[m.group()][0]})" if m.group() in inlined else m.group(),
+                             stmt.text)
+            reads = [r for r in stmt.reads if r not in inlined] + [r for f in inlined.values() for r in f[2]]
+            stmt = stmt._replace(text=text, reads=tuple(dict.fromkeys(reads)))
+        target = stmt.writes[0] if len(stmt.writes) == 1 else None
+        if (target is not None and uses.get(target) == 2 and depth < FUSE_DEPTH and ";" not in stmt.text
+                and stmt.text.startswith(target + " = ")):
+            pending[target] = (stmt.text[len(target) + 3:], depth + 1, stmt.reads)
+            continue
+        out.append(stmt)
+    return out

@@ -37,6 +37,8 @@ class ForwardKernel(Kernel):
     FUSE = False  # (the fused loop is run's, forward and backward)
 
     def __init__(self, program):
+        if program._model.run_bits:
+            self.QUIET_FLOATS = False  # run's templates: math's functions, as run's code
         super().__init__(program, program.outputs[0], None)
 
     def _float_capable(self) -> bool:
@@ -47,7 +49,8 @@ class ForwardKernel(Kernel):
         return not any(np.ndim(value) for _, value in sched.constants) and floatcode.supported(sched, None)
 
     def float_listing(self):
-        return floatcode.forward_listing(self.schedule)
+        listing = (floatcode.forward_listing if self.QUIET_FLOATS else floatcode.run_forward_listing)(self.schedule)
+        return listing._replace(statements=floatcode.fused(listing.statements))
 
     def numpy_listing(self, shapes, float64: bool):
         return numpycode.forward_listing(self.schedule, shapes, float64)

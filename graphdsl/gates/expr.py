@@ -123,29 +123,33 @@ def _shape(shape):
 def call(gate, *args, **options) -> Expr:
     """The expression ``gate(*args, **options)``, simplified where no number changes;
     ``gate`` is a record or the name of one."""
-    gate = GATES[gate] if isinstance(gate, str) else gate
+    gate = GATES[gate] if gate.__class__ is str else gate
     if gate.variadic is not None:
         gate = gate.of_arity(len(args))
     name = gate.name
-    args = tuple(as_expr(a) for a in args)
-    options = gate.option_items(options)
-    simpler = _fold(gate, args, options)
+    args = tuple([a if a.__class__ is Expr else as_expr(a) for a in args])
+    options = gate.option_items(options) if options or gate.options else ()
+    kw = dict(options) if options else {}  # (one dict per call: the shape rule's and simplify's)
+    simpler = _fold(gate, args, kw) if gate.exact else None
     if simpler is None and gate.simplify is not None:
-        simpler = gate.simplify(*args, **dict(options))
+        simpler = gate.simplify(*args, **kw)
     if simpler is not None:
         return as_expr(simpler)
-    shape = gate.infer_shape([a.shape for a in args], dict(options))
+    shape = gate.infer_shape([a.shape for a in args], kw)
     # (a gate that moves ones to ones, applied to the number 1, gives ones: sum's cotangent
     # of a scalar output's seed)
     ones = gate.keeps_ones and (any(a.ones for a in args) or args[0].is_const(1.0))
     return _intern(name, args, options, None, _shape(shape), ones, gate)
 
 
-def _fold(gate, args, options):
+def _fold(gate, args, options: dict):
     """Exact arithmetic on constants, done now (the same IEEE operation as at run time)."""
-    if not gate.exact or not args or not all(a.op == "const" for a in args):
+    if not args:
         return None
-    value = gate.forward(*[a.value for a in args], **dict(options))
+    for a in args:
+        if a.op != "const":
+            return None
+    value = gate.forward(*[a.value for a in args], **options)
     return const(value)
 
 

@@ -186,6 +186,12 @@ def register(gate: Gate) -> Gate:
 def broadcast(shapes: list, **options) -> tuple:
     """numpy's broadcasting of operand shapes; a dimension of unknown size stays unknown
     unless another operand fixes it."""
+    first = shapes[0]
+    for s in shapes:
+        if s != first:
+            break
+    else:  # (one shape, as in most calls: the same dimensions, unknown ones unknown still)
+        return tuple(first)
     rank = max(len(s) for s in shapes)
     out = []
     for k in range(rank):

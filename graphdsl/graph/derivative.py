@@ -49,6 +49,7 @@ def derivative(program, of: str, wrt=None, source: str | None = None, values: di
         # The ops that building the text would make (tests/graph/test_derivative.py compares
         # them): parsing and resolving again would take most of the time.
         model = Model(file, leaf_data(leaves), ops, outputs)
+        model.run_bits = True  # its forward gives run's gradients bit for bit
         check_shapes(model.schedule)
         return type(program)(model, source=text)
 
@@ -79,8 +80,9 @@ def write(schedule, inputs_params: tuple, of: str, wrt=None) -> list:
     """The statements (writer.Line) of the program with the output ``of`` and its
     gradient with respect to each name of ``wrt`` (default: every input and param)."""
     wrt = list(inputs_params if wrt is None else wrt)
+    known = set(inputs_params)
     for name in wrt:
-        if name not in inputs_params:
+        if name not in known:
             raise BindingError(f"grad: '{name}' is not an input or param (they are: {', '.join(inputs_params)})")
     taken = set(schedule.ids) | set(inputs_params)
     with interned_apart():
@@ -107,7 +109,7 @@ def _leaf_lines(source: str, starts: list) -> str:
     k = 0
     while k < len(lines) and (not lines[k].strip() or lines[k].lstrip().startswith("#")):
         keep[k], k = True, k + 1
-    for start in starts:
+    for start in dict.fromkeys(starts):  # (once a line: `input x0, x1...` declares many)
         above = start - 2
         while above >= 0 and lines[above].lstrip().startswith("#"):
             keep[above], above = True, above - 1

@@ -34,6 +34,10 @@ class Model:
     everything the graph shows but the leaves' data and the constants' places, so the
     expanded ops are not kept (one object a node fewer for the cyclic GC to scan)."""
 
+    # Whose bits ``forward``'s float code gives: the interpreter's (numpy's functions), or
+    # ``run``'s (math's), for a derivative program, whose numbers are run's gradients.
+    run_bits = False
+
     def __init__(self, file: str, leaves: list, ops: list, outputs: tuple):
         self.file = file
         self.leaves = leaves  # of (name, node data)

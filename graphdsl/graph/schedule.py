@@ -5,6 +5,7 @@ slot, so a run never looks a node up by name.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -67,7 +68,7 @@ class Schedule:
     constants: tuple  # of (slot, value)
     steps: tuple  # of Step, in forward order
     outputs: tuple  # of (name, slot)
-    plans: dict  # output name -> Plan
+    plans: Mapping  # output name -> Plan (Plans: each made on first use)
 
 
 def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
@@ -90,7 +91,7 @@ def schedule(leaf_data: list, ops: list, outputs: tuple) -> Schedule:
                               op.options or {}, op.span, op.symbol, op.scope))
     leaves.sort(key=lambda leaf: leaf.kind != "input")
     outputs = tuple((name, slots[name]) for name in outputs)
-    plans = {name: _plan(name, slot, len(ids), leaves, steps) for name, slot in outputs}
+    plans = Plans(outputs, len(ids), leaves, steps)
     return Schedule(ids, slots, tuple(leaves), tuple(constants), tuple(steps), outputs, plans)
 
 
@@ -100,8 +101,10 @@ def restricted(sched: Schedule, output: str, names) -> Schedule:
     its inputs is a matrix product of its own). The gradients it keeps are the same
     operations in the same order; the others are zeros."""
     leaves = [leaf for leaf in sched.leaves if leaf.name in names]
-    plan = _plan(output, sched.plans[output].seed, len(sched.ids), leaves, sched.steps)
-    return replace(sched, plans={**sched.plans, output: plan})
+    plans = Plans(tuple((name, sched.plans._seeds[name]) for name in sched.plans), len(sched.ids),
+                  sched.leaves, sched.steps)  # (the others still made on first use)
+    plans._made[output] = _plan(output, plans._seeds[output], len(sched.ids), leaves, sched.steps)
+    return replace(sched, plans=plans)
 
 
 def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
@@ -132,3 +135,29 @@ def _plan(output: str, seed: int, size: int, leaves, steps) -> Plan:
         backward.append(BackStep(step, shared.setdefault(needs, needs)))
     reached = frozenset(leaf.slot for leaf in leaves if reach[leaf.slot])
     return Plan(output, seed, tuple(backward), reached)
+
+
+class Plans(Mapping):
+    """Output name -> its Plan, made on first use: each is a pass over every step, and a
+    program of many outputs (a derivative program has one per gradient) would otherwise
+    pay for all of them when built, outputs times steps."""
+
+    def __init__(self, outputs: tuple, size: int, leaves: list, steps: list):
+        self._seeds = dict(outputs)
+        self._size, self._leaves, self._steps = size, tuple(leaves), tuple(steps)
+        self._made: dict = {}
+
+    def __getitem__(self, name: str) -> Plan:
+        plan = self._made.get(name)
+        if plan is None:  # (two threads may both make it: the same plan)
+            plan = self._made[name] = _plan(name, self._seeds[name], self._size, self._leaves, self._steps)
+        return plan
+
+    def __contains__(self, name) -> bool:
+        return name in self._seeds
+
+    def __iter__(self):
+        return iter(self._seeds)
+
+    def __len__(self) -> int:
+        return len(self._seeds)

@@ -50,6 +50,8 @@ def fresh(name: str, taken: set) -> str:
 def identifier(node: str) -> str:
     """A node id as a name of the language: ``f@1/#2`` (call 1 in f, its unnamed node 2) ->
     ``f1_t2``."""
+    if node.isascii() and node.isidentifier() and node[0] != "_" and node[-1] != "_":
+        return node  # (most nodes: a name of the model's text, which re.sub leaves alone)
     text = re.sub(r"\W+", "_", node.replace("@", "").replace("/#", "#").replace("#", "_t")).strip("_") or "t"
     return text if not text[0].isdigit() else "n" + text
 

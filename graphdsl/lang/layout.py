@@ -120,10 +120,11 @@ def _attach(syntax: tuple, units: list) -> list:
     """Pair each unit with the syntax objects whose positions fall in it (several for
     ``input x, y`` or ``output f = expr``; a gate takes its header, body and '}')."""
     result: list = []
+    groups: list = []  # each statement's syntax objects (a tuple grown per leaf is quadratic)
     at = 0
     for stmt in syntax:
         if result and _position(stmt) <= units[at - 1].last and not isinstance(stmt, S.GateDef):
-            result[-1].syntax += (stmt,)
+            groups[-1].append(stmt)
             continue
         unit = units[at]
         at += 1
@@ -138,6 +139,10 @@ def _attach(syntax: tuple, units: list) -> list:
             at += 1
             statement.end_leading, statement.end_trailing = _strip_blanks(closing.leading), closing.trailing
         result.append(statement)
+        groups.append([stmt])
+    for statement, group in zip(result, groups):
+        if len(group) > 1:
+            statement.syntax = tuple(group)
     if at != len(units):
         raise RuntimeError(f"graphdsl bug: {len(units) - at} statements were not read")
     return result

@@ -174,6 +174,20 @@ def test_float32_and_other_dtypes_as_the_interpreter():
 
 
 # ---------------------------------------------------------------- compiled, not interpreted
+def test_a_value_read_once_is_written_into_its_reader_nested_a_few_deep():
+    from graphdsl.compiled.floatcode import FUSE_DEPTH
+
+    n = 3_000  # a chain: every value but a3 (read twice) is read once
+    text = "input x\na0 = sin(x)\n" + "".join(f"a{i} = tanh(a{i - 1}) * 0.5\n" for i in range(1, n))
+    prog = graphdsl.loads(text + f"output f = a{n - 1} - a3, g = a3\n", max_nodes=10 * n)
+    for x in (0.25, -1.5, 3.0):
+        assert_bits(prog.forward(x=x), reference_forward(prog, {"x": x}))
+    lines = prog._runner.forward_entry.kernel.float_source.splitlines()
+    assert len(lines) < len(prog.schedule.steps) // FUSE_DEPTH + 4
+    depths = [max(line[:i].count("(") - line[:i].count(")") for i in range(len(line))) for line in lines]
+    assert max(depths) <= 2 * (FUSE_DEPTH + 1)  # each fused level adds a call's and a group's
+
+
 def test_the_sigmoid_neuron_runs_on_generated_float_code():
     prog = graphdsl.loads("input x0, x1, w0, w1, b\noutput n = sigmoid(w0*x0 + w1*x1 + b)")
     bindings = {"x0": -1.0, "x1": -2.0, "w0": 2.0, "w1": -3.0, "b": -3.0}

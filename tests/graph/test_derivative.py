@@ -2,6 +2,8 @@
 second derivatives (checked against central differences) and Hessian-vector products."""
 from __future__ import annotations
 
+import math
+import pickle
 import time
 from pathlib import Path
 
@@ -51,6 +53,10 @@ def agree(prog, bindings=None, of=None) -> None:
     same(got[of], result.outputs[of])
     for name in prog.inputs + prog.params:
         same(got[f"d{of}_d{name}"], result.grads[name])
+    fwd = derived.forward(bindings)  # its compiled forward too: run's templates, run's bits
+    assert list(fwd) == list(got)
+    for name in got:
+        same(fwd[name], got[name])
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -303,3 +309,18 @@ def test_an_undeclared_leaf_with_a_scalar_default_is_declared_a_scalar():
     agree(prog, {"y": np.array([1.0, 2.0]), "x": 3.0})
     with pytest.raises(graphdsl.BindingError):  # an array for x is refused, not given a scalar's gradient
         derived.run(x=np.array([1.0, 2.0]), y=1.0)
+
+
+def test_forward_of_a_derivative_program_gives_runs_bits_where_numpy_and_math_differ():
+    # numpy's tanh and math's differ by an ulp on some floats: the derivative program's
+    # forward follows run (math), as its gradients are run's; a model's forward numpy.
+    prog = graphdsl.loads("input x\noutput f = tanh(x) * tanh(x * 3.0)")
+    xs = [float(x) for x in np.linspace(-3.0, 3.0, 2001)]
+    derived = prog.grad()
+    for x in xs:
+        got, result = derived.forward({"x": x}), prog.run(x=x)
+        assert got["f"] == result.outputs["f"] == math.tanh(x) * math.tanh(x * 3.0)
+        assert got["df_dx"] == result.grads["x"]
+        assert prog.forward(x=x)["f"] == float(np.tanh(x)) * float(np.tanh(x * 3.0))
+    again = pickle.loads(pickle.dumps(derived.with_params({})))  # the model keeps the flag
+    assert [again.forward(x=x) for x in xs] == [derived.forward(x=x) for x in xs]

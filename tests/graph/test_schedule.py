@@ -1,4 +1,6 @@
 """The schedule: slots, forward steps and per-output backward plans, computed once."""
+import pytest
+
 import graphdsl
 
 
@@ -53,3 +55,24 @@ def test_a_restricted_plan_gives_the_named_leaves_the_same_gradients():
     assert part[slots["w"]] == full[slots["w"]] and part[slots["x"]] is None and part[slots["y"]] is None
     assert len(only_w.plans["f"].steps) == len(sched.plans["f"].steps)  # y's branch shares every step
     assert np.isfinite(full[slots["y"]])
+
+
+def test_a_plan_is_made_on_first_use_and_kept():
+    s = schedule("input x = 1\noutput f = x * x, g = x + 1")
+    assert s.plans._made == {}  # (nothing yet: a derivative program has an output per gradient)
+    plan = s.plans["g"]
+    assert s.plans["g"] is plan and list(s.plans._made) == ["g"]
+    assert "f" in s.plans and "h" not in s.plans and len(s.plans) == 2 and list(s.plans) == ["f", "g"]
+    assert list(s.plans._made) == ["g"]
+    with pytest.raises(KeyError):
+        s.plans["h"]
+
+
+def test_building_a_derivative_program_makes_no_plan():
+    n = 400
+    text = "input " + ", ".join(f"x{i}" for i in range(n)) + "\na0 = sin(x0)\n"
+    prog = graphdsl.loads(text + "".join(f"a{i} = a{i - 1} * x{i}\n" for i in range(1, n)) + f"output f = a{n - 1}\n")
+    derived = prog.grad()
+    assert len(derived.schedule.plans) == n + 1 and derived.schedule.plans._made == {}
+    ones = {f"x{i}": 1.0 for i in range(n)}
+    assert derived.forward(ones)["df_dx0"] == prog.run(ones).grads["x0"]
