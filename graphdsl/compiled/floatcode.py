@@ -275,7 +275,9 @@ def fused(statements: list) -> list:
     same operations in the same order on Python floats (the same bits), without a local
     that holds every temporary until the call returns (fewer floats alive, fewer stores).
     Every name is written once (as in forward's listings), so an expression moved later
-    still reads what it read."""
+    still reads what it read: that makes this one pass, where source.inline_once_read,
+    which also handles names written again (run's gradient sums), costs W6's derivative
+    program 3.6 s to compile against 0.8 s here."""
     uses: dict = {}
     for stmt in statements:
         for name in _NAME.findall(stmt.text):
