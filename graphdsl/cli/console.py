@@ -94,6 +94,17 @@ def parse_args(parser, argv) -> tuple:
         return None, int(done.code or 0)
 
 
+def add_force(parser, what: str) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help=f"let {what} replace an existing file that holds something else")
+
+
+def check_of(prog, of, model: str) -> None:
+    """--of names an output of the model (a usage error, exit 2, otherwise)."""
+    if of is not None and of not in prog.outputs:
+        raise UsageError(f"--of {of}: not an output of {model} (outputs: {', '.join(prog.outputs)})")
+
+
 # ---------------------------------------------------------------- reading
 def whole_number(least: int):
     """An argparse type: a whole number of at least ``least``."""

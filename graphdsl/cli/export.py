@@ -26,6 +26,7 @@ def _parser():
                         help="the module to write, atomically")
     parser.add_argument("--of", metavar="NAME", help="the output value_and_grad differentiates "
                         "(default: the first)")
+    console.add_force(parser, "--python")
     console.add_max_nodes(parser)
     return parser
 
@@ -40,5 +41,6 @@ def main(argv) -> int:
 
 def _export(args) -> int:
     program = console.load_model(args.model, args.max_nodes)
-    write_atomic(args.python, program.to_python(of=args.of), _MODULE, protect=(args.model,))
+    console.check_of(program, args.of, args.model)
+    write_atomic(args.python, program.to_python(of=args.of), _MODULE, force=args.force, protect=(args.model,))
     return console.EXIT_OK

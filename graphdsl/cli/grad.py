@@ -19,7 +19,10 @@ from .console import STDIN
 from .outfiles import Output, write_atomic
 
 # -o replaces a derivative program written before (a model): a model is what the file holds.
-_MODEL = Output("-o", "a model", (".graph",), lambda path, head: True)
+# Only a derivative program (its statements say "# from line N") is replaced without --force:
+# never another model.
+_MODEL = Output("-o", "a derivative program written by graphrun grad", (".graph",),
+                lambda path, head: b"  # from line " in head)
 
 
 def _parser():
@@ -32,6 +35,7 @@ def _parser():
                         "to, separated by commas (default: every one)")
     parser.add_argument("-o", "--output", metavar="OUT", type=console.file_name,
                         help="write the program to OUT, atomically (default: standard output)")
+    console.add_force(parser, "-o")
     console.add_max_nodes(parser)
     return parser
 
@@ -51,9 +55,15 @@ def _grad(args) -> int:
         if not all(wrt):
             raise console.UsageError(f"--wrt takes names separated by commas, got '{args.wrt}'")
     program = console.load_model(args.model, args.max_nodes)
+    console.check_of(program, args.of, args.model)
+    leaves = program.inputs + program.params
+    unknown = [name for name in wrt or () if name not in leaves]
+    if unknown:
+        raise console.UsageError(f"--wrt {unknown[0]}: not an input or param of {args.model} "
+                                 f"(they are: {', '.join(leaves)})")
     text = program.grad(of=args.of, wrt=wrt).to_text()
     if args.output is None or args.output == STDIN:
         sys.stdout.write(text)
     else:
-        write_atomic(args.output, text, _MODEL, protect=(args.model,))
+        write_atomic(args.output, text, _MODEL, force=args.force, protect=(args.model,))
     return console.EXIT_OK

@@ -93,9 +93,7 @@ def _program(args):
     prog = console.load_model(args.model, args.max_nodes)
     if args.params:
         prog = prog.with_params(console.read_bindings(args.params, (".npz", ".json"), "--params"))
-    if args.of is not None and args.of not in prog.outputs:
-        raise UsageError(f"--of {args.of}: not an output of {args.model} "
-                         f"(outputs: {', '.join(prog.outputs)})")
+    console.check_of(prog, args.of, args.model)
     return prog
 
 

@@ -53,10 +53,13 @@ def test_grad_of_a_gradient_file_gives_second_derivatives(capsys, tmp_path):
 
 
 def test_errors(capsys, tmp_path):
-    status, _, err = run(capsys, "grad", EXAMPLES / "mul_add.graph", "--wrt", "x,w")
-    assert status == 1 and "'w' is not an input or param" in err
+    status, _, err = run(capsys, "grad", EXAMPLES / "mul_add.graph", "--wrt", "x,w")  # usage errors: exit 2
+    assert status == 2 and err.endswith("error: --wrt w: not an input or param of "
+                                        f"{EXAMPLES / 'mul_add.graph'} (they are: x, y, z)\n")
     status, _, err = run(capsys, "grad", EXAMPLES / "mul_add.graph", "--of", "g")
-    assert status == 1 and "'g' is not an output" in err
+    assert status == 2 and "--of g: not an output" in err
+    status, _, err = run(capsys, "export", EXAMPLES / "mul_add.graph", "--python", tmp_path / "m.py", "--of", "g")
+    assert status == 2 and "--of g: not an output" in err and not (tmp_path / "m.py").exists()
     status, _, err = run(capsys, "grad", EXAMPLES / "mul_add.graph", "--wrt", "x,,y")
     assert status == 2 and "--wrt" in err
     status, _, err = run(capsys, "grad", tmp_path / "missing.graph")
@@ -79,3 +82,13 @@ def test_output_is_written_atomically_and_never_over_the_model(capsys, tmp_path)
     assert run(capsys, "grad", model, "-o", target)[0] == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert target.read_text().startswith("# f(x, y, z)")
+
+
+def test_output_replaces_a_derivative_program_but_no_other_model_without_force(capsys, tmp_path):
+    other = tmp_path / "other.graph"
+    other.write_text("input a\noutput b = a * 2\n")
+    status, _, err = run(capsys, "grad", EXAMPLES / "mul_add.graph", "-o", other)
+    assert status == 2 and "--force replaces it" in err and other.read_text() == "input a\noutput b = a * 2\n"
+    assert run(capsys, "grad", EXAMPLES / "mul_add.graph", "-o", other, "--force")[0] == 0
+    assert "df_dz = q  # from line 4" in other.read_text()
+    assert run(capsys, "grad", EXAMPLES / "mul_add.graph", "--of", "f", "-o", other)[0] == 0  # its own kind: rewritten
