@@ -87,7 +87,7 @@ def test_export_writes_the_module(capsys, tmp_path):
     other.write_text("print('mine')\n")
     assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph"), "--python", str(other)]) == 2
     assert other.read_text() == "print('mine')\n"
-    assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph"), "--python", str(out), "--of", "g"]) == 1
+    assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph"), "--python", str(out), "--of", "g"]) == 2  # a usage error
     assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph")]) == 2
     err = capsys.readouterr().err
     assert "'g' is not an output" in err and "--python" in err and "Traceback" not in err
