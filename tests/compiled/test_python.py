@@ -90,7 +90,7 @@ def test_export_writes_the_module(capsys, tmp_path):
     assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph"), "--python", str(out), "--of", "g"]) == 2  # a usage error
     assert cli.main(["export", str(ROOT / "examples" / "mul_add.graph")]) == 2
     err = capsys.readouterr().err
-    assert "'g' is not an output" in err and "--python" in err and "Traceback" not in err
+    assert "--of g: not an output" in err and "--python" in err and "Traceback" not in err
 
 
 @pytest.fixture(scope="session")
