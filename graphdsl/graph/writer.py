@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import GraphDefinitionError, Span
 from ..gates import ALIAS, GATES
-from ..gates.expr import Expr
+from ..gates.expr import Expr, walk
 from ..gates.lower import option_text, prose_call
 from ..lang import syntax as S
 from .expand import Op
@@ -230,22 +230,10 @@ class Writer:
 def _walk(roots: list) -> tuple:
     """Every expression under ``roots``, operands first, and how often each is used (the
     first root, the output, is written first: the seed's statement reads it)."""
-    order, uses, seen = [], {}, set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for arg in reversed(node.args):
-                uses[id(arg)] = uses.get(id(arg), 0) + 1
-                if id(arg) not in seen:
-                    stack.append((arg, False))
+    order, uses = walk(roots), {}
+    for node in order:
+        for arg in node.args:
+            uses[id(arg)] = uses.get(id(arg), 0) + 1
     return order, uses
 
 
