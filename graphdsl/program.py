@@ -6,6 +6,7 @@ pictures and checks, train/ for fitting).
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import networkx as nx
@@ -19,6 +20,7 @@ from .graph.schedule import Schedule
 from .lang.parse import parse
 from .run import batch, calls, defaults, rows
 from .run.calls import resolve
+from .errors import BindingError
 from .run.export import export
 from .run.result import BatchResult, Result
 from .lang.source import check_loads, read_text
@@ -63,6 +65,8 @@ class Program(Exports):
         self._kernels = self._runner.kernels  # (run's fast lane reads it directly)
         self._leaf_names = frozenset(leaf.name for leaf in self._schedule.leaves)
         self._of_is_no_leaf = "of" not in self._leaf_names  # run(of=...) is unambiguous
+        # run's keyword lane, where no leaf shares a name with one of run's options
+        self._keyword_kernels = {} if {"of", "check_finite"} & self._leaf_names else self._kernels
 
     inputs = property(lambda self: self._model.inputs, doc="Input names, in declaration order.")
     params = property(lambda self: self._model.params, doc="Param names, in declaration order.")
@@ -92,17 +96,25 @@ class Program(Exports):
                 f"{', '.join(self.params) or '-'}; outputs {', '.join(self.outputs)}; "
                 f"{len(self._schedule.ids)} nodes>")
 
-    def run(self, bindings=None, /, of=None, check_finite=None, **named) -> Result:
+    def run(self, bindings=None, /, **named) -> Result:
         """Forward pass, then the reverse-mode gradient of one output (``of``, default the first);
         ``check_finite=True``: a NumericError at the first node whose value or gradient is not finite.
 
         >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
         {'x': 4.0, 'y': 3.0}
         """
-        if bindings is None and of is None and check_finite is None:  # keywords only: W1's ~0.1 µs
-            entry = self._kernels.get(None)
+        # ``of`` and ``check_finite`` arrive among the keywords: a signature naming them costs
+        # W1's run ~10%. No leaf has their names here, so the compiled entry, which takes
+        # its leaves' names only, hands a call that gives them to bind(), which refuses them.
+        if bindings is None:
+            entry = self._keyword_kernels.get(None)
             if entry is not None:
-                return entry(named)
+                try:
+                    return entry(named)
+                except BindingError:
+                    if "of" not in named and "check_finite" not in named:
+                        raise
+        of, check_finite = named.pop("of", None), named.pop("check_finite", None)
         if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve (a dict alone: copied)
             given = named if bindings is None else \
                 bindings.copy() if bindings.__class__ is dict and not named else None
@@ -115,6 +127,14 @@ class Program(Exports):
         options = {"of": of, "check_finite": check_finite}
         named = resolve("run", self._leaf_names, bindings, named, options)
         return self._runner.run(options["of"], named, bool(options["check_finite"]))
+
+    # (what help() and inspect show: the options by name, as the code above reads them)
+    run.__signature__ = inspect.Signature([
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+        inspect.Parameter("bindings", inspect.Parameter.POSITIONAL_ONLY, default=None),
+        inspect.Parameter("of", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("check_finite", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("named", inspect.Parameter.VAR_KEYWORD)], return_annotation="Result")
 
     def forward(self, bindings=None, /, **named) -> dict:
         """The outputs only, as a dict (compiled like ``run``, without the backward pass)."""

@@ -25,7 +25,7 @@ import numpy as np
 from ..gates import GATES, NAMESPACE
 from ..gates.lower import NoCode, literal
 from . import lowering
-from .source import Stmt, inline_once_read, variables
+from .source import Stmt, inline_once_read, reuse_names, variables
 
 
 class Listing(NamedTuple):
@@ -56,7 +56,8 @@ def run_listing(schedule, of: str) -> Listing:
     backward, grads = emit.backward(schedule.plans[of])
     leaf_grads = {leaf.name: grads.get(leaf.slot, "0.0") for leaf in schedule.leaves}
     ret = emit.returns([emit.outputs(), emit.dict(leaf_grads)])
-    return emit.listing(backward + [ret])
+    listing = emit.listing(backward + [ret])
+    return listing._replace(statements=reuse_names(listing.statements, listing.params))
 
 
 def tuple_listing(schedule, of: str, wrt: tuple) -> Listing:
@@ -68,7 +69,7 @@ def tuple_listing(schedule, of: str, wrt: tuple) -> Listing:
     leaf_grads = [grads.get(leaf.slot, "0.0") for leaf in wrt]
     ret = Stmt(f"return {tuple_text(outputs)}, {tuple_text(leaf_grads)}", variables(outputs + leaf_grads))
     listing = emit.listing(backward + [ret])
-    return listing._replace(statements=inline_once_read(listing.statements))
+    return listing._replace(statements=reuse_names(inline_once_read(listing.statements), listing.params))
 
 
 def element_program(schedule, of: str) -> tuple:
@@ -137,21 +138,23 @@ class _Emitter:
 
     def backward(self, plan):
         """The backward statements, and slot -> the name of its final cotangent."""
-        seed = f"g{plan.seed}"
-        out = [Stmt(f"{seed} = 1.0", (), (seed,))]
-        grads = {plan.seed: seed}
+        # The seed is the literal 1.0, and a rule reading it is written knowing that it is
+        # one: 1.0 * x is x, bit for bit, so (x + y) * z's gradients are z, z and x + y.
+        out, grads = [], {plan.seed: "1.0"}
         for step, needs in plan.steps:
             fields = {"g": grads[step.slot], "out": self.names[step.slot]}
             args = [self.names[a] for a in step.args]
             for i, (a, need) in enumerate(zip(step.args, needs)):
                 if not need:
                     continue
-                code = lowering.cotangent(*_vjp_pattern(step, i, self.consts), self.mode, False)
+                code = lowering.cotangent(*_vjp_pattern(step, i, self.consts), self.mode, fields["g"] == "1.0")
                 if code is None:
                     raise NoCode(step.gate.name)
                 current = grads.get(a)
-                if code.text == "{g}" and not code.lines and current is None:
-                    grads[a] = fields["g"]  # a copy: read the consumer's cotangent under its own name
+                if current is None and not code.lines and (code.text in ("{g}", "{out}") or _is_copy(code.text)):
+                    # a copy (of the consumer's cotangent, an operand or a literal): read it
+                    # under the name it already has
+                    grads[a] = code.text.format(*args, **fields)
                     continue
                 out.append(_statement(code, f"g{a}", args, dict(fields, t=f"t{step.slot}_{i}_"), current))
                 grads[a] = f"g{a}"

@@ -145,5 +145,47 @@ def inline_once_read(statements: list, depth: int = 8) -> list:
     return out + [original for *_, original in pending.values()]
 
 
+def reuse_names(statements: list, keep) -> list:
+    """Each generated name renamed to one whose value is dead by then, for code over Python
+    floats (nothing is written in place, so only names change): a deep chain keeps a few
+    locals instead of one per value, and a float is freed when last read, its memory
+    reused while still in cache (W3 depth 1,000: 103 -> 85 µs). ``keep`` (the parameters)
+    are never renamed or reused: the entry's array lane reads them after float code fails."""
+    last = {}
+    for i, stmt in enumerate(statements):
+        for name in stmt.reads:
+            last[name] = i
+    keep = set(keep)
+    rename, holder, free, out = {}, {}, [], []  # holder: register -> the name it holds now
+    for i, stmt in enumerate(statements):
+        for name in stmt.reads:
+            if last[name] == i and name not in keep and holder.get(rename.get(name)) == name:
+                register = rename[name]
+                del holder[register]
+                free.append(register)
+        for name in stmt.writes:
+            if name in keep or name in rename:
+                continue
+            if free:
+                register = free.pop()
+            elif name not in holder:
+                register = name
+            else:
+                register = f"{name}r{i}"
+            rename[name] = register
+            holder[register] = name
+            if name not in last:  # never read: free again at once
+                del holder[register]
+                free.append(register)
+        if any(rename.get(name, name) != name for name in stmt.reads + stmt.writes):
+            stmt = Stmt(_GENERATED.sub(lambda m: rename.get(m.group(), m.group()), stmt.text),
+                        tuple(rename.get(n, n) for n in stmt.reads), tuple(rename.get(n, n) for n in stmt.writes))
+        out.append(stmt)
+    return out
+
+
+_GENERATED = re.compile(r"(?<![\w.])[vgtd][0-9]\w*")
+
+
 def _NAME(name: str):
     return re.compile(rf"(?<![\w.]){name}(?!\w)")
