@@ -75,6 +75,27 @@ def test_an_output_that_is_an_input_does_not_alias_the_callers_array(text):
             np.testing.assert_array_equal(given, [[1.0, 2.0]])
 
 
+@pytest.mark.parametrize("text", ["input x: [2]\nparam w: [2]\noutput f = sum(w * x)",
+                                  "input x: [2]\nparam w: [2]\noutput f = sum(reshape(w, shape=[2, 1]) * "
+                                  "reshape(x, shape=[2, 1]))",
+                                  "input x: [2]\nparam w: [2]\noutput f = sum(x * transpose(w))"])
+def test_a_gradient_that_equals_a_bound_array_is_a_copy_of_it(text):
+    # d/dw sum(w * x) is x itself: the gradient handed out must not be the caller's array.
+    x, w = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    prog = graphdsl.loads(text)
+    for _ in range(3):
+        for result in (prog.run(x=x, w=w), prog.run({"x": x, "w": w}), prog.run(x=x, w=w, check_finite=True)):
+            np.testing.assert_array_equal(result.grads["w"], [1.0, 2.0])
+            result.grads["w"][...] = 100.0
+            result.grads["x"][...] = 100.0
+        _, grads = prog.function()(x, w)
+        grads[0][...] = grads[1][...] = 100.0
+        _, tangents = prog.jvp({"x": x, "w": w}, {"w": x})
+        assert tangents["f"] == 5.0
+        np.testing.assert_array_equal(x, [1.0, 2.0])
+        np.testing.assert_array_equal(w, [3.0, 4.0])
+
+
 def test_a_program_does_not_change_when_the_arrays_it_was_given_do():
     weights = np.array([3.0, 4.0])
     trained = graphdsl.loads("param w = [1, 2]\noutput y = sum(w)").with_params({"w": weights})

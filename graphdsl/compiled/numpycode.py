@@ -25,7 +25,7 @@ import numpy as np
 
 from ..gates import NAMESPACE
 from ..gates.lower import literal
-from ..run.export import export, unshared
+from ..run.export import export, owned, unshared
 from ..run.interpret import broadcast_to, seed_like
 from . import lowering
 from .floatcode import Listing
@@ -33,7 +33,7 @@ from .source import Stmt, live, variables, with_deletes
 
 INPLACE_MIN = 1 << 12  # elements: below this a fresh temporary costs less than the bookkeeping
 
-BASE_NAMESPACE = dict(NAMESPACE, SEED=seed_like, EXPORT=export, UNSHARED=unshared, ZEROS_LIKE=np.zeros_like,
+BASE_NAMESPACE = dict(NAMESPACE, SEED=seed_like, EXPORT=export, OWN=owned, UNSHARED=unshared, ZEROS_LIKE=np.zeros_like,
                       BT=broadcast_to)
 
 
@@ -41,7 +41,7 @@ def run_listing(schedule, of: str, shapes, float64=False) -> Listing:
     """``arrays(*leaf values) -> (outputs, grads)``."""
     emit = _Emitter(schedule, shapes, float64)
     backward, grads = emit.backward(schedule.plans[of])
-    leaf_grads = {leaf.name: (f"EXPORT({grads[leaf.slot]})" if leaf.slot in grads else
+    leaf_grads = {leaf.name: (f"{emit.export(grads[leaf.slot])}({grads[leaf.slot]})" if leaf.slot in grads else
                               f"EXPORT(ZEROS_LIKE(v{leaf.slot}))", [grads.get(leaf.slot, f"v{leaf.slot}")])
                   for leaf in schedule.leaves}
     return emit.listing(backward, [emit.outputs(), emit.dict(leaf_grads)])
@@ -57,8 +57,9 @@ def tangent_listing(schedule, seeded: tuple, shapes, float64=False) -> Listing:
     """``arrays(*leaf values, *tangents of the leaves seeded) -> (outputs, output tangents)``."""
     emit = _Emitter(schedule, shapes, float64)
     tangents = {schedule.leaves[k].slot: f"d{schedule.leaves[k].slot}" for k in seeded}
+    emit.callers.update(tangents.values())
     statements = emit.tangents(tangents)
-    out = {name: (f"EXPORT({tangents[slot]})", [tangents[slot]]) if slot in tangents else
+    out = {name: (f"{emit.export(tangents[slot])}({tangents[slot]})", [tangents[slot]]) if slot in tangents else
            (f"EXPORT(ZEROS_LIKE({emit.names[slot]}))", [emit.names[slot]]) for name, slot in schedule.outputs}
     listing = emit.listing(statements, [emit.outputs(), emit.dict(out)])
     return listing._replace(params=listing.params + tuple(tangents[schedule.leaves[k].slot] for k in seeded))
@@ -79,6 +80,24 @@ class _Emitter:
                 self.names[slot] = self.const("C", value)
         self.passes_on = False  # a cotangent handed on unchanged: two results may be one array
         self.donors = _donors(schedule)
+        # Names whose array may be a caller's (a bound array, or a view of one): a gradient
+        # such as sum(w * x)'s, which is x itself, is handed out as a copy.
+        self.callers = {f"v{leaf.slot}" for leaf in schedule.leaves}
+        for step in schedule.steps:
+            if step.gate.aliases and any(f"v{a}" in self.callers for a in step.args):
+                self.callers.add(f"v{step.slot}")
+
+    def export(self, name: str) -> str:
+        return "OWN" if name in self.callers else "EXPORT"
+
+    def may_be_callers(self, stmt: Stmt, code, plus) -> Stmt:
+        """Mark the statement's target as maybe a caller's array: its value is an operand
+        itself, or a view of one, that may be."""
+        expr = code.expr
+        if plus is None and (expr.op == "var" or expr.gate is not None and expr.gate.aliases) and \
+                any(name in self.callers for name in stmt.reads):
+            self.callers.add(stmt.writes[0])
+        return stmt
 
     def const(self, prefix: str, value) -> str:
         name = f"{prefix}{len(self.namespace)}"
@@ -133,6 +152,7 @@ class _Emitter:
                 continue
             stmt = self.statement(code, f"d{step.slot}", step, {f"t{k}": tangents[a] for k, a in
                                                                  enumerate(step.args) if present[k]})
+            self.may_be_callers(stmt, code, None)
             if code.expr.shape != self.shapes[step.slot]:  # as the interpreter: the value's shape
                 shape = self.const("S", self.shapes[step.slot])
                 stmt = stmt._replace(text=f"{stmt.text}; d{step.slot} = BT(d{step.slot}, {shape})")
@@ -235,7 +255,7 @@ def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
         ones.discard(a)
     elif code.expr.ones:
         ones.add(a)
-    return emit.statement(code, target, step, {"g": g}, plus, f"{i}_")
+    return emit.may_be_callers(emit.statement(code, target, step, {"g": g}, plus, f"{i}_"), code, plus)
 
 
 def _needed(schedule, later) -> set:

@@ -13,6 +13,13 @@ def export(value):
     return float(value)
 
 
+def owned(value):
+    """A Python float for a scalar, else a copy: for a result that may be a caller's array."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value.copy()
+    return float(value)
+
+
 def unshared(outputs: dict, grads: dict) -> tuple:
     """The results with no array handed out twice. A cotangent passed on unchanged (by
     +, identity, a sum of a scalar) is one array for several gradients, and two outputs
