@@ -8,7 +8,7 @@ import numpy as np
 
 from .expr import G
 from .record import Gate, Option, register
-from .shaping import axes_of
+from .shaping import ADD_REDUCE, axes_of
 
 
 def _count(shape, axis) -> int:
@@ -55,7 +55,7 @@ AXIS_LAST = {"axis": Option(-1, "axis")}
 register(Gate("sum", 1, impl=lambda x, axis=None: np.sum(x, axis=axis), linear=True, by_rank=True,
               vjp_rules=(lambda g, out, x, axis=None: _restore(g, x, axis),), symbol="Σ", options=AXIS_ALL,
               explain=("{g} copied to every entry of {0}",),
-              numpy=_sum_code, float=_scalar_when_whole, names={"ADD_REDUCE": np.add.reduce},
+              numpy=_sum_code, float=_scalar_when_whole, names={"ADD_REDUCE": ADD_REDUCE},
               rows=("axis", 0), shape=_reduced, keeps_ones=False,
               doc="sum(x, axis=None): the sum over the axes given (all by default)"))
 register(Gate("count", 1, impl=lambda x, axis=None: float(_count(np.shape(x), axis)), vjp_rules=(None,),

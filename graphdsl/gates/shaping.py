@@ -104,11 +104,30 @@ register(Gate("broadcast_like", 2, impl=lambda x, like: np.broadcast_to(x, np.sh
               names={"FULL": np.full, "NP_BROADCAST_TO": np.broadcast_to, "NP_SHAPE": np.shape},
               shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
               doc="broadcast_like(x, y): x broadcast to y's shape"))
+ADD_REDUCE = np.add.reduce  # (one object: the namespace holds it once, for sum and sum_like)
+
+
+def _sum_like_code(options, shapes):
+    """unbroadcast's sum with its axes worked out now, where both shapes are known (the same
+    np.add.reduce over the same axes: the same bits, without unbroadcast's Python)."""
+    ct, like = shapes
+    if not (_known(ct) and _known(like)) or not like or len(ct) < len(like):
+        return ("UB({0}, %r)" % (like,)) if _known(like) else "UB({0}, NP_SHAPE({1}))"
+    lead = len(ct) - len(like)
+    kept = [i for i, n in enumerate(like) if n == 1 and ct[lead + i] != 1]
+    axes = tuple(range(lead)) + tuple(lead + i for i in kept)
+    if not axes:  # nothing to sum (a reshape, or the same shape): unbroadcast's own way
+        return "UB({0}, %r)" % (like,)
+    total = "ADD_REDUCE({0}, axis=%r)" % (axes[0] if len(axes) == 1 else axes,)
+    summed = tuple(n for i, n in enumerate(ct) if i not in axes)
+    return total if summed == tuple(like) else "NP_RESHAPE(%s, %r)" % (total, like)
+
+
 SUM_LIKE = "sum_like"
 register(Gate(SUM_LIKE, 2, impl=lambda x, like: unbroadcast(x, np.shape(like)),
               vjp_rules=(lambda g, out, x, like: G.broadcast_like(g, x), None), linear=True,
-              numpy=lambda options, shapes: ("UB({0}, %r)" % (shapes[1],)) if _known(shapes[1]) else
-              "UB({0}, NP_SHAPE({1}))", float="{0}", names={"UB": unbroadcast},
+              numpy=_sum_like_code, float="{0}",
+              names={"UB": unbroadcast, "ADD_REDUCE": ADD_REDUCE, "NP_RESHAPE": np.reshape},
               shape=lambda shapes: shapes[1], simplify=lambda x, like: x if _same_shape(x, like) else None,
               doc="sum_like(x, y): x summed back to y's shape (undoes broadcasting)"))
 
