@@ -11,7 +11,9 @@ INPLACE_MIN elements:
   of an operand that nothing reads afterwards (numpy's own temporary elision, which named
   variables defeat);
 * ``forward``, ``vjp`` and ``partial`` forms reuse their temporaries through ``out=``;
-* ``constant`` forms replace a rule for a constant operand (``x ** 2.0`` as ``x * x``).
+* ``constant`` forms replace a rule for a constant operand (``x ** 2.0`` as ``x * x``);
+* a ``keeping`` form computes the value and what the cotangent's ``vjp_kept`` form reuses
+  (softmax cross-entropy's exponentials), where the backward pass needs that cotangent.
 
 The cotangent of an array output is ones; ``ones * p`` is ``p``, so a partial is not
 multiplied by it (nor by what ``+`` and ``sum`` pass on from it) and the ones are never
@@ -47,6 +49,19 @@ def run_listing(schedule, of: str, shapes, float64=False) -> Listing:
     return emit.listing(backward, [emit.outputs(), emit.dict(leaf_grads)])
 
 
+def train_listing(schedule, of: str, shapes, float64: bool, names) -> Listing:
+    """``arrays(*leaf values) -> (outputs, grads)`` for a training step: the gradients of the
+    leaves ``names`` only, read by the optimizer and never handed to a user, so neither
+    exported nor unshared (a caller's own array is still copied: the optimizer writes
+    params in place)."""
+    emit = _Emitter(schedule, shapes, float64)
+    backward, grads = emit.backward(schedule.plans[of])
+    leaf_grads = {leaf.name: (f"OWN({grads[leaf.slot]})" if grads[leaf.slot] in emit.callers else
+                              grads[leaf.slot], [grads[leaf.slot]])
+                  for leaf in schedule.leaves if leaf.name in names and leaf.slot in grads}
+    return emit.listing(backward, [emit.outputs(), emit.dict(leaf_grads)], unshared=False)
+
+
 def forward_listing(schedule, shapes, float64=False) -> Listing:
     """``arrays(*leaf values) -> outputs``."""
     emit = _Emitter(schedule, shapes, float64)
@@ -80,6 +95,7 @@ class _Emitter:
                 self.names[slot] = self.const("C", value)
         self.passes_on = False  # a cotangent handed on unchanged: two results may be one array
         self.donors = _donors(schedule)
+        self.keeping = set()  # steps whose forward keeps what their cotangent reuses (speed "keeping")
         # Names whose array may be a caller's (a bound array, or a view of one): a gradient
         # such as sum(w * x)'s, which is x itself, is handed out as a copy.
         self.callers = {f"v{leaf.slot}" for leaf in schedule.leaves}
@@ -169,10 +185,10 @@ class _Emitter:
         text = "{" + ", ".join(f"{self.const('K', name)}: {source}" for name, (source, _) in items.items()) + "}"
         return text, variables([r for _, reads in items.values() for r in reads])
 
-    def listing(self, later: list, parts: list, only=None) -> Listing:
+    def listing(self, later: list, parts: list, only=None, unshared=True) -> Listing:
         texts = [text for text, _ in parts]
         reads = tuple(dict.fromkeys(r for _, part in parts for r in part))
-        if self.may_share():
+        if unshared and self.may_share():
             value = f"UNSHARED({texts[0]}, {texts[1] if len(texts) > 1 else '{}'})"
             value += "[0]" if only == 0 else ""
         else:
@@ -196,6 +212,9 @@ def _step(emit: _Emitter, step) -> Stmt:
     """A forward statement, with the gate's speed forms where they apply."""
     name, speed = f"v{step.slot}", step.gate.speed
     args = [emit.names[a] for a in step.args]
+    if step.slot in emit.keeping:  # the value, and what the gradient reuses
+        return Stmt(f"{name}, s{step.slot} = {emit.const('S', speed['keeping'])}({', '.join(args)})",
+                    variables(args), (name, f"s{step.slot}"))
     special = _constant_form(emit, step)
     if special is None and emit.large(step.slot) and "forward" in speed:
         special = f"{emit.const('S', speed['forward'])}({', '.join(args)})"
@@ -240,6 +259,14 @@ def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
     plus = grads.get(a)
     grads[a] = target
     speed = step.gate.speed
+    kept = speed.get("vjp_kept")
+    if kept is not None and kept[0] == i:  # made from what the forward step keeps (s<slot>)
+        emit.keeping.add(step.slot)
+        value, reads = f"{emit.const('S', kept[1])}(s{step.slot}, {g})", [f"s{step.slot}", f"v{step.slot}", g]
+        if plus is not None:
+            value, reads = f"{plus} + ({value})", reads + [plus]
+        ones.discard(a)
+        return Stmt(f"{target} = {value}", variables(reads), (target,))
     if "vjp" in speed and emit.large(step.slot):  # unary: the operand's shape
         fn, operands = (speed["partial"], [emit.names[step.slot]]) if step.slot in ones else \
             (speed["vjp"], [g, emit.names[step.slot]])

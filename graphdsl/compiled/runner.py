@@ -19,6 +19,7 @@ from ..run.bindings import bind
 from ..run.calls import output_name
 from ..run.export import pack
 from ..run.result import Result, lazy
+from . import numpycode
 from .forwardmode import ForwardKernel, TangentKernel, interpret_forward
 from .kernel import Kernel
 
@@ -68,7 +69,7 @@ class Runner:
                 found = partial(_pair_of_run, self.entry(of))
             else:
                 with paused_gc():
-                    found = Kernel(self.program, of, _pair, restricted(self.schedule, of, names)).entry
+                    found = _Trainer(self.program, of, restricted(self.schedule, of, names), names).entry
             self.trainers[(of, names)] = found
         return found
 
@@ -101,6 +102,18 @@ class Runner:
         if self.tangents is None:
             self.tangents = TangentKernel(self.program, compiled=self.compiled)
         return self.tangents(bindings, tangents)
+
+
+class _Trainer(Kernel):
+    """run's compiled code for fit: ``(outputs, grads)``, the grads of the params trained
+    (at least: the float code and the fused loop give every leaf's)."""
+
+    def __init__(self, program, of: str, schedule, names: tuple):
+        self.names = names
+        super().__init__(program, of, _pair, schedule)
+
+    def numpy_listing(self, shapes, float64: bool):
+        return numpycode.train_listing(self.schedule, self.of, shapes, float64, self.names)
 
 
 def _pair(program, of, outputs, grads, bindings) -> tuple:

@@ -24,7 +24,7 @@ class Stmt(NamedTuple):
     donors: tuple = ()  # ...any of these, if it is not read again
 
 
-_PREFIXES = frozenset("vgtd")
+_PREFIXES = frozenset("vgtds")
 
 
 def variables(names) -> tuple:

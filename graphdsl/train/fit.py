@@ -239,7 +239,9 @@ class _Loop:
         loss = outputs[self.of]
         if not math.isfinite(loss):
             raise self._diverged(bindings, epoch)
-        optimizer.step(self.params, {name: grads[name] for name in self.trained})
+        if len(grads) != len(self.trained):  # (the numpy code gives the trained params' only)
+            grads = {name: grads[name] for name in self.trained}
+        optimizer.step(self.params, grads)
         return loss, [outputs[name] for name in self.metrics]
 
     def _probe(self, samples: dict) -> list:
