@@ -51,6 +51,49 @@ def loads(text: str, name: str = "<string>", *, max_nodes: int = DEFAULT_MAX_NOD
         return Program(build_model(parse(text, name), max_nodes=max_nodes), seed=seed, source=text)
 
 
+def run(self, bindings=None, /, **named) -> Result:
+    """Forward pass, then the reverse-mode gradient of one output (``of``, default the first);
+    ``check_finite=True``: a NumericError at the first node whose value or gradient is not finite.
+
+    >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
+    {'x': 4.0, 'y': 3.0}
+    """
+    # ``of`` and ``check_finite`` arrive among the keywords: a signature naming them costs
+    # W1's run ~10%. No leaf has their names here, so the compiled entry, which takes
+    # its leaves' names only, hands a call that gives them to bind(), which refuses them.
+    if bindings is None:
+        entry = self._keyword_kernels.get(None)
+        if entry is not None:
+            try:
+                return entry(named)
+            except BindingError:
+                if "of" not in named and "check_finite" not in named:
+                    raise
+    of, check_finite = named.pop("of", None), named.pop("check_finite", None)
+    if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve (a dict alone: copied)
+        given = named if bindings is None else \
+            bindings.copy() if bindings.__class__ is dict and not named else None
+        try:
+            entry = self._kernels.get(of) if given is not None else None
+        except TypeError:  # unhashable: the runner says what of must be
+            entry = None
+        if entry is not None:
+            return entry(given)
+    options = {"of": of, "check_finite": check_finite}
+    named = resolve("run", self._leaf_names, bindings, named, options)
+    return self._runner.run(options["of"], named, bool(options["check_finite"]))
+
+
+run.__qualname__ = "Program.run"
+# (what help() and inspect show: the options by name, as the code above reads them)
+run.__signature__ = inspect.Signature([
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+    inspect.Parameter("bindings", inspect.Parameter.POSITIONAL_ONLY, default=None),
+    inspect.Parameter("of", inspect.Parameter.KEYWORD_ONLY, default=None),
+    inspect.Parameter("check_finite", inspect.Parameter.KEYWORD_ONLY, default=None),
+    inspect.Parameter("named", inspect.Parameter.VAR_KEYWORD)], return_annotation="Result")
+
+
 class Program(Exports):
     """A compiled graph: immutable; ``run`` is re-entrant. Bindings go as keywords,
     ``run(x=1.0)``, or as a positional mapping, ``run({"x": 1.0})``, which binds any
@@ -96,45 +139,7 @@ class Program(Exports):
                 f"{', '.join(self.params) or '-'}; outputs {', '.join(self.outputs)}; "
                 f"{len(self._schedule.ids)} nodes>")
 
-    def run(self, bindings=None, /, **named) -> Result:
-        """Forward pass, then the reverse-mode gradient of one output (``of``, default the first);
-        ``check_finite=True``: a NumericError at the first node whose value or gradient is not finite.
-
-        >>> loads("input x, y\\noutput f = x * y").run(x=3, y=4).grads
-        {'x': 4.0, 'y': 3.0}
-        """
-        # ``of`` and ``check_finite`` arrive among the keywords: a signature naming them costs
-        # W1's run ~10%. No leaf has their names here, so the compiled entry, which takes
-        # its leaves' names only, hands a call that gives them to bind(), which refuses them.
-        if bindings is None:
-            entry = self._keyword_kernels.get(None)
-            if entry is not None:
-                try:
-                    return entry(named)
-                except BindingError:
-                    if "of" not in named and "check_finite" not in named:
-                        raise
-        of, check_finite = named.pop("of", None), named.pop("check_finite", None)
-        if check_finite is None and (of is None or self._of_is_no_leaf):  # nothing to resolve (a dict alone: copied)
-            given = named if bindings is None else \
-                bindings.copy() if bindings.__class__ is dict and not named else None
-            try:
-                entry = self._kernels.get(of) if given is not None else None
-            except TypeError:  # unhashable: the runner says what of must be
-                entry = None
-            if entry is not None:
-                return entry(given)
-        options = {"of": of, "check_finite": check_finite}
-        named = resolve("run", self._leaf_names, bindings, named, options)
-        return self._runner.run(options["of"], named, bool(options["check_finite"]))
-
-    # (what help() and inspect show: the options by name, as the code above reads them)
-    run.__signature__ = inspect.Signature([
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
-        inspect.Parameter("bindings", inspect.Parameter.POSITIONAL_ONLY, default=None),
-        inspect.Parameter("of", inspect.Parameter.KEYWORD_ONLY, default=None),
-        inspect.Parameter("check_finite", inspect.Parameter.KEYWORD_ONLY, default=None),
-        inspect.Parameter("named", inspect.Parameter.VAR_KEYWORD)], return_annotation="Result")
+    run = run  # run(bindings=None, /, of=None, check_finite=None, **named), written above
 
     def forward(self, bindings=None, /, **named) -> dict:
         """The outputs only, as a dict (compiled like ``run``, without the backward pass)."""
