@@ -21,6 +21,8 @@ def _comparison(name, symbol, ufunc, doc):
     elementwise(name, None, None, impl=lambda a, b: _as_float(ufunc(a, b)), symbol=symbol,
                 infix=Infix(symbol, 0), mask=f"{upper}({{0}}, {{1}})", condition=f"{{0}} {symbol} {{1}}",
                 float=f"(1.0 if {{0}} {symbol} {{1}} else 0.0)", exact=True, names={upper: ufunc},
+                numpy=lambda options, shapes: None if not any(shapes) or None in shapes else
+                f"({upper}({{0}}, {{1}}) * 1.0)",  # _as_float's, an array where an operand is one
                 differentiable=False, doc=doc)
 
 

@@ -169,5 +169,11 @@ def _argmax(x, axis=-1):
     return value if np.ndim(value) else float(value)
 
 
+def _argmax_code(options, shapes):
+    # _argmax's, where the result is an array
+    return None if not shapes[0] or len(shapes[0]) < 2 else "({0}).argmax(axis=%r).astype(NP_FLOAT64)" % (options["axis"],)
+
+
 register(Gate("argmax", 1, impl=_argmax, vjp_rules=(None,), options={"axis": Option(-1, "axis")},
+              numpy=_argmax_code, names={"NP_FLOAT64": np.float64},
               differentiable=False, doc="argmax(x, axis=-1): the index of the largest entry, as a float"))

@@ -34,6 +34,13 @@ def _mean(x, axis=None):
     return np.divide(np.sum(x, axis=axis), _count(np.shape(x), axis))
 
 
+def _mean_code(options, shapes):
+    # _mean's own sum and division (np.sum of an ndarray is np.add.reduce), the count known now
+    if not shapes[0] or None in shapes[0]:
+        return None
+    return "NP_DIVIDE(ADD_REDUCE({0}, axis=%r), %r)" % (options["axis"], _count(shapes[0], options["axis"]))
+
+
 def _scalar_when_whole(options, shapes):
     return "{0}" if options.get("axis") is None else None
 
@@ -65,7 +72,8 @@ register(Gate("count", 1, impl=lambda x, axis=None: float(_count(np.shape(x), ax
 register(Gate("mean", 1, impl=_mean, linear=True, by_rank=True, options=AXIS_ALL,
               vjp_rules=(lambda g, out, x, axis=None: _restore(g / G.count(x, axis=axis), x, axis),),
               explain=("{g} / (entries averaged) copied to every entry of {0}",),
-              float=_scalar_when_whole, rows=("axis", 0), shape=_reduced,
+              float=_scalar_when_whole, rows=("axis", 0), shape=_reduced, numpy=_mean_code,
+              names={"ADD_REDUCE": ADD_REDUCE, "NP_DIVIDE": np.divide},
               doc="mean(x, axis=None): the mean over the axes given (all by default)"))
 
 
