@@ -96,6 +96,7 @@ class _Emitter:
         self.passes_on = False  # a cotangent handed on unchanged: two results may be one array
         self.donors = _donors(schedule)
         self.keeping = set()  # steps whose forward keeps what their cotangent reuses (speed "keeping")
+        self.fresh = set()  # cotangents that are new arrays no other name holds (donors)
         # Names whose array may be a caller's (a bound array, or a view of one): a gradient
         # such as sum(w * x)'s, which is x itself, is handed out as a copy.
         self.callers = {f"v{leaf.slot}" for leaf in schedule.leaves}
@@ -241,7 +242,8 @@ def _donors(schedule) -> set:
     fresh arrays made by an elementwise gate, never shared by an alias."""
     aliased = {a for step in schedule.steps if step.gate.aliases for a in step.args}
     return {f"v{step.slot}" for step in schedule.steps
-            if step.gate.elementwise and not step.gate.aliases and step.slot not in aliased}
+            if (step.gate.elementwise or step.gate.speed.get("fresh")) and not step.gate.aliases
+            and step.slot not in aliased}
 
 
 def _constant_form(emit: _Emitter, step):
@@ -271,10 +273,15 @@ def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
         fn, operands = (speed["partial"], [emit.names[step.slot]]) if step.slot in ones else \
             (speed["vjp"], [g, emit.names[step.slot]])
         value, reads = f"{emit.const('S', fn)}({', '.join(operands)})", list(variables(operands))
+        inplace, donors = "", ()
         if plus is not None:
             value, reads = f"{plus} + ({value})", reads + [plus]
+        elif "vjp_over" in speed and g in emit.fresh and step.slot not in ones:
+            # into g's own array where nothing reads it afterwards (see with_deletes)
+            inplace, donors = f"{emit.const('S', speed['vjp_over'])}({', '.join(operands)}, {{dst}})", (g,)
         ones.discard(a)
-        return Stmt(f"{target} = {value}", tuple(reads), (target,))
+        emit.fresh.add(target)
+        return Stmt(f"{target} = {value}", tuple(reads), (target,), inplace, donors)
     gate, options, shapes, consts = emit.pattern(step)
     code = lowering.cotangent(gate, i, options, shapes, emit.shapes[step.slot], consts, "numpy", step.slot in ones)
     emit.passes_on |= code.text == "{g}"
@@ -282,6 +289,11 @@ def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
         ones.discard(a)
     elif code.expr.ones:
         ones.add(a)
+    gate = code.expr.gate
+    if plus is not None or gate is not None and (gate.elementwise or gate.speed.get("fresh")) and not gate.aliases:
+        emit.fresh.add(target)  # a new array, this name's alone
+    else:
+        emit.fresh.discard(g)  # (g handed on as it is: two names for one array)
     return emit.may_be_callers(emit.statement(code, target, step, {"g": g}, plus, f"{i}_"), code, plus)
 
 

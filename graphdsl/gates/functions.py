@@ -109,7 +109,25 @@ elementwise("sigmoid", lambda out, x: out * (1.0 - out), forward_rule=_sigmoid, 
 elementwise("square", lambda out, x: 2.0 * x, forward_rule=lambda x: x * x, symbol="x²", doc="x * x")
 elementwise("reciprocal", lambda out, x: -out * out, forward_rule=lambda x: 1.0 / x, symbol="1/x",
             doc="1 / x")
-elementwise("relu", lambda out, x: x > 0.0, forward_rule=lambda x: G.max(x, 0.0),
+def relu_over(x):
+    """max(x, 0) written over x itself (an array nothing reads afterwards)."""
+    return np.maximum(x, 0.0, out=x)
+
+
+def relu_vjp(g, out):
+    return np.multiply(g, np.greater(out, 0.0))
+
+
+def relu_vjp_over(g, out, dst):
+    """relu_vjp written into dst (g's own array, which nothing reads afterwards)."""
+    return np.multiply(g, np.greater(out, 0.0), out=dst)
+
+
+# The gradient's mask is read off the value (out > 0 exactly where x > 0, NaN neither), so
+# that x, which is often a large temporary, is not kept for the backward pass.
+elementwise("relu", lambda out, x: out > 0.0, forward_rule=lambda x: G.max(x, 0.0),
+            speed={"over": relu_over, "vjp": relu_vjp, "vjp_over": relu_vjp_over,
+                   "partial": lambda out: np.greater(out, 0.0) * 1.0},
             doc="max(x, 0): the gradient passes where x > 0")
 
 # numpy's sign: NaN stays NaN; its derivative is zero wherever it has one.

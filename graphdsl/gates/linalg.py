@@ -67,6 +67,7 @@ register(Gate("matmul", 2, impl=np.matmul, vjp_rules=(_matmul_da, _matmul_db), j
               by_rank=True, symbol="@", infix=Infix("@", 2), numpy="NP_MATMUL({0}, {1})",
               picture="a @ b", roles=("a", "b"), explain=("{g} @ {1}ᵀ", "{0}ᵀ @ {g}"),
               names={"NP_MATMUL": np.matmul}, rows="stacked", shape=_matmul_shape,
+              speed={"fresh": True},  # always a new array: a later elementwise step may write into it
               shape_error=lambda shapes: shape_clash("matmul", shapes),
               doc="a @ b, numpy's matmul: matrix products, stacks of them, and vectors"))
 

@@ -85,3 +85,26 @@ def test_fit_steps_are_runs_steps():
     assert history.losses == losses
     for name in params:
         same(history.params[name], params[name])
+
+
+@pytest.mark.parametrize("text", [
+    "h = relu(X @ W + b)\noutput f = sum(h * h)",
+    "z = X @ W + b\nh = relu(z)\noutput f = sum(h) + sum(z * z)",  # relu's operand read again
+    "h = relu(X @ W)\noutput f = sum(h @ V) + sum(h)",  # relu's value read twice
+    "h = relu(X @ W)\nk = relu(h)\noutput f = sum(k @ V) + sum(h @ V)",  # relu of relu
+    "output f = sum(relu(X @ W) @ V) + sum(relu(X) * X)",  # relu of a bound array
+    "h = relu(X @ W + b)\noutput f = sum(sigmoid(h) @ V), g = h",  # relu's value an output
+])
+def test_large_arrays_written_in_place_give_the_interpreters_numbers(text):
+    # Above INPLACE_MIN elements the code writes values and cotangents into arrays that
+    # nothing reads afterwards; it must never write into one that is read later, or bound.
+    prog = graphdsl.loads("input X: [n, 50]\ninput W: [50, 100]\ninput b: [100]\ninput V: [100, 3]\n" + text)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 50))
+    X[0, :3] = [np.nan, -0.0, np.inf]
+    bindings = {"X": X, "W": rng.normal(size=(50, 100)), "b": rng.normal(size=100), "V": rng.normal(size=(100, 3))}
+    kept = {name: value.copy() for name, value in bindings.items()}
+    with np.errstate(all="ignore"):
+        assert_run_is_the_interpreters(prog, **bindings)
+    for name, value in bindings.items():
+        same(value, kept[name])
