@@ -62,7 +62,7 @@ def run(self, bindings=None, /, **named) -> Result:
     # W1's run ~10%. No leaf has their names here, so the compiled entry, which takes
     # its leaves' names only, hands a call that gives them to bind(), which refuses them.
     if bindings is None:
-        entry = self._keyword_kernels.get(None)
+        entry = self._keyword_entry
         if entry is not None:
             try:
                 return entry(named)
@@ -81,7 +81,10 @@ def run(self, bindings=None, /, **named) -> Result:
             return entry(given)
     options = {"of": of, "check_finite": check_finite}
     named = resolve("run", self._leaf_names, bindings, named, options)
-    return self._runner.run(options["of"], named, bool(options["check_finite"]))
+    result = self._runner.run(options["of"], named, bool(options["check_finite"]))
+    if self._keywords_are_leaves is False:  # the keyword lane: the first output's compiled entry, made now
+        self._keyword_entry = self._kernels.get(None)
+    return result
 
 
 run.__qualname__ = "Program.run"
@@ -109,7 +112,8 @@ class Program(Exports):
         self._leaf_names = frozenset(leaf.name for leaf in self._schedule.leaves)
         self._of_is_no_leaf = "of" not in self._leaf_names  # run(of=...) is unambiguous
         # run's keyword lane, where no leaf shares a name with one of run's options
-        self._keyword_kernels = {} if {"of", "check_finite"} & self._leaf_names else self._kernels
+        self._keywords_are_leaves = bool({"of", "check_finite"} & self._leaf_names)
+        self._keyword_entry = None  # run's keyword lane, where no leaf has the name of one of its options
 
     inputs = property(lambda self: self._model.inputs, doc="Input names, in declaration order.")
     params = property(lambda self: self._model.params, doc="Param names, in declaration order.")
