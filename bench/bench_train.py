@@ -11,7 +11,7 @@ change another's), with the same allocator settings; they take turns, round afte
 so that a machine busy with other work slows them alike. A figure is the median over the
 rounds of the CPU time per step.
 
-    python bench/bench_train.py [--steps 200] [--rounds 11]
+    python bench/bench_train.py [--steps 200] [--rounds 11] [--plain-malloc]
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def _setup():
     from graphdsl.train.datafiles import read_data
     from graphdsl.cli.train import keep_freed_memory
 
-    keep_freed_memory()  # the same allocator settings for every contender (graphrun train sets them)
+    if not os.environ.get("BENCH_PLAIN_MALLOC"):
+        keep_freed_memory()  # the same allocator settings for every contender (graphrun train sets them)
     prog = graphdsl.load(ROOT / "examples" / "two_layer_net.graph")
     data = read_data(ROOT / "examples" / "spiral.npz")
     params = {name: value for name, value in prog.defaults().items() if name in prog.params}
@@ -148,14 +149,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="time per training step: graphdsl vs numpy vs PyTorch")
     parser.add_argument("--steps", type=int, default=200, help="steps per round (default 200)")
     parser.add_argument("--rounds", type=int, default=11, help="rounds (default 11)")
+    parser.add_argument("--plain-malloc", action="store_true",
+                        help="glibc's default allocator settings, as a library user's process has them "
+                             "(default: graphrun train's, which keep freed memory for reuse)")
     args = parser.parse_args()
+    if args.plain_malloc:
+        os.environ["BENCH_PLAIN_MALLOC"] = "1"  # read by the workers, which inherit it
     names = ["graphdsl", "numpy by hand"]
     if importlib.util.find_spec("torch") is not None:
         names.append("PyTorch eager")
     per_step = measure(names, args.steps, args.rounds)
     floor = per_step["numpy by hand"]
     print(f"two_layer_net.graph on the spiral (300 samples), full batch, float64, one thread: "
-          f"median of {args.rounds} rounds of {args.steps} steps")
+          f"median of {args.rounds} rounds of {args.steps} steps"
+          f"{', glibc default allocator settings' if args.plain_malloc else ''}")
     for name, seconds in per_step.items():
         print(f"  {name:14s} {seconds * 1e6:7.1f} us/step   {seconds / floor:5.2f} x numpy by hand")
     if "PyTorch eager" in per_step:
