@@ -156,7 +156,7 @@ def reuse_names(statements: list, keep) -> list:
         for name in stmt.reads:
             last[name] = i
     keep = set(keep)
-    rename, holder, free, out = {}, {}, [], []  # holder: register -> the name it holds now
+    rename, holder, free = {}, {}, []  # holder: register -> the name it holds now
     for i, stmt in enumerate(statements):
         for name in stmt.reads:
             if last[name] == i and name not in keep and holder.get(rename.get(name)) == name:
@@ -177,14 +177,19 @@ def reuse_names(statements: list, keep) -> list:
             if name not in last:  # never read: free again at once
                 del holder[register]
                 free.append(register)
-        if any(rename.get(name, name) != name for name in stmt.reads + stmt.writes):
-            stmt = Stmt(_GENERATED.sub(lambda m: rename.get(m.group(), m.group()), stmt.text),
-                        tuple(rename.get(n, n) for n in stmt.reads), tuple(rename.get(n, n) for n in stmt.writes))
-        out.append(stmt)
-    return out
+    # A name keeps its register for its whole life: the texts are renamed in one pass
+    # (split and join: W6's 22,000 statements in ~20 ms, a callback per name cost 90).
+    parts = _GENERATED.split("\n".join(stmt.text for stmt in statements))
+    get = rename.get
+    parts[1::2] = [get(name, name) for name in parts[1::2]]
+    texts = "".join(parts).split("\n")
+    make = Stmt._make
+    return [make((text, tuple(map(get, stmt.reads, stmt.reads)), tuple(map(get, stmt.writes, stmt.writes)),
+                  stmt.inplace, stmt.donors)) if text != stmt.text else stmt
+            for text, stmt in zip(texts, statements)]
 
 
-_GENERATED = re.compile(r"(?<![\w.])[vgtd][0-9]\w*")
+_GENERATED = re.compile(r"(?<![\w.])([vgtd][0-9]\w*)")
 
 
 def _NAME(name: str):
