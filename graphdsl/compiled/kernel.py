@@ -23,7 +23,7 @@ from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE
 from ..run.result import Result, lazy
-from . import floatcode, fused, numpycode
+from . import floatcode, fused, numpycode, threaded
 from ..run.export import pack
 from .source import build, function, source
 
@@ -31,6 +31,11 @@ MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf sh
 # Float code longer than this is called, not written into the entry: the ~0.1 µs saved
 # matters to small graphs only, and a large graph's first run would compile it twice (W6).
 INLINE_MAX = 256  # statements
+# A graph of more steps (forward and backward) interprets its float code on its first call
+# and compiles it at the second: writing and compiling it costs ~9 times the interpreted
+# call (W6, 20,002 steps: ~325 against ~36 ms); below, compiling costs under ~0.1 s (W3
+# depth 1,000: 6,000 steps, 85 ms) and a program run again would interpret once for nothing.
+TIER_STEPS = 8_000
 MISSING = object()
 
 
@@ -44,12 +49,14 @@ class Kernel:
     RETURN = "RESULT(PROG, OF, outputs, grads, b)"  # ...and what the entry returns
     QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
     FUSE = True  # large elementwise graphs may run as one numba loop (compiled/fused.py)
+    TIERED = True  # a large graph's first float call is interpreted (compiled/threaded.py)
 
     def __init__(self, program, of: str, make_result, schedule=None):
         self.program, self.of, self.make_result = program, of, make_result
         self.schedule = schedule or program.schedule  # (or one whose plan reaches fewer leaves)
         self.float_capable = self._float_capable()
-        self.floats = self._compile_floats  # replaced by the compiled code on first use
+        self.floats = self._compile_floats  # replaced by the compiled code on first use...
+        self.tier = None  # ...or at the second, after a large graph's interpreter (then False)
         self.arrays: dict = {}
         self.outputs_may_alias = outputs_may_alias(self.schedule)
         self.entry = self._entry()
@@ -79,6 +86,17 @@ class Kernel:
         return self.make_result(self.program, self.of, outputs, grads, bindings)
 
     def _compile_floats(self, *leaf_values):
+        """The float code, written and compiled on the first all-float call; a graph of more
+        than TIER_STEPS steps has it interpreted (the same bits) and compiles at the next
+        call. A call that raises there leaves the next one to the interpreter again."""
+        if self.tier is None:
+            with paused_gc():
+                large = self.TIERED and len(self.schedule.steps) + len(self.schedule.plans[self.of].steps) > TIER_STEPS
+                self.tier = threaded.Threaded(self.schedule, self.of) if large else False
+        if self.tier:
+            results = self.tier(*leaf_values)
+            self.tier = False
+            return results
         with paused_gc():
             listing = self.float_listing()
             self.float_source = source(listing.statements, listing.params, "floats")
