@@ -6,6 +6,9 @@ A call binds, computes and packs; everything else was decided once:
   runs the float code (straight-line ``math`` and float arithmetic, no numpy);
   anything else, or a float operation that raises where numpy would give inf or
   nan, goes to ``general``.
+* The float code is written and compiled on the first all-float call; a graph of more
+  than TIER_STEPS steps has its first such call interpreted instead (threaded.py: the
+  same numbers and exceptions) and compiles at the second.
 * ``general`` binds through bindings.bind (the errors users see), then runs numpy
   code specialised to the leaves' shapes, generated on the first call with those
   shapes (a forward pass that keeps nothing it no longer needs finds every shape).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..gates.lower import NoCode
 from ..graph.model import paused_gc
 from ..run import interpret
 from ..run.bindings import bind, read_only
@@ -31,11 +35,11 @@ MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf sh
 # Float code longer than this is called, not written into the entry: the ~0.1 µs saved
 # matters to small graphs only, and a large graph's first run would compile it twice (W6).
 INLINE_MAX = 256  # statements
-# A graph of more steps (forward and backward) interprets its float code on its first call
-# and compiles it at the second: writing and compiling it costs ~9 times the interpreted
-# call (W6, 20,002 steps: ~325 against ~36 ms); below, compiling costs under ~0.1 s (W3
-# depth 1,000: 6,000 steps, 85 ms) and a program run again would interpret once for nothing.
-TIER_STEPS = 8_000
+# A graph of more steps interprets its float code on its first call and compiles it at the
+# second: writing and compiling it costs ~9 times the interpreted call (W6, 10,000 steps:
+# ~325 against ~36 ms); below, compiling costs under ~0.1 s (W3 depth 1,000: 3,000 steps,
+# 85 ms) and a program run again would interpret once for nothing.
+TIER_STEPS = 4_000
 MISSING = object()
 
 
@@ -54,9 +58,10 @@ class Kernel:
     def __init__(self, program, of: str, make_result, schedule=None):
         self.program, self.of, self.make_result = program, of, make_result
         self.schedule = schedule or program.schedule  # (or one whose plan reaches fewer leaves)
+        # A large graph's first float call is interpreted (None: not made yet; then False)
+        self.tier = None if self.TIERED and len(self.schedule.steps) > TIER_STEPS else False
         self.float_capable = self._float_capable()
-        self.floats = self._compile_floats  # replaced by the compiled code on first use...
-        self.tier = None  # ...or at the second, after a large graph's interpreter (then False)
+        self.floats = self._compile_floats  # replaced by the compiled code on first use (second if tiered)
         self.arrays: dict = {}
         self.outputs_may_alias = outputs_may_alias(self.schedule)
         self.entry = self._entry()
@@ -72,7 +77,8 @@ class Kernel:
             return False
         if any(np.ndim(value) for _, value in sched.constants):
             return False
-        return floatcode.supported(sched, self.of)
+        # (a tiered graph finds out on its first float call, which walks every step anyway)
+        return self.tier is None or floatcode.supported(sched, self.of)
 
     def float_listing(self):
         return floatcode.run_listing(self.schedule, self.of)
@@ -86,13 +92,10 @@ class Kernel:
         return self.make_result(self.program, self.of, outputs, grads, bindings)
 
     def _compile_floats(self, *leaf_values):
-        """The float code, written and compiled on the first all-float call; a graph of more
-        than TIER_STEPS steps has it interpreted (the same bits) and compiles at the next
-        call. A call that raises there leaves the next one to the interpreter again."""
+        """The float code, written and compiled on the first all-float call; a tiered graph's
+        interpreted (threaded.py) until a call does not raise, and compiled at the next."""
         if self.tier is None:
-            with paused_gc():
-                large = self.TIERED and len(self.schedule.steps) + len(self.schedule.plans[self.of].steps) > TIER_STEPS
-                self.tier = threaded.Threaded(self.schedule, self.of) if large else False
+            self.tier = self._interpreter()
         if self.tier:
             results = self.tier(*leaf_values)
             self.tier = False
@@ -104,6 +107,15 @@ class Kernel:
             self.entry_namespace["FLOATS"] = self.floats
             self._inline_floats(listing)
         return self.floats(*leaf_values)
+
+    def _interpreter(self):
+        with paused_gc():
+            try:
+                return threaded.Threaded(self.schedule, self.of)
+            except NoCode:  # no float code after all: the entry without its float lane
+                self.float_capable = False
+                self.entry.__code__ = self._entry(ns=self.entry_namespace).__code__
+        raise ValueError("no float code")  # (the entry's fallback: the numpy code)
 
     def _inline_floats(self, listing) -> None:
         """The entry made again with the float code written into it: a scalar run then

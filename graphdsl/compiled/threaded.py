@@ -1,8 +1,8 @@
 """``run``'s float code interpreted: the first run of a large graph without writing or
 compiling its code (Kernel's tiered first run).
 
-Writing and compiling the float code of a 10,000-gate file costs twice its parse and
-build (W6: ~310 ms against ~75 ms); a one-shot run never earns that back. ``Threaded``
+Writing and compiling the float code of a 10,000-gate file costs four times its parse
+and build (W6: ~310 ms against ~75 ms); a one-shot run never earns that back. ``Threaded``
 walks the schedule as floatcode._Emitter does, with the same per-pattern templates
 (compiled/lowering.py) and the same decisions (copies read under the name they have,
 the seed's literal 1.0 and the rules written knowing it, ``g = current + (term)`` in the
@@ -29,7 +29,7 @@ from . import lowering
 from .floatcode import _is_copy, _pattern, _vjp_pattern
 
 _NUMBER = re.compile(r"[0-9][0-9.e+-]*|INF|NAN|\(-([0-9][0-9.e+-]*|INF)\)")
-_FUNCTIONS: dict = {}  # (lines, text, fields) -> f(V, I), shared by every program
+_FUNCTIONS: dict = {}  # (lines, text, fields, written) -> (f, make), shared by every program
 _NAMES = {"g": "g_", "out": "o_", "c": "c_"}  # a template's fields as the function's locals
 _MAKER = {"g": "g", "out": "o", "c": "c"}  # ...and as the maker's parameters
 _COPY = object()  # a pattern whose steps write no instruction

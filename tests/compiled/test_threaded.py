@@ -87,6 +87,7 @@ def test_random_programs_with_compound_gates_give_the_compiled_float_codes_bits(
     assert compared >= 50
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero")  # (numpy folds 1 / -0.0 while building)
 @pytest.mark.parametrize("text, x", [
     ("input x\nc = log(0.0)\noutput f = x * c", 1.0),  # literal code read by a step and returned
     ("input x\nc = log(0.0)\noutput f = where(x > 0, x, c)", 1.0),  # ...in a branch not taken
@@ -155,3 +156,21 @@ def test_a_tiered_first_run_is_the_compiled_run(text, x, y, z):
         want = graphdsl.loads(text).run(x=x, y=y, z=z)
     for got in runs:
         assert bits((got.outputs, got.grads)) == bits((want.outputs, want.grads))
+
+
+def test_a_large_graph_without_float_code_finds_out_at_its_first_float_call():
+    """A tiered kernel does not walk its steps when made (the first float call does): a
+    step with no float code sends that call, and every later one, to the numpy code."""
+    text = LARGE.format(n=1500) + "\noutput f = sum(stack(s, x)) * s"
+    prog = graphdsl.loads(text)
+    kernel = prog._runner.entry(None).kernel
+    assert kernel.float_capable and "FLOATS(" in kernel.entry_source
+    first, second = prog.run(x=0.3), prog.run(x=0.3)
+    assert not kernel.float_capable and "FLOATS(" not in kernel.entry_source
+    with tiered(10 ** 9):
+        untiered = graphdsl.loads(text)
+        want = untiered.run(x=0.3)
+        assert not untiered._runner.entry(None).kernel.float_capable
+    for got in (first, second):
+        assert bits((got.outputs, got.grads)) == bits((want.outputs, want.grads))
+    assert prog.function()(0.3) == ((want.outputs["s"], want.outputs["f"]), (want.grads["x"],))
