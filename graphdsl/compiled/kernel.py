@@ -95,9 +95,10 @@ class Kernel:
         """The float code, written and compiled on the first all-float call; a tiered graph's
         interpreted (threaded.py) until a call does not raise, and compiled at the next."""
         if self.tier is None:
-            self.tier = self._interpreter()
-        if self.tier:
-            results = self.tier(*leaf_values)
+            self.tier = _interpreter(self)
+        tier = self.tier  # (read once: another thread's call may end the tier meanwhile)
+        if tier:
+            results = tier(*leaf_values)
             self.tier = False
             return results
         with paused_gc():
@@ -107,15 +108,6 @@ class Kernel:
             self.entry_namespace["FLOATS"] = self.floats
             self._inline_floats(listing)
         return self.floats(*leaf_values)
-
-    def _interpreter(self):
-        with paused_gc():
-            try:
-                return threaded.Threaded(self.schedule, self.of)
-            except NoCode:  # no float code after all: the entry without its float lane
-                self.float_capable = False
-                self.entry.__code__ = self._entry(ns=self.entry_namespace).__code__
-        raise ValueError("no float code")  # (the entry's fallback: the numpy code)
 
     def _inline_floats(self, listing) -> None:
         """The entry made again with the float code written into it: a scalar run then
@@ -193,6 +185,17 @@ class Kernel:
         values = interpret.forward(self.schedule, leaf_values)
         grads = interpret.backward(self.schedule, self.of, values)
         return pack(self.schedule, values, grads)
+
+
+def _interpreter(kernel):
+    """A tiered kernel's interpreter of its float code, made on its first float call."""
+    with paused_gc():
+        try:
+            return threaded.Threaded(kernel.schedule, kernel.of)
+        except NoCode:  # no float code after all: the entry without its float lane
+            kernel.float_capable = False
+            kernel.entry.__code__ = kernel._entry(ns=kernel.entry_namespace).__code__
+    raise ValueError("no float code")  # (the entry's fallback: the numpy code)
 
 
 def outputs_may_alias(sched) -> bool:
