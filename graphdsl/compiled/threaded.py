@@ -19,6 +19,7 @@ evaluated where and as often as the compiled code evaluates it.
 from __future__ import annotations
 
 import re
+from itertools import chain
 from string import Formatter
 
 import numpy as np
@@ -221,15 +222,16 @@ def _function(lines: tuple, text: str, fields: tuple, written: tuple) -> tuple:
 
 
 def _needed(forward: list, backward: list, returned: list) -> list:
-    """The forward instructions whose values are read later (floatcode._needed's rule)."""
-    needed = {s for _, s in returned if s.__class__ is int}
-    for _, I in backward:
-        needed.update(I[1:])
+    """The forward instructions whose values are read later (floatcode._needed's rule).
+    (A backward instruction's target, which this counts as read, is a cotangent's index:
+    no forward instruction writes it.)"""
+    needed = set(chain.from_iterable(I for _, I in backward))
+    needed.update(s for _, s in returned if s.__class__ is int)
     kept = []
     for instruction in reversed(forward):
         I = instruction[1]
         if I[0] in needed:
-            needed.update(I[1:])
+            needed.update(I)
             kept.append(instruction)
     kept.reverse()
     return kept
