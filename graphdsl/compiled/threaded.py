@@ -9,7 +9,10 @@ the seed's literal 1.0 and the rules written knowing it, ``g = current + (term)`
 same order, dead forward steps dropped), but each distinct pattern becomes one small
 Python function ``f(V, I)`` over a list of values ``V`` and the step's indices ``I``,
 and the run is a loop calling them: the same operations on the same operands in the
-same order, so the same bits and the same exceptions as the compiled float code.
+same order, so the same bits and the same exceptions as the compiled float code. (A
+NaN's sign aside, which not even the compiled code keeps from call to call: where two
+NaNs meet, CPython's float operations take one or the other depending on whether the
+instruction is specialised yet.)
 
 Values sit in one list: slot ``s``'s value at ``s``, its cotangent at ``n + s``, then
 the numeric literals. A source that is literal code (``LOG(0.0)``, a call on constants)
