@@ -15,8 +15,11 @@ object's parameters afterwards, so keywords and ``inspect.signature`` see them.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
+from ..gates.lower import NoCode
 from ..graph.model import paused_gc
 from ..run.quiet import QUIET, RESTORE
 from . import floatcode
@@ -76,7 +79,8 @@ class _Generated:
         ns = {"GENERAL": self.general}
         lines = []
         if self.kernel is not None and self.kernel.float_capable:
-            lines += self._float_lane(params, ns)
+            with contextlib.suppress(NoCode):  # (a large graph's kernel has not walked its steps)
+                lines += self._float_lane(params, ns)
         if self.kernel is not None and not self.kernel.outputs_may_alias:
             lines += self._array_lane(params, ns)
         lines.append(f"return GENERAL({', '.join(params)})")

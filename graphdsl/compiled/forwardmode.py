@@ -35,6 +35,7 @@ class ForwardKernel(Kernel):
     RETURN = "outputs"
     QUIET_FLOATS = True  # numpy's functions warn where math's raise
     FUSE = False  # (the fused loop is run's, forward and backward)
+    TIERED = False  # (compiled/threaded.py interprets run's float code)
 
     def __init__(self, program):
         if program._model.run_bits:

@@ -6,6 +6,9 @@ A call binds, computes and packs; everything else was decided once:
   runs the float code (straight-line ``math`` and float arithmetic, no numpy);
   anything else, or a float operation that raises where numpy would give inf or
   nan, goes to ``general``.
+* The float code is written and compiled on the first all-float call; a graph of more
+  than TIER_STEPS steps has its first such call interpreted instead (threaded.py: the
+  same numbers and exceptions) and compiles at the second.
 * ``general`` binds through bindings.bind (the errors users see), then runs numpy
   code specialised to the leaves' shapes, generated on the first call with those
   shapes (a forward pass that keeps nothing it no longer needs finds every shape).
@@ -18,12 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..gates.lower import NoCode
 from ..graph.model import paused_gc
 from ..run import interpret
 from ..run.bindings import bind, read_only
 from ..run.quiet import QUIET, RESTORE
 from ..run.result import Result, lazy
-from . import floatcode, fused, numpycode
+from . import floatcode, fused, numpycode, threaded
 from ..run.export import pack
 from .source import build, function, source
 
@@ -31,6 +35,11 @@ MAX_SHAPE_VARIANTS = 16  # numpy kernels kept per output (one per set of leaf sh
 # Float code longer than this is called, not written into the entry: the ~0.1 µs saved
 # matters to small graphs only, and a large graph's first run would compile it twice (W6).
 INLINE_MAX = 256  # statements
+# A graph of more steps interprets its float code on its first call and compiles it at the
+# second: writing and compiling it costs ~9 times the interpreted call (W6, 10,000 steps:
+# ~325 against ~36 ms); below, compiling costs under ~0.1 s (W3 depth 1,000: 3,000 steps,
+# 85 ms) and a program run again would interpret once for nothing.
+TIER_STEPS = 4_000
 MISSING = object()
 
 
@@ -44,12 +53,15 @@ class Kernel:
     RETURN = "RESULT(PROG, OF, outputs, grads, b)"  # ...and what the entry returns
     QUIET_FLOATS = False  # float code that calls numpy (which warns where math raises)
     FUSE = True  # large elementwise graphs may run as one numba loop (compiled/fused.py)
+    TIERED = True  # a large graph's first float call is interpreted (compiled/threaded.py)
 
     def __init__(self, program, of: str, make_result, schedule=None):
         self.program, self.of, self.make_result = program, of, make_result
         self.schedule = schedule or program.schedule  # (or one whose plan reaches fewer leaves)
+        # A large graph's first float call is interpreted (None: not made yet; then False)
+        self.tier = None if self.TIERED and len(self.schedule.steps) > TIER_STEPS else False
         self.float_capable = self._float_capable()
-        self.floats = self._compile_floats  # replaced by the compiled code on first use
+        self.floats = self._compile_floats  # replaced by the compiled code on first use (second if tiered)
         self.arrays: dict = {}
         self.outputs_may_alias = outputs_may_alias(self.schedule)
         self.entry = self._entry()
@@ -65,7 +77,8 @@ class Kernel:
             return False
         if any(np.ndim(value) for _, value in sched.constants):
             return False
-        return floatcode.supported(sched, self.of)
+        # (a tiered graph finds out on its first float call, which walks every step anyway)
+        return self.tier is None or floatcode.supported(sched, self.of)
 
     def float_listing(self):
         return floatcode.run_listing(self.schedule, self.of)
@@ -79,6 +92,15 @@ class Kernel:
         return self.make_result(self.program, self.of, outputs, grads, bindings)
 
     def _compile_floats(self, *leaf_values):
+        """The float code, written and compiled on the first all-float call; a tiered graph's
+        interpreted (threaded.py) until a call does not raise, and compiled at the next."""
+        if self.tier is None:
+            self.tier = _interpreter(self)
+        tier = self.tier  # (read once: another thread's call may end the tier meanwhile)
+        if tier:
+            results = tier(*leaf_values)
+            self.tier = False
+            return results
         with paused_gc():
             listing = self.float_listing()
             self.float_source = source(listing.statements, listing.params, "floats")
@@ -163,6 +185,17 @@ class Kernel:
         values = interpret.forward(self.schedule, leaf_values)
         grads = interpret.backward(self.schedule, self.of, values)
         return pack(self.schedule, values, grads)
+
+
+def _interpreter(kernel):
+    """A tiered kernel's interpreter of its float code, made on its first float call."""
+    with paused_gc():
+        try:
+            return threaded.Threaded(kernel.schedule, kernel.of)
+        except NoCode:  # no float code after all: the entry without its float lane
+            kernel.float_capable = False
+            kernel.entry.__code__ = kernel._entry(ns=kernel.entry_namespace).__code__
+    raise ValueError("no float code")  # (the entry's fallback: the numpy code)
 
 
 def outputs_may_alias(sched) -> bool:

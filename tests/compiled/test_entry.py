@@ -14,8 +14,13 @@ EXAMPLES = sorted(pathlib.Path(__file__).parents[2].joinpath("examples").glob("*
 
 
 def same(a, b) -> bool:
-    """Equal bits (NaN equal to NaN, 0.0 and -0.0 told apart), and the same kind of value."""
+    """Equal bits (0.0 and -0.0 told apart), and the same kind of value; a float NaN equals
+    any NaN: CPython takes a NaN's sign from either operand where two meet, depending on
+    whether the instruction is specialised yet (run's 8th call of W3 depth 2,000 gives the
+    other sign), and a large graph's first run is interpreted (compiled/threaded.py)."""
     if isinstance(a, float) or isinstance(b, float):
+        if a != a and b != b:
+            return type(a) is type(b)
         return type(a) is type(b) and np.array_equal(np.float64(a).view(np.int64), np.float64(b).view(np.int64))
     return (type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
             and np.array_equal(a.view(np.int64), b.view(np.int64)))
