@@ -164,22 +164,34 @@ class Fused:
                   [f"out_{k}" for k in range(len(self.output_names))] +
                   [f"gr_{leaf.slot}" for leaf in self.array_grads] + ["red_", "n_"])
         sums = [f"{k}" for k in range(len(self.scalar_grads))]
-        body = [f"v{leaf.slot} = in_{leaf.slot}[i_]" for leaf in self.arrays]
+        arrays = ([f"in_{leaf.slot}" for leaf in self.arrays] + [f"out_{k}" for k in range(len(self.output_names))]
+                  + [f"gr_{leaf.slot}" for leaf in self.array_grads])
+        body = [f"v{leaf.slot} = in_{leaf.slot}b_[i_]" for leaf in self.arrays]
         body += [stmt.text for stmt in statements]
-        body += [f"out_{k}[i_] = {names[slot]}" for k, (_, slot) in enumerate(self.schedule.outputs)]
-        body += [f"gr_{leaf.slot}[i_] = {grads[leaf.slot]}" for leaf in self.array_grads]
+        body += [f"out_{k}b_[i_] = {names[slot]}" for k, (_, slot) in enumerate(self.schedule.outputs)]
+        body += [f"gr_{leaf.slot}b_[i_] = {grads[leaf.slot]}" for leaf in self.array_grads]
         # The terms of the sums go to a block's buffer and are added in a loop of their own:
         # a sum in the loop itself would keep LLVM from vectorising it (exp over 4 lanes).
-        body += [f"buf_[{k}, i_ - start_] = {grads[leaf.slot]}" for k, leaf in zip(sums, self.scalar_grads)]
+        body += [f"buf_[{k}, i_] = {grads[leaf.slot]}" for k, leaf in zip(sums, self.scalar_grads)]
         # Blocks run in parallel (prange); each block's sums are kept and added in order
         # afterwards, so the numbers do not depend on the number of threads.
         lines = [f"nblk_ = (n_ + {BLOCK - 1}) // {BLOCK}", f"part_ = np.empty((nblk_, {max(1, len(sums))}))",
                  "for b_ in numba.prange(nblk_):",
                  f"    start_ = b_ * {BLOCK}", f"    stop_ = min(start_ + {BLOCK}, n_)",
                  f"    buf_ = np.empty(({max(1, len(sums))}, {BLOCK}))"]
-        lines += ["    for i_ in range(start_, stop_):"] + [f"        {line}" for line in body]
+        # Each block reads and writes slices of its own, indexed from 0 by the loop: an index
+        # LLVM can tell is never negative (no wrap-around test), so it vectorises the loop.
+        lines += [f"    {name}b_ = {name}[start_:stop_]" for name in arrays]
+        lines += ["    for i_ in range(stop_ - start_):"] + [f"        {line}" for line in body]
+        # A block's sum in eight running sums, as numpy's pairwise sum starts: one chain of
+        # dependent adds would wait on each add's latency (W5: ~2 of its ~3.5 ms).
+        lanes = [f"r{j}_" for j in range(8)]
         for k in sums:
-            lines += ["    blk_ = 0.0", "    for j_ in range(stop_ - start_):", f"        blk_ += buf_[{k}, j_]",
+            lines += ["    m_ = stop_ - start_", f"    {' = '.join(lanes)} = 0.0",
+                      "    for j_ in range(0, m_ - 7, 8):"]
+            lines += [f"        {lane} += buf_[{k}, j_ + {j}]" for j, lane in enumerate(lanes)]
+            lines += ["    blk_ = ((r0_ + r1_) + (r2_ + r3_)) + ((r4_ + r5_) + (r6_ + r7_))",
+                      "    for j_ in range(m_ - m_ % 8, m_):", f"        blk_ += buf_[{k}, j_]",
                       f"    part_[b_, {k}] = blk_"]
         if sums:  # Kahan: the blocks' sums added with their rounding errors carried
             lines += [f"tot_{k} = 0.0; cmp_{k} = 0.0" for k in sums]
