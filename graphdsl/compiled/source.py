@@ -30,7 +30,11 @@ _PREFIXES = frozenset("vgtds")
 def variables(names) -> tuple:
     """The generated variables among operand sources (not literals or namespace constants)."""
     # (A list, not a generator: called once a statement, 22,000 times on W6's first run.)
-    return tuple([n for n in dict.fromkeys(names) if n[:1] in _PREFIXES and n[1:2].isdigit()])
+    found = [n for n in dict.fromkeys(names) if n[:1] in _PREFIXES and n[1:2].isdigit()]
+    for n in names:
+        if n[:1] == "(":  # a value written out where it is read (floatcode): the names in it
+            found += _GENERATED.findall(n)
+    return tuple(dict.fromkeys(found))
 
 
 def live(statements: list) -> list:

@@ -452,3 +452,15 @@ def test_small_float_code_is_written_into_the_entry_and_large_code_is_called():
                           f"output s = repeat(step, {kernel.INLINE_MAX}, x)")
     assert deep.run(x=1.0).outputs["s"] == deep.run(x=1.0).outputs["s"] == reference(deep, x=1.0)[0]["s"]
     assert "FLOATS(" in deep._runner.entry(None).kernel.entry_source
+
+
+@pytest.mark.parametrize("x", [0.3, -0.0, 1e308, float("nan"), float("inf")])
+def test_one_op_on_a_constant_is_written_where_it_is_read(x):
+    # 4 * l and 1 - l, each read by one step, are not kept from the forward pass to the
+    # backward: written out where they are read, the same operations on the same numbers.
+    text = ("gate logistic(l) { return 4 * l * (1 - l) }\ninput x\ny = repeat(logistic, 5, x)\n"
+            "c = y * 2\noutput f = c + x * 3, d = c")
+    prog = check(text, x=x)
+    source = prog._kernels[None].kernel.float_source
+    assert " = (4.0 * v0) * (1.0 - v0)" in source  # one statement for the three steps
+    assert "* 2.0\n" in source  # c = y * 2, read twice, is kept

@@ -185,7 +185,9 @@ def test_a_value_read_once_is_written_into_its_reader_nested_a_few_deep():
     lines = prog._runner.forward_entry.kernel.float_source.splitlines()
     assert len(lines) < len(prog.schedule.steps) // FUSE_DEPTH + 4
     depths = [max(line[:i].count("(") - line[:i].count(")") for i in range(len(line))) for line in lines]
-    assert max(depths) <= 2 * (FUSE_DEPTH + 1)  # each fused level adds a call's and a group's
+    # each fused level adds a call's and a group's parentheses, and the product by 0.5 read
+    # once is written where it is read, in a group of its own (floatcode: one op on a constant)
+    assert max(depths) <= 3 * (FUSE_DEPTH + 1)
 
 
 def test_the_sigmoid_neuron_runs_on_generated_float_code():
