@@ -41,8 +41,9 @@ def dask_client():
 
 @pytest.fixture(scope="session")
 def small_dask_client():
-    """Two workers of 200 MB each, for the tests of data larger than the workers' memory
-    (numpy only on the workers: no pandas nor pyarrow, which would fill them by themselves)."""
-    cluster, client = _cluster("200MB")
+    """Two workers of 300 MB each, for the tests of data larger than the workers' memory
+    (numpy only on the workers: no pandas nor pyarrow, which would fill them by themselves;
+    numba, for the fused loop, takes ~120 MB of a worker's own)."""
+    cluster, client = _cluster("300MB")
     with cluster, client(cluster) as connected:
         yield connected

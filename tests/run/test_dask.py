@@ -71,13 +71,13 @@ def test_binding_errors():
 
 
 def test_larger_than_a_workers_memory(small_dask_client):
-    """512 MB of lazily drawn rows on two workers of 200 MB each (more than both hold): chunk
+    """768 MB of lazily drawn rows on two workers of 300 MB each (more than both hold): chunk
     by chunk, none killed."""
     before = set(small_dask_client.scheduler_info()["workers"])
-    n, chunk = 32_000_000, 500_000
+    n, chunk = 48_000_000, 500_000
     x0 = da.random.RandomState(1).random_sample(size=n, chunks=chunk)
     x1 = da.random.RandomState(2).random_sample(size=n, chunks=chunk)
-    assert x0.nbytes + x1.nbytes > 2.5 * 200e6
+    assert x0.nbytes + x1.nbytes > 2.5 * 300e6
     batch = NEURON.run_batch(x0=x0, x1=x1)
     z = 2 * x0 - 3 * x1 - 3  # the same numbers written in dask's own operations
     s = 1 / (1 + da.exp(-z))

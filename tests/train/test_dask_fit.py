@@ -78,10 +78,10 @@ def test_bad_samples_and_losses_that_cannot_be_split(dask_client):
 
 
 def test_larger_than_the_workers_memory(small_dask_client):
-    """One full-batch step on 512 MB drawn lazily (two workers of 200 MB): the gradient
-    assembled from 64 pieces is the one dask's own reductions give."""
+    """One full-batch step on 768 MB drawn lazily (two workers of 300 MB): the gradient
+    assembled from 96 pieces is the one dask's own reductions give."""
     before = set(small_dask_client.scheduler_info()["workers"])
-    n, chunk = 32_000_000, 500_000
+    n, chunk = 48_000_000, 500_000
     x = da.random.RandomState(3).random_sample(size=n, chunks=chunk)
     y = da.random.RandomState(4).random_sample(size=n, chunks=chunk)
     model = graphdsl.loads("input x, y\nparam w = 0.5, b = 0\noutput loss = mean(square(w * x + b - y))\n")
