@@ -101,8 +101,23 @@ class _Emitter:
         # such as sum(w * x)'s, which is x itself, is handed out as a copy.
         self.callers = {f"v{leaf.slot}" for leaf in schedule.leaves}
         for step in schedule.steps:
-            if step.gate.aliases and any(f"v{a}" in self.callers for a in step.args):
+            copied = self.copy_of(step)
+            if copied is not None:  # (x * 1.0 is x: two names for one array, neither written over)
+                self.donors.discard(f"v{step.slot}")
+                self.donors.discard(f"v{copied}")
+                self.passes_on = True
+            if (step.gate.aliases or copied is not None) and any(f"v{a}" in self.callers for a in step.args):
                 self.callers.add(f"v{step.slot}")
+
+    def copy_of(self, step):
+        """The operand whose value a step's code gives as it is (its array), or None."""
+        if _constant_form(self, step) is not None:
+            return None
+        code = lowering.forward(*self.pattern(step), "numpy")
+        text = code.text
+        if code.lines or not (text[:1] == "{" and text[-1:] == "}" and text[1:-1].isdigit()):
+            return None
+        return step.args[int(text[1:-1])]
 
     def export(self, name: str) -> str:
         return "OWN" if name in self.callers else "EXPORT"
@@ -179,7 +194,7 @@ class _Emitter:
 
     # ------------------------------------------------------------ results
     def outputs(self) -> tuple:
-        return self.dict({name: (f"EXPORT({self.names[slot]})", [self.names[slot]])
+        return self.dict({name: (f"{self.export(self.names[slot])}({self.names[slot]})", [self.names[slot]])
                           for name, slot in self.schedule.outputs})
 
     def dict(self, items: dict) -> tuple:
@@ -284,7 +299,8 @@ def _cotangent(emit: _Emitter, step, i: int, grads: dict, ones: set) -> Stmt:
         return Stmt(f"{target} = {value}", tuple(reads), (target,), inplace, donors)
     gate, options, shapes, consts = emit.pattern(step)
     code = lowering.cotangent(gate, i, options, shapes, emit.shapes[step.slot], consts, "numpy", step.slot in ones)
-    emit.passes_on |= code.text == "{g}"
+    # (a cotangent that is g, the value or an operand as it is: one array for two results)
+    emit.passes_on |= code.expr.op == "var"
     if plus is not None:
         ones.discard(a)
     elif code.expr.ones:

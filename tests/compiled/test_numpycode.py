@@ -108,3 +108,47 @@ def test_large_arrays_written_in_place_give_the_interpreters_numbers(text):
         assert_run_is_the_interpreters(prog, **bindings)
     for name, value in bindings.items():
         same(value, kept[name])
+
+
+@pytest.mark.parametrize("text", [
+    "h = x * 2.0\nk = h * 1.0\nr = relu(k)\noutput f = sum(r) + sum(h)",  # k is h's array
+    "h = x * 2.0\nk = h * 1.0\na = relu(h)\noutput f = sum(a) + sum(k)",
+    "h = x * 1.0\nr = relu(h)\noutput f = sum(r * w)",  # h is the caller's x
+    "h = x * 2.0\nk = h * 1.0\nr = k + 1.0\noutput f = sum(r * h)",
+    "h = x / 1.0 - 0.0\nr = relu(h ** 1.0)\noutput f = sum(r * w), g = h",
+])
+def test_a_step_that_is_its_operand_is_never_written_over(text):
+    # x * 1.0 is x itself in the code: two names for one array, which nothing may write into
+    prog = graphdsl.loads("input x, w\n" + text)
+    x, w = np.linspace(-1.0, 1.0, 4096), np.linspace(2.0, 3.0, 4096)
+    kept = x.copy(), w.copy()
+    assert_run_is_the_interpreters(prog, x=x, w=w)
+    same(x, kept[0])
+    same(w, kept[1])
+
+
+@pytest.mark.parametrize("text, results", [
+    ("output y = exp(x)", [("outputs", "y"), ("grads", "x")]),  # the gradient is the value
+    ("h = x * 2.0\noutput y = h * w, h", [("outputs", "h"), ("grads", "w")]),
+    ("output y = x * 1.0", [("outputs", "y"), ("grads", "x")]),
+])
+def test_no_two_results_and_no_result_and_binding_share_an_array(text, results):
+    prog = graphdsl.loads("input x, w\n" + text)
+    x, w = np.linspace(-1.0, 1.0, 8), np.ones(8)
+    for _ in range(2):
+        result = prog.run(x=x, w=w)
+        arrays = [getattr(result, kind)[name] for kind, name in results]
+        assert not np.shares_memory(arrays[0], arrays[1])
+        assert not any(np.shares_memory(array, bound) for array in arrays for bound in (x, w))
+
+
+def test_fit_trains_a_param_that_is_copied_before_relu():
+    prog = graphdsl.loads("input x: [n, 64]\nparam W: [64, 64] ~ normal(0, 1)\nh = W * 1.0\n"
+                          "output loss = sum((x @ relu(h)) ** 2.0) * 0.001")
+    data = {"x": np.random.default_rng(0).normal(size=(32, 64))}
+    history = prog.fit(data, epochs=3, lr=0.01)
+    W = np.array(prog.defaults()["W"])
+    for _ in range(3):
+        W = W - 0.01 * prog.run(x=data["x"], W=W).grads["W"]
+    same(history.params["W"], W)
+    assert (history.params["W"] < 0).any()
