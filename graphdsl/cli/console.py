@@ -94,6 +94,15 @@ def parse_args(parser, argv) -> tuple:
         return None, int(done.code or 0)
 
 
+def run_command(parser, argv, body, prog: str = "graphrun") -> int:
+    """A command on one model: parse ``argv``, then ``body(args)`` under ``guarded``, its
+    errors named by the model file; returns the exit status."""
+    args, status = parse_args(parser, argv)
+    if args is None:
+        return status
+    return guarded(lambda: body(args), file=model_name(args.model), prog=prog)
+
+
 def add_force(parser, what: str) -> None:
     parser.add_argument("--force", action="store_true",
                         help=f"let {what} replace an existing file that holds something else")

@@ -33,10 +33,7 @@ def _parser():
 
 def main(argv) -> int:
     """``graphrun export ARGS``; returns the exit status."""
-    args, status = console.parse_args(_parser(), argv)
-    if args is None:
-        return status
-    return console.guarded(lambda: _export(args), file=console.model_name(args.model))
+    return console.run_command(_parser(), argv, _export)
 
 
 def _export(args) -> int:

@@ -42,10 +42,7 @@ def _parser():
 
 def main(argv) -> int:
     """``graphrun grad ARGS``; returns the exit status."""
-    args, status = console.parse_args(_parser(), argv)
-    if args is None:
-        return status
-    return console.guarded(lambda: _grad(args), file=console.model_name(args.model))
+    return console.run_command(_parser(), argv, _grad)
 
 
 def _grad(args) -> int:

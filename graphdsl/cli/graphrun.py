@@ -117,11 +117,7 @@ def main(argv=None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         module = importlib.import_module(f".{SUBCOMMANDS[argv[0]][0]}", __package__)
         return module.main(argv[1:])
-    parser = build_parser()
-    args, status = console.parse_args(parser, argv)
-    if args is None:
-        return status
-    return console.guarded(lambda: cli_run.run(args), file=console.model_name(args.model))
+    return console.run_command(build_parser(), argv, cli_run.run)
 
 
 def _tolerant_streams() -> None:

@@ -51,10 +51,7 @@ def _port(text: str) -> int:
 
 def main(argv) -> int:
     """Entry point of ``graphrun serve``; returns the exit status."""
-    args, status = console.parse_args(build_parser(), argv)
-    if args is None:
-        return status
-    return console.guarded(lambda: serve(args), file=args.model, prog="graphrun serve")
+    return console.run_command(build_parser(), argv, serve, prog="graphrun serve")
 
 
 def serve(args) -> int:

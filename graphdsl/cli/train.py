@@ -88,11 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv) -> int:
     """Run ``graphrun train`` with the arguments that follow ``train``; returns the exit status."""
-    args, status = console.parse_args(_parser(), argv)
-    if args is None:
-        return status
-    return console.guarded(lambda: _train(args), file=console.model_name(args.model),
-                           prog="graphrun train")
+    return console.run_command(_parser(), argv, _train, prog="graphrun train")
 
 
 def _train(args) -> int:
