@@ -60,6 +60,8 @@ def serve(args) -> int:
     from ..serve.httpd import PageServer
     from ..serve.session import Session
 
+    if args.model == console.STDIN:  # (the page follows the file as it is edited)
+        raise UsageError("the page follows a .graph file as it is edited: give its path, not - (standard input)")
     model = FollowedFile(args.model, args.max_nodes)
     if model.error is not None:
         raise model.error

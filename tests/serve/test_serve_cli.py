@@ -79,6 +79,7 @@ def test_a_model_that_does_not_load_is_reported_before_serving(tmp_path):
     (["examples/mul_add.graph", "--port", "70000"], 2, "a port is at most 65535"),
     (["examples/mul_add.graph", "--port", "x"], 2, "expected a whole number"),
     (["examples/mul_add.graph", "--nope"], 2, "unrecognized arguments: --nope"),
+    (["-"], 2, "give its path, not - (standard input)"),
 ])
 def test_mistakes_on_the_command_line(args, status, words, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
