@@ -19,10 +19,14 @@ def unbroadcast(ct, shape: tuple):
     lead = len(ct_shape) - len(shape)
     if lead < 0:
         return np.broadcast_to(ct, shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and ct_shape[lead + i] != 1)
-    total = np.sum(ct, axis=axes, keepdims=False)
+    total = np.sum(ct, axis=summed_axes(ct_shape, shape), keepdims=False)
     return np.reshape(total, shape) if shape else float(total) if np.ndim(total) == 0 else total
+
+
+def summed_axes(ct_shape: tuple, shape: tuple) -> tuple:
+    """The axes of a cotangent that broadcasting added or widened from ``shape``."""
+    lead = len(ct_shape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and ct_shape[lead + i] != 1)
 
 
 def axes_of(axis, ndim: int) -> tuple:
@@ -113,9 +117,7 @@ def _sum_like_code(options, shapes):
     ct, like = shapes
     if not (_known(ct) and _known(like)) or not like or len(ct) < len(like):
         return ("UB({0}, %r)" % (like,)) if _known(like) else "UB({0}, NP_SHAPE({1}))"
-    lead = len(ct) - len(like)
-    kept = [i for i, n in enumerate(like) if n == 1 and ct[lead + i] != 1]
-    axes = tuple(range(lead)) + tuple(lead + i for i in kept)
+    axes = summed_axes(ct, like)
     if not axes:  # nothing to sum (a reshape, or the same shape): unbroadcast's own way
         return "UB({0}, %r)" % (like,)
     total = "ADD_REDUCE({0}, axis=%r)" % (axes[0] if len(axes) == 1 else axes,)
