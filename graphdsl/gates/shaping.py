@@ -16,8 +16,7 @@ def unbroadcast(ct, shape: tuple):
     ct_shape = np.shape(ct)
     if ct_shape == shape:
         return ct
-    lead = len(ct_shape) - len(shape)
-    if lead < 0:
+    if len(ct_shape) < len(shape):
         return np.broadcast_to(ct, shape)
     total = np.sum(ct, axis=summed_axes(ct_shape, shape), keepdims=False)
     return np.reshape(total, shape) if shape else float(total) if np.ndim(total) == 0 else total
